@@ -1,0 +1,669 @@
+"""The catalog: sources, repositories, projects, files and the event log.
+
+All SQL of timeshelf lives here and in ``schema``. The default backend is one SQLite
+file in WAL mode; statements stick to the SQL that PostgreSQL shares so another backend
+needs a connection factory and a placeholder translation, not a rewrite.
+
+Every write is one transaction that also appends its events; readers never see a file
+row without its event, nor an event without its row.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from generator.clock import format_timestamp
+from generator.errors import (
+    Conflict,
+    FileAlreadyExists,
+    FileRemoved,
+    NotFound,
+    StoreError,
+)
+from generator.naming import check_slug, is_same_version, version_sort_key
+from generator.records import (
+    SOURCE_TYPES,
+    Event,
+    EventKind,
+    FileRecord,
+    PackageSummary,
+    ProjectState,
+    Repo,
+    Source,
+    SourceType,
+)
+from generator.schema import MIGRATIONS, SCHEMA_VERSION
+
+_FILE_COLUMNS = (
+    "f.filename, f.version, f.packagetype, f.sha256, f.blake2_256, f.size, f.requires_python, "
+    "f.upload_time, f.metadata_sha256, f.has_signature, f.yanked, f.yanked_reason"
+)
+# Names per statement when filtering by a list (well under SQLite's bound-variable limit).
+_CHUNK = 500
+
+
+def _file_from_row(row: Sequence[Any]) -> FileRecord:
+    return FileRecord(
+        filename=row[0],
+        version=row[1],
+        packagetype=row[2],
+        sha256=row[3],
+        blake2_256=row[4],
+        size=row[5],
+        requires_python=row[6],
+        upload_time=row[7],
+        metadata_sha256=row[8],
+        has_signature=bool(row[9]),
+        yanked=bool(row[10]),
+        yanked_reason=row[11],
+    )
+
+
+class Catalog:
+    """A connection to the catalog. Safe to share between threads (calls are serialized).
+
+    Raises ``NotFound`` for unknown names, ``Conflict`` for contradictions,
+    ``FileAlreadyExists``/``FileRemoved`` for reused filenames.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the catalog {path}: {e}") from e
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self.migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        """One write transaction; ``BEGIN IMMEDIATE`` so writers queue instead of deadlocking."""
+        with self._lock:
+            cursor = self._db.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def schema_version(self) -> int:
+        with self._lock:
+            exists = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
+            ).fetchone()
+            if not exists:
+                return 0
+            row = self._db.execute("SELECT version FROM schema_version").fetchone()
+            return int(row[0]) if row else 0
+
+    def migrate(self) -> int:
+        """Apply the missing migrations; return the schema version. Refuses a newer catalog."""
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"the catalog {self.path} has schema version {current}, newer than this "
+                f"timeshelf understands ({SCHEMA_VERSION}): upgrade timeshelf"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            with self._write() as cur:
+                if version == 0:
+                    cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+                for statement in MIGRATIONS[version]:
+                    cur.execute(statement)
+                cur.execute("DELETE FROM schema_version")
+                cur.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
+        return SCHEMA_VERSION
+
+    def check_integrity(self) -> list[str]:
+        """Problems found by SQLite's integrity and foreign-key checks (empty when sound)."""
+        problems = [r[0] for r in self._query("PRAGMA integrity_check") if r[0] != "ok"]
+        problems += [f"foreign key: {tuple(r)}" for r in self._query("PRAGMA foreign_key_check")]
+        return problems
+
+    @staticmethod
+    def _event(
+        cur: sqlite3.Cursor,
+        at: datetime,
+        kind: EventKind,
+        *,
+        repo_id: int | None = None,
+        source_id: int | None = None,
+        project_id: int | None = None,
+        file_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> int:
+        cur.execute(
+            "INSERT INTO events (at, kind, repo_id, source_id, project_id, file_id, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                format_timestamp(at),
+                kind,
+                repo_id,
+                source_id,
+                project_id,
+                file_id,
+                json.dumps(detail or {}, sort_keys=True, separators=(",", ":")),
+            ),
+        )
+        event_id = cur.lastrowid
+        assert event_id is not None
+        if project_id is not None:
+            cur.execute("UPDATE projects SET last_event_id = ? WHERE id = ?", (event_id, project_id))
+        return event_id
+
+    # -- sources and repositories -------------------------------------------------------
+
+    def create_source(
+        self, name: str, type: str, at: datetime, upstream: str | None = None
+    ) -> Source:
+        check_slug("source", name)
+        if type not in SOURCE_TYPES:
+            raise Conflict(
+                f"unknown source type {type!r}: use one of {', '.join(SOURCE_TYPES)}"
+            )
+        with self._write() as cur:
+            if cur.execute("SELECT 1 FROM sources WHERE name = ?", (name,)).fetchone():
+                raise Conflict(f"source {name!r} already exists: choose another name")
+            cur.execute(
+                "INSERT INTO sources (name, type, upstream, created_at) VALUES (?, ?, ?, ?)",
+                (name, type, upstream, format_timestamp(at)),
+            )
+        return self.get_source(name)
+
+    def get_source(self, name: str) -> Source:
+        rows = self._query("SELECT id, name, type, upstream FROM sources WHERE name = ?", (name,))
+        if not rows:
+            known = ", ".join(s.name for s in self.list_sources()) or "none"
+            raise NotFound(f"unknown source {name!r} (known sources: {known})")
+        r = rows[0]
+        return Source(id=r[0], name=r[1], type=cast(SourceType, r[2]), upstream=r[3])
+
+    def list_sources(self) -> tuple[Source, ...]:
+        rows = self._query("SELECT id, name, type, upstream FROM sources ORDER BY name")
+        return tuple(
+            Source(id=r[0], name=r[1], type=cast(SourceType, r[2]), upstream=r[3]) for r in rows
+        )
+
+    def create_repo(
+        self, name: str, at: datetime, type: str = "python", description: str = ""
+    ) -> Repo:
+        check_slug("repository", name)
+        if type != "python":
+            raise Conflict(f"unknown repository type {type!r}: use 'python'")
+        with self._write() as cur:
+            if cur.execute("SELECT 1 FROM repos WHERE name = ?", (name,)).fetchone():
+                raise Conflict(f"repository {name!r} already exists: choose another name")
+            cur.execute(
+                "INSERT INTO repos (name, type, description, created_at) VALUES (?, ?, ?, ?)",
+                (name, type, description, format_timestamp(at)),
+            )
+        return self.get_repo(name)
+
+    def get_repo(self, name: str) -> Repo:
+        rows = self._query("SELECT id, name, type, description FROM repos WHERE name = ?", (name,))
+        if not rows:
+            known = ", ".join(r.name for r in self.list_repos()) or "none"
+            raise NotFound(f"unknown repository {name!r} (known repositories: {known})")
+        r = rows[0]
+        return Repo(
+            id=r[0], name=r[1], type=r[2], description=r[3], sources=self._subscribed(r[0])
+        )
+
+    def list_repos(self) -> tuple[Repo, ...]:
+        rows = self._query("SELECT id, name, type, description FROM repos ORDER BY name")
+        return tuple(
+            Repo(id=r[0], name=r[1], type=r[2], description=r[3], sources=self._subscribed(r[0]))
+            for r in rows
+        )
+
+    def _subscribed(self, repo_id: int) -> tuple[str, ...]:
+        rows = self._query(
+            "SELECT s.name FROM subscriptions x JOIN sources s ON s.id = x.source_id "
+            "WHERE x.repo_id = ? ORDER BY x.position",
+            (repo_id,),
+        )
+        return tuple(r[0] for r in rows)
+
+    def subscribe(self, repo_name: str, source_name: str, at: datetime) -> Repo:
+        """Append ``source_name`` to the repository's sources (lowest priority so far)."""
+        repo, source = self.get_repo(repo_name), self.get_source(source_name)
+        if source.name in repo.sources:
+            raise Conflict(
+                f"repository {repo.name!r} already subscribes to {source.name!r} "
+                f"(sources in order: {', '.join(repo.sources)}); use reorder to change priority"
+            )
+        return self._set_subscriptions(repo, (*repo.sources, source.name), at)
+
+    def unsubscribe(self, repo_name: str, source_name: str, at: datetime) -> Repo:
+        repo = self.get_repo(repo_name)
+        if source_name not in repo.sources:
+            raise NotFound(f"repository {repo.name!r} does not subscribe to {source_name!r}")
+        return self._set_subscriptions(
+            repo, tuple(s for s in repo.sources if s != source_name), at
+        )
+
+    def reorder(self, repo_name: str, sources: Sequence[str], at: datetime) -> Repo:
+        """Set the priority order; ``sources`` must name exactly the subscribed sources."""
+        repo = self.get_repo(repo_name)
+        if sorted(sources) != sorted(repo.sources) or len(set(sources)) != len(sources):
+            raise Conflict(
+                f"reorder must list each source of {repo.name!r} once: "
+                f"{', '.join(repo.sources) or '(none)'}; got {', '.join(sources) or '(none)'}"
+            )
+        return self._set_subscriptions(repo, tuple(sources), at)
+
+    def _set_subscriptions(self, repo: Repo, sources: tuple[str, ...], at: datetime) -> Repo:
+        ids = [self.get_source(name).id for name in sources]
+        with self._write() as cur:
+            cur.execute("DELETE FROM subscriptions WHERE repo_id = ?", (repo.id,))
+            for position, source_id in enumerate(ids):
+                cur.execute(
+                    "INSERT INTO subscriptions (repo_id, source_id, position) VALUES (?, ?, ?)",
+                    (repo.id, source_id, position),
+                )
+            self._event(
+                cur, at, "subscriptions_changed", repo_id=repo.id,
+                detail={"sources": list(sources)},
+            )
+        return self.get_repo(repo.name)
+
+    # -- files --------------------------------------------------------------------------
+
+    def find_file(self, source: Source, filename: str) -> tuple[FileRecord, bool] | None:
+        """The file of that name in the source and whether it was removed, or None."""
+        rows = self._query(
+            f"SELECT {_FILE_COLUMNS}, f.removed_at FROM files f "
+            "JOIN projects p ON p.id = f.project_id WHERE p.source_id = ? AND f.filename = ?",
+            (source.id, filename),
+        )
+        if not rows:
+            return None
+        return _file_from_row(rows[0]), rows[0][12] is not None
+
+    def add_file(
+        self, source: Source, project: NormalizedName, display_name: str, summary: str,
+        record: FileRecord, at: datetime,
+    ) -> bool:
+        """Record a stored file; True if new, False if the identical file was already there.
+
+        Raises ``FileAlreadyExists`` for the same filename with other bytes, and
+        ``FileRemoved`` for a filename whose file was removed.
+        """
+        with self._write() as cur:
+            existing = cur.execute(
+                "SELECT f.sha256, f.removed_at FROM files f JOIN projects p "
+                "ON p.id = f.project_id WHERE p.source_id = ? AND f.filename = ?",
+                (source.id, record.filename),
+            ).fetchone()
+            if existing is not None:
+                if existing[1] is not None:
+                    raise FileRemoved(record.filename)
+                if existing[0] != record.sha256:
+                    raise FileAlreadyExists(record.filename, existing[0])
+                return False
+            row = cur.execute(
+                "SELECT id FROM projects WHERE source_id = ? AND name = ?", (source.id, project)
+            ).fetchone()
+            if row is None:
+                cur.execute(
+                    "INSERT INTO projects (source_id, name, display_name, summary, last_event_id) "
+                    "VALUES (?, ?, ?, ?, 0)",
+                    (source.id, project, display_name, summary),
+                )
+                project_id = cur.lastrowid
+            else:
+                project_id = row[0]
+                cur.execute(
+                    "UPDATE projects SET display_name = ?, summary = ? WHERE id = ?",
+                    (display_name, summary, project_id),
+                )
+            cur.execute(
+                "INSERT INTO files (project_id, filename, version, packagetype, sha256, "
+                "blake2_256, size, requires_python, upload_time, metadata_sha256, "
+                "has_signature, yanked, yanked_reason, removed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                (
+                    project_id, record.filename, record.version, record.packagetype,
+                    record.sha256, record.blake2_256, record.size, record.requires_python,
+                    record.upload_time, record.metadata_sha256, int(record.has_signature),
+                    int(record.yanked), record.yanked_reason,
+                ),
+            )
+            self._event(
+                cur, at, "file_added", source_id=source.id, project_id=project_id,
+                file_id=cur.lastrowid, detail={"filename": record.filename},
+            )
+        return True
+
+    def set_signature(self, source: Source, filename: str) -> None:
+        """Mark a stored file as signed (its ``.asc`` was stored after the file)."""
+        with self._write() as cur:
+            cur.execute(
+                "UPDATE files SET has_signature = 1 WHERE filename = ? AND project_id IN "
+                "(SELECT id FROM projects WHERE source_id = ?)",
+                (filename, source.id),
+            )
+
+    def sources_with_project(self, project: str) -> tuple[Source, ...]:
+        """Sources holding ``project`` with at least one file not removed."""
+        name = canonicalize_name(project)
+        rows = self._query(
+            "SELECT DISTINCT s.id, s.name, s.type, s.upstream FROM sources s "
+            "JOIN projects p ON p.source_id = s.id JOIN files f ON f.project_id = p.id "
+            "WHERE p.name = ? AND f.removed_at IS NULL ORDER BY s.name",
+            (name,),
+        )
+        return tuple(
+            Source(id=r[0], name=r[1], type=cast(SourceType, r[2]), upstream=r[3]) for r in rows
+        )
+
+    def _project_files(
+        self, cur: sqlite3.Cursor, source: Source, project: str
+    ) -> tuple[int, list[tuple[int, str, str, int, str]]]:
+        name = canonicalize_name(project)
+        row = cur.execute(
+            "SELECT id FROM projects WHERE source_id = ? AND name = ?", (source.id, name)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"project {project!r} is not in source {source.name!r}")
+        files = cur.execute(
+            "SELECT id, filename, version, yanked, yanked_reason FROM files "
+            "WHERE project_id = ? AND removed_at IS NULL ORDER BY filename",
+            (row[0],),
+        ).fetchall()
+        return row[0], files
+
+    def set_yanked(
+        self, source: Source, project: str, version: str, yanked: bool, reason: str,
+        at: datetime,
+    ) -> int:
+        """Yank or un-yank every file of a version (PEP 592); return how many changed."""
+        with self._write() as cur:
+            project_id, files = self._project_files(cur, source, project)
+            chosen = [f for f in files if is_same_version(f[2], version)]
+            if not chosen:
+                versions = sorted({f[2] for f in files}, key=version_sort_key)
+                raise NotFound(
+                    f"project {project!r} in source {source.name!r} has no version {version!r} "
+                    f"(versions: {', '.join(versions) or 'none'})"
+                )
+            changed = 0
+            for file_id, filename, _v, was_yanked, old_reason in chosen:
+                if bool(was_yanked) == yanked and (not yanked or old_reason == reason):
+                    continue
+                cur.execute(
+                    "UPDATE files SET yanked = ?, yanked_reason = ? WHERE id = ?",
+                    (int(yanked), reason if yanked else "", file_id),
+                )
+                self._event(
+                    cur, at, "file_yanked" if yanked else "file_unyanked",
+                    source_id=source.id, project_id=project_id, file_id=file_id,
+                    detail={"filename": filename, "reason": reason if yanked else ""},
+                )
+                changed += 1
+            return changed
+
+    def remove(
+        self, source: Source, project: str, at: datetime, version: str | None = None,
+        filename: str | None = None,
+    ) -> tuple[str, ...]:
+        """Remove a project's files (all, one version's, or one file); return their names.
+
+        Rows stay (filenames are never reused; older snapshots still list them).
+        """
+        with self._write() as cur:
+            project_id, files = self._project_files(cur, source, project)
+            chosen = [
+                f for f in files
+                if (version is None or is_same_version(f[2], version))
+                and (filename is None or f[1] == filename)
+            ]
+            if not chosen:
+                what = " ".join(
+                    x for x in (
+                        f"version {version!r}" if version else "",
+                        f"file {filename!r}" if filename else "",
+                    ) if x
+                ) or "files"
+                names = ", ".join(f[1] for f in files) or "none"
+                raise NotFound(
+                    f"project {project!r} in source {source.name!r} has no {what} to remove "
+                    f"(files: {names})"
+                )
+            stamp = format_timestamp(at)
+            for file_id, name, *_ in chosen:
+                cur.execute("UPDATE files SET removed_at = ? WHERE id = ?", (stamp, file_id))
+                self._event(
+                    cur, at, "file_removed", source_id=source.id, project_id=project_id,
+                    file_id=file_id, detail={"filename": name},
+                )
+            return tuple(f[1] for f in chosen)
+
+    # -- reading for generation ---------------------------------------------------------
+
+    def last_event_id(self) -> int:
+        rows = self._query("SELECT COALESCE(MAX(id), 0) FROM events")
+        return int(rows[0][0])
+
+    def changed_since(self, repo: Repo, after: int, upto: int) -> set[NormalizedName] | None:
+        """Project names whose state in ``repo`` may differ between two event serials.
+
+        None means "everything": the repository's subscriptions changed.
+        """
+        if self._query(
+            "SELECT 1 FROM events WHERE repo_id = ? AND id > ? AND id <= ? LIMIT 1",
+            (repo.id, after, upto),
+        ):
+            return None
+        rows = self._query(
+            "SELECT DISTINCT p.name FROM events e JOIN projects p ON p.id = e.project_id "
+            "WHERE e.id > ? AND e.id <= ? AND p.source_id IN "
+            "(SELECT source_id FROM subscriptions WHERE repo_id = ?)",
+            (after, upto, repo.id),
+        )
+        return {NormalizedName(r[0]) for r in rows}
+
+    def iter_projects(
+        self, repo: Repo, names: Iterable[str] | None = None
+    ) -> Iterator[ProjectState]:
+        """Stream the repository's projects in name order, resolved by source priority.
+
+        The first subscribed source holding a project (a file not removed) owns all of its
+        files. With ``names``, only those projects (absent ones are simply not yielded).
+        Holds one project in memory at a time.
+        """
+        if names is None:
+            yield from self._iter_projects(repo, None)
+            return
+        ordered = sorted(set(names))
+        for start in range(0, len(ordered), _CHUNK):
+            yield from self._iter_projects(repo, ordered[start : start + _CHUNK])
+
+    def _iter_projects(
+        self, repo: Repo, names: Sequence[str] | None
+    ) -> Iterator[ProjectState]:
+        name_filter = ""
+        params: list[Any] = [repo.id]
+        if names is not None:
+            name_filter = f"AND p.name IN ({', '.join('?' for _ in names)})"
+            params.extend(names)
+        sql = f"""
+            WITH live AS (
+                SELECT p.id, p.name, p.display_name, p.last_event_id, s.name AS source,
+                       ROW_NUMBER() OVER (PARTITION BY p.name ORDER BY x.position) AS rank
+                FROM projects p
+                JOIN subscriptions x ON x.source_id = p.source_id AND x.repo_id = ?
+                JOIN sources s ON s.id = p.source_id
+                WHERE EXISTS (SELECT 1 FROM files f0
+                              WHERE f0.project_id = p.id AND f0.removed_at IS NULL)
+                {name_filter}
+            )
+            SELECT l.name, l.display_name, l.last_event_id, l.source, {_FILE_COLUMNS}
+            FROM live l JOIN files f ON f.project_id = l.id AND f.removed_at IS NULL
+            WHERE l.rank = 1
+            ORDER BY l.name, f.filename
+        """
+        with self._lock:
+            cursor = self._db.execute(sql, params)
+            rows = cursor.fetchmany(4096)
+            current: list[Any] | None = None
+            files: list[FileRecord] = []
+            while rows:
+                for row in rows:
+                    if current is None or row[0] != current[0]:
+                        if current is not None:
+                            yield _project(current, files)
+                        current, files = list(row[:4]), []
+                    files.append(_file_from_row(row[4:]))
+                rows = cursor.fetchmany(4096)
+            if current is not None:
+                yield _project(current, files)
+
+    def project_names(self, repo: Repo) -> list[tuple[NormalizedName, str]]:
+        """(name, display name) of every project the repository shows, sorted by name."""
+        rows = self._query(
+            """
+            WITH live AS (
+                SELECT p.name, p.display_name,
+                       ROW_NUMBER() OVER (PARTITION BY p.name ORDER BY x.position) AS rank
+                FROM projects p
+                JOIN subscriptions x ON x.source_id = p.source_id AND x.repo_id = ?
+                WHERE EXISTS (SELECT 1 FROM files f0
+                              WHERE f0.project_id = p.id AND f0.removed_at IS NULL)
+            )
+            SELECT name, display_name FROM live WHERE rank = 1 ORDER BY name
+            """,
+            (repo.id,),
+        )
+        return [(NormalizedName(r[0]), r[1]) for r in rows]
+
+    # -- generator bookkeeping ----------------------------------------------------------
+
+    def generation_state(self, repo: Repo) -> tuple[int, str] | None:
+        rows = self._query(
+            "SELECT last_event_id, render_version FROM generation_state WHERE repo_id = ?",
+            (repo.id,),
+        )
+        return (int(rows[0][0]), rows[0][1]) if rows else None
+
+    def site_projects(self, repo: Repo) -> dict[NormalizedName, str]:
+        rows = self._query(
+            "SELECT name, display_name FROM site_projects WHERE repo_id = ?", (repo.id,)
+        )
+        return {NormalizedName(r[0]): r[1] for r in rows}
+
+    def record_generation(
+        self, repo: Repo, last_event_id: int, render_version: str,
+        shown: dict[NormalizedName, str | None],
+    ) -> None:
+        """Advance the watermark and the list of projects on the site (None = gone), last."""
+        with self._write() as cur:
+            for name, display in shown.items():
+                if display is None:
+                    cur.execute(
+                        "DELETE FROM site_projects WHERE repo_id = ? AND name = ?",
+                        (repo.id, name),
+                    )
+                else:
+                    cur.execute(
+                        "INSERT INTO site_projects (repo_id, name, display_name) VALUES (?, ?, ?) "
+                        "ON CONFLICT (repo_id, name) DO UPDATE SET display_name = excluded.display_name",
+                        (repo.id, name, display),
+                    )
+            cur.execute(
+                "INSERT INTO generation_state (repo_id, last_event_id, render_version) "
+                "VALUES (?, ?, ?) ON CONFLICT (repo_id) DO UPDATE SET "
+                "last_event_id = excluded.last_event_id, render_version = excluded.render_version",
+                (repo.id, last_event_id, render_version),
+            )
+
+    def reset_site_projects(self, repo: Repo) -> None:
+        with self._write() as cur:
+            cur.execute("DELETE FROM site_projects WHERE repo_id = ?", (repo.id,))
+
+    # -- listings -----------------------------------------------------------------------
+
+    def list_packages(self, source: Source | None = None) -> list[PackageSummary]:
+        params: list[Any] = []
+        where = "f.removed_at IS NULL"
+        if source is not None:
+            where += " AND p.source_id = ?"
+            params.append(source.id)
+        rows = self._query(
+            "SELECT s.name, p.name, p.display_name, f.version FROM projects p "
+            "JOIN sources s ON s.id = p.source_id JOIN files f ON f.project_id = p.id "
+            f"WHERE {where} ORDER BY s.name, p.name",
+            params,
+        )
+        summaries: list[PackageSummary] = []
+        key: tuple[str, str] | None = None
+        versions: list[str] = []
+        count = 0
+        display = ""
+        for source_name, name, display_name, version in [*rows, (None, None, None, None)]:
+            if (source_name, name) != key:
+                if key is not None:
+                    ordered = sorted(set(versions), key=version_sort_key)
+                    summaries.append(PackageSummary(
+                        source=key[0], name=NormalizedName(key[1]), display_name=display,
+                        versions=len(ordered), files=count, latest=ordered[-1],
+                    ))
+                key, versions, count, display = (source_name, name), [], 0, display_name
+            versions.append(version)
+            count += 1
+        return summaries
+
+    def events(self, after: int = 0, limit: int = 100) -> list[Event]:
+        rows = self._query(
+            "SELECT e.id, e.at, e.kind, r.name, s.name, p.name, e.detail FROM events e "
+            "LEFT JOIN repos r ON r.id = e.repo_id LEFT JOIN sources s ON s.id = e.source_id "
+            "LEFT JOIN projects p ON p.id = e.project_id WHERE e.id > ? ORDER BY e.id LIMIT ?",
+            (after, limit),
+        )
+        return [
+            Event(
+                id=r[0], at=r[1], kind=r[2], repo=r[3], source=r[4], project=r[5],
+                filename=json.loads(r[6]).get("filename"), detail=r[6],
+            )
+            for r in rows
+        ]
+
+
+def _project(head: Sequence[Any], files: list[FileRecord]) -> ProjectState:
+    return ProjectState(
+        name=NormalizedName(head[0]), display_name=head[1], serial=int(head[2]),
+        source=head[3], files=tuple(files),
+    )

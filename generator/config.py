@@ -1,0 +1,173 @@
+"""Configuration: one TOML file, every key with a documented default.
+
+Found from ``--config FILE``, else ``TIMESHELF_CONFIG``, else ``./timeshelf.toml``.
+Relative paths in it are relative to the file. ``init`` writes a file that lists every
+key with its default, and the token signing key into a separate file with mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator.errors import ConfigError
+
+ENV_CONFIG = "TIMESHELF_CONFIG"
+CONFIG_NAME = "timeshelf.toml"
+
+DEFAULT_CONFIG = """\
+# timeshelf configuration. Every key is shown with its default value; relative paths
+# are relative to this file. See the README for what each part does.
+
+[catalog]
+# The catalog database: one SQLite file (WAL mode).
+path = "catalog.sqlite3"
+
+[store]
+# Where distribution files are kept, content-addressed. The default is the site's own
+# files/ folder, so the web server serves them without a copy.
+path = "site/files"
+
+[output]
+# The static site that `timeshelf generate` writes and nginx (or `timeshelf serve`) serves.
+path = "site"
+
+[server]
+# Address `timeshelf serve` listens on (the sidecar; in the default setup it also serves
+# the site).
+listen = "127.0.0.1:8000"
+# The address clients reach the site at, used in printed setup instructions; empty
+# means http://<listen>/. Include a sub-path when the site is served under one.
+public_url = ""
+# The largest request body the sidecar accepts (an upload with its form), in bytes.
+max_request_size = 209715200
+# Worker threads of the sidecar's WSGI server.
+threads = 8
+
+[secrets]
+# The token signing key, written by `timeshelf init` with mode 0600. Never share it.
+path = "secret.key"
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The resolved configuration of one installation."""
+
+    file: Path
+    catalog_path: Path
+    store_path: Path
+    output_path: Path
+    listen: str
+    public_url: str
+    max_request_size: int
+    threads: int
+    secret_path: Path
+
+    @property
+    def base_url(self) -> str:
+        """The site's absolute URL, ending in ``/``."""
+        url = self.public_url or f"http://{self.listen}/"
+        return url if url.endswith("/") else url + "/"
+
+
+def find_config(explicit: Path | None) -> Path:
+    """The configuration file to use; ``ConfigError`` saying how to create one."""
+    if explicit is not None:
+        candidate = explicit
+    elif os.environ.get(ENV_CONFIG):
+        candidate = Path(os.environ[ENV_CONFIG])
+    else:
+        candidate = Path.cwd() / CONFIG_NAME
+    if not candidate.is_file():
+        raise ConfigError(
+            f"no configuration at {candidate}: run `timeshelf init DIR` and pass "
+            f"--config DIR/{CONFIG_NAME} (or set {ENV_CONFIG}, or run from DIR)"
+        )
+    return candidate.resolve()
+
+
+def _get(table: dict[str, Any], section: str, key: str, kind: type, default: Any) -> Any:
+    value = table.get(section, {}).get(key, default)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(
+            f"[{section}] {key} = {value!r} is invalid: expected a {kind.__name__}"
+        )
+    return value
+
+
+def load_config(explicit: Path | None = None) -> Config:
+    """Read and check the configuration; every problem is a ``ConfigError``."""
+    path = find_config(explicit)
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
+    base = path.parent
+
+    def resolve(section: str, key: str, default: str) -> Path:
+        value = Path(_get(table, section, key, str, default))
+        return value if value.is_absolute() else base / value
+
+    listen = _get(table, "server", "listen", str, "127.0.0.1:8000")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"[server] listen = {listen!r} is invalid: use HOST:PORT, e.g. 127.0.0.1:8000"
+        )
+    max_size = _get(table, "server", "max_request_size", int, 209715200)
+    threads = _get(table, "server", "threads", int, 8)
+    if max_size <= 0 or threads <= 0:
+        raise ConfigError("[server] max_request_size and threads must be positive")
+    return Config(
+        file=path,
+        catalog_path=resolve("catalog", "path", "catalog.sqlite3"),
+        store_path=resolve("store", "path", "site/files"),
+        output_path=resolve("output", "path", "site"),
+        listen=listen,
+        public_url=_get(table, "server", "public_url", str, ""),
+        max_request_size=max_size,
+        threads=threads,
+        secret_path=resolve("secrets", "path", "secret.key"),
+    )
+
+
+def write_initial_files(directory: Path) -> Path:
+    """Write ``timeshelf.toml`` and the 0600 secret key into ``directory``; return the config path.
+
+    Refuses to overwrite an existing configuration.
+    """
+    config = directory / CONFIG_NAME
+    if config.exists():
+        raise ConfigError(f"{config} already exists: this directory is already initialized")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        config.write_text(DEFAULT_CONFIG, encoding="utf-8")
+        secret = directory / "secret.key"
+        if not secret.exists():
+            fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32) + "\n")
+    except OSError as e:
+        raise ConfigError(f"cannot initialize {directory}: {e.strerror or e}") from e
+    return config
+
+
+def read_secret(config: Config) -> bytes:
+    """The token signing key; refuses a key file others can read."""
+    try:
+        mode = config.secret_path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise ConfigError(
+                f"{config.secret_path} is readable by others (mode {mode:o}): chmod 600 it"
+            )
+        key = config.secret_path.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise ConfigError(f"cannot read the secret key {config.secret_path}: {e.strerror or e}") from e
+    if len(key) < 32:
+        raise ConfigError(f"the secret key in {config.secret_path} is too short (32+ characters)")
+    return key.encode()

@@ -1,0 +1,81 @@
+"""Errors of the timeshelf core.
+
+Every error a user can cause is a ``TimeshelfError`` whose message says what was wrong
+and what would be valid; the CLI and the sidecar each turn them into output in one place.
+
+    TimeshelfError
+    ├── ConfigError (ValueError)              bad or missing configuration
+    ├── InvalidName (ValueError)              a source, repository or project name
+    ├── InvalidDistribution (ValueError)      a file that is not an acceptable distribution
+    │   └── DistributionTooLarge              ... over a size, ratio or member limit
+    ├── FileAlreadyExists (ValueError)        a filename already stored with other bytes
+    ├── FileRemoved (ValueError)              a filename used by a file since removed
+    ├── NotFound (LookupError)                an unknown source, repository, project, file
+    ├── Conflict (ValueError)                 an operation that contradicts the catalog
+    └── StoreError (OSError)                  the blob store or output could not be written
+"""
+
+from __future__ import annotations
+
+
+class TimeshelfError(Exception):
+    """Base class of every expected failure; ``str(e)`` is the one-line message."""
+
+
+class ConfigError(TimeshelfError, ValueError):
+    """The configuration is missing, unreadable or holds an invalid value."""
+
+
+class InvalidName(TimeshelfError, ValueError):
+    """A name (source, repository, project) is not valid."""
+
+
+class InvalidDistribution(TimeshelfError, ValueError):
+    """A file is not an acceptable wheel or sdist.
+
+    ``filename`` is the offending file's name as given.
+    """
+
+    def __init__(self, filename: str, reason: str) -> None:
+        super().__init__(f"{filename}: {reason}")
+        self.filename = filename
+        self.reason = reason
+
+
+class DistributionTooLarge(InvalidDistribution):
+    """An archive exceeds a size, member-count or compression-ratio limit."""
+
+
+class FileAlreadyExists(TimeshelfError, ValueError):
+    """The filename is already stored in the source with different content."""
+
+    def __init__(self, filename: str, sha256: str) -> None:
+        super().__init__(
+            f"File already exists ('{filename}', with sha256 hash '{sha256}'); "
+            "a file name is never reused for different content: upload a new version instead"
+        )
+        self.filename = filename
+        self.sha256 = sha256
+
+
+class FileRemoved(TimeshelfError, ValueError):
+    """The filename belonged to a file that has since been removed."""
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(
+            f"{filename}: this filename was used by a file that has since been removed; "
+            "file names are never reused: upload a new version instead"
+        )
+        self.filename = filename
+
+
+class NotFound(TimeshelfError, LookupError):
+    """An unknown source, repository, project, version or file."""
+
+
+class Conflict(TimeshelfError, ValueError):
+    """The operation contradicts the catalog's current state."""
+
+
+class StoreError(TimeshelfError, OSError):
+    """The blob store or the output directory could not be written or read."""

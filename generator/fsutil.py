@@ -1,0 +1,83 @@
+"""Atomic writes: every file appears whole or not at all.
+
+A file is written to a hidden temporary name in its final directory and renamed into
+place with ``os.replace``. Temporary names start with ``.`` and end in ``.tmp`` so the
+web server configuration can refuse them (nothing half-written is ever served).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from generator.errors import StoreError
+
+
+@contextlib.contextmanager
+def _temporary(path: Path, fsync: bool) -> Iterator[IO[bytes]]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name[:80]}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise StoreError(f"cannot write {path}: {e.strerror or e}") from e
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if isinstance(e, OSError):
+            raise StoreError(f"cannot write {path}: {e.strerror or e}") from e
+        raise
+    if fsync:
+        sync_directory(path.parent)
+
+
+def write_bytes(path: Path, data: bytes, *, fsync: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically; with ``fsync`` also durably."""
+    with _temporary(path, fsync) as handle:
+        handle.write(data)
+
+
+def copy_file(source: Path, path: Path, *, fsync: bool = True) -> None:
+    """Copy ``source`` to ``path`` atomically (and durably by default)."""
+    with _temporary(path, fsync) as handle, source.open("rb") as src:
+        shutil.copyfileobj(src, handle, 1 << 20)
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` unless ``path`` already holds exactly these bytes; True if written."""
+    try:
+        with path.open("rb") as f:
+            if f.read(len(data) + 1) == data:
+                return False
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
+    write_bytes(path, data)
+    return True
+
+
+def sync_directory(directory: Path) -> None:
+    """fsync a directory so a rename inside it survives a power loss."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

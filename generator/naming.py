@@ -1,0 +1,148 @@
+"""Names, versions and filenames, answered by ``packaging`` wherever it can answer.
+
+The one exception is a distribution whose version is not PEP 440: PyPI still hosts
+such files and a mirror must keep them, but ``packaging`` refuses to parse their
+filenames. ``parse_filename`` then splits the name on the project name it was given,
+never by a pattern of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from generator.errors import InvalidName
+
+PackageType = Literal["sdist", "bdist_wheel"]
+
+# Sources and repositories appear in URLs and file paths: keep them to one safe,
+# lowercase path segment (the same alphabet PEP 503 leaves in normalized names).
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+# Repository names that would shadow a top-level URL of the site (DESIGN.md).
+RESERVED_REPO_NAMES = frozenset({"files", "upload", "__api__", "static", "_", "simple"})
+# PEP 508 names: what ``packaging`` accepts as a project name.
+_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+
+SDIST_SUFFIXES = (".tar.gz", ".zip")
+WHEEL_SUFFIX = ".whl"
+
+
+def check_slug(kind: str, name: str) -> str:
+    """Return ``name`` if it is a valid source or repository name, else raise ``InvalidName``."""
+    if not _SLUG.fullmatch(name):
+        raise InvalidName(
+            f"invalid {kind} name {name!r}: use 1-64 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    if kind == "repository" and name in RESERVED_REPO_NAMES:
+        raise InvalidName(
+            f"invalid repository name {name!r}: it is reserved for the site "
+            f"({', '.join(sorted(RESERVED_REPO_NAMES))})"
+        )
+    return name
+
+
+def normalize_project(name: str) -> NormalizedName:
+    """The PEP 503 normalized form of a project name; ``InvalidName`` if it is not one."""
+    if not _PROJECT_NAME.match(name):
+        raise InvalidName(
+            f"invalid project name {name!r}: a name starts and ends with a letter or digit "
+            "and contains only ASCII letters, digits, '.', '_' and '-'"
+        )
+    return canonicalize_name(name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParsedFilename:
+    """What a distribution filename says: project, version text and kind."""
+
+    project: NormalizedName
+    version: str
+    packagetype: PackageType
+
+
+def is_distribution_filename(filename: str) -> bool:
+    """True when the filename has a wheel or sdist extension."""
+    lower = filename.lower()
+    return lower.endswith(WHEEL_SUFFIX) or lower.endswith(SDIST_SUFFIXES)
+
+
+def parse_filename(filename: str, project_hint: str | None = None) -> ParsedFilename:
+    """Parse a wheel or sdist filename with ``packaging``.
+
+    ``project_hint`` (the name the file's own metadata gives) lets a filename with a
+    non-PEP 440 version be split: ``<name>-<version><suffix>`` where ``<name>``
+    normalizes to the hint. Raises ``ValueError`` saying what a valid name looks like.
+    """
+    if filename.endswith(WHEEL_SUFFIX):
+        try:
+            name, version, _build, _tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename as e:
+            raise ValueError(
+                f"{e}; a wheel is named <name>-<version>(-<build>)?-<python>-<abi>-<platform>.whl"
+            ) from e
+        return ParsedFilename(project=name, version=str(version), packagetype="bdist_wheel")
+    if not filename.endswith(SDIST_SUFFIXES):
+        raise ValueError(
+            f"{filename!r} is not a distribution: use a wheel (.whl) or an sdist (.tar.gz or .zip)"
+        )
+    try:
+        name, version = parse_sdist_filename(filename)
+    except InvalidSdistFilename as e:
+        legacy = _split_legacy_sdist(filename, project_hint)
+        if legacy is None:
+            raise ValueError(f"{e}; an sdist is named <name>-<version>.tar.gz") from e
+        return legacy
+    return ParsedFilename(project=name, version=str(version), packagetype="sdist")
+
+
+def _split_legacy_sdist(filename: str, project_hint: str | None) -> ParsedFilename | None:
+    if project_hint is None:
+        return None
+    suffix = next(s for s in SDIST_SUFFIXES if filename.endswith(s))
+    stem = filename[: -len(suffix)]
+    wanted = canonicalize_name(project_hint)
+    # Try every '-' as the separator: names may contain '-', versions rarely start with one.
+    for index in (i for i, ch in enumerate(stem) if ch == "-"):
+        head, version = stem[:index], stem[index + 1 :]
+        if version and canonicalize_name(head) == wanted:
+            return ParsedFilename(project=wanted, version=version, packagetype="sdist")
+    return None
+
+
+def version_sort_key(version: str) -> tuple[int, Version | str]:
+    """Sort key for version strings: PEP 440 order; non-PEP 440 versions first, by text.
+
+    Deterministic for any mix (old ``LegacyVersion`` also sorted before all valid ones).
+    """
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+def is_same_version(a: str, b: str) -> bool:
+    """True when two version strings denote one version (PEP 440 equality, else equal text)."""
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def normalize_version(version: str) -> str:
+    """PEP 440 normal form of ``version``, or the text itself when it is not PEP 440."""
+    try:
+        return str(Version(version))
+    except InvalidVersion:
+        return version

@@ -1,0 +1,98 @@
+"""The catalog's schema, as an ordered list of migrations.
+
+Each migration is a list of statements in the SQL common to SQLite and PostgreSQL
+(``INTEGER`` keys, ``TEXT`` timestamps in the sortable ISO form of ``clock``), so that a
+PostgreSQL backend can run the same list. The schema version is the number of migrations
+applied, kept in the ``schema_version`` table; ``migrate`` applies the missing ones in one
+transaction each.
+
+Design notes:
+- ``projects`` are per source: the same name may exist in several sources, and a
+  repository resolves which one owns it by subscription order (DESIGN.md).
+- ``files`` rows are never deleted: removal sets ``removed_at`` (a filename is forever,
+  and snapshots of earlier days still list the file).
+- ``events`` is append-only. Every change to files and subscriptions is an event with its
+  UTC time, so the state of a repository at the end of any past day can be replayed;
+  its ``id`` is also the serial that incremental generation uses as a watermark.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            upstream TEXT,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE repos (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            description TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE subscriptions (
+            repo_id INTEGER NOT NULL REFERENCES repos(id),
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            position INTEGER NOT NULL,
+            PRIMARY KEY (repo_id, source_id)
+        )""",
+        """CREATE TABLE projects (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            name TEXT NOT NULL,
+            display_name TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            last_event_id INTEGER NOT NULL,
+            UNIQUE (source_id, name)
+        )""",
+        "CREATE INDEX projects_by_name ON projects (name)",
+        """CREATE TABLE files (
+            id INTEGER PRIMARY KEY,
+            project_id INTEGER NOT NULL REFERENCES projects(id),
+            filename TEXT NOT NULL,
+            version TEXT NOT NULL,
+            packagetype TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            blake2_256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            requires_python TEXT,
+            upload_time TEXT NOT NULL,
+            metadata_sha256 TEXT,
+            has_signature INTEGER NOT NULL,
+            yanked INTEGER NOT NULL,
+            yanked_reason TEXT NOT NULL,
+            removed_at TEXT,
+            UNIQUE (project_id, filename)
+        )""",
+        "CREATE INDEX files_by_sha256 ON files (sha256)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            repo_id INTEGER,
+            source_id INTEGER,
+            project_id INTEGER,
+            file_id INTEGER,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_by_project ON events (project_id, id)",
+        "CREATE INDEX events_by_repo ON events (repo_id, id)",
+        """CREATE TABLE generation_state (
+            repo_id INTEGER PRIMARY KEY REFERENCES repos(id),
+            last_event_id INTEGER NOT NULL,
+            render_version TEXT NOT NULL
+        )""",
+        """CREATE TABLE site_projects (
+            repo_id INTEGER NOT NULL REFERENCES repos(id),
+            name TEXT NOT NULL,
+            display_name TEXT NOT NULL,
+            PRIMARY KEY (repo_id, name)
+        )""",
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
