@@ -368,6 +368,65 @@ class Catalog:
             )
         return True
 
+    def add_files(
+        self, source: Source, entries: Iterable[tuple[NormalizedName, str, str, FileRecord]],
+        at: datetime,
+    ) -> int:
+        """Record many stored files in one transaction (mirror syncs, imports, benchmarks).
+
+        ``entries`` are (project, display name, summary, record). A filename already in the
+        source is skipped when identical and raises ``FileAlreadyExists`` otherwise (the
+        whole batch is then rolled back). Returns how many files were new.
+        """
+        added = 0
+        with self._write() as cur:
+            project_ids: dict[str, int] = {}
+            for project, display_name, summary, record in entries:
+                existing = cur.execute(
+                    "SELECT f.sha256 FROM files f JOIN projects p ON p.id = f.project_id "
+                    "WHERE p.source_id = ? AND f.filename = ?",
+                    (source.id, record.filename),
+                ).fetchone()
+                if existing is not None:
+                    if existing[0] != record.sha256:
+                        raise FileAlreadyExists(record.filename, existing[0])
+                    continue
+                project_id = project_ids.get(project)
+                if project_id is None:
+                    row = cur.execute(
+                        "SELECT id FROM projects WHERE source_id = ? AND name = ?",
+                        (source.id, project),
+                    ).fetchone()
+                    if row is None:
+                        cur.execute(
+                            "INSERT INTO projects (source_id, name, display_name, summary, "
+                            "last_event_id) VALUES (?, ?, ?, ?, 0)",
+                            (source.id, project, display_name, summary),
+                        )
+                        project_id = cur.lastrowid
+                        assert project_id is not None
+                    else:
+                        project_id = int(row[0])
+                    project_ids[project] = project_id
+                cur.execute(
+                    "INSERT INTO files (project_id, filename, version, packagetype, sha256, "
+                    "blake2_256, size, requires_python, upload_time, metadata_sha256, "
+                    "has_signature, yanked, yanked_reason, removed_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    (
+                        project_id, record.filename, record.version, record.packagetype,
+                        record.sha256, record.blake2_256, record.size, record.requires_python,
+                        record.upload_time, record.metadata_sha256, int(record.has_signature),
+                        int(record.yanked), record.yanked_reason,
+                    ),
+                )
+                self._event(
+                    cur, at, "file_added", source_id=source.id, project_id=project_id,
+                    file_id=cur.lastrowid, detail={"filename": record.filename},
+                )
+                added += 1
+        return added
+
     def set_signature(self, source: Source, filename: str) -> None:
         """Mark a stored file as signed (its ``.asc`` was stored after the file)."""
         with self._write() as cur:

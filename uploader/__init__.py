@@ -1,0 +1,1 @@
+"""The timeshelf sidecar: uploads, tokens, bundles and fallback routes (Flask)."""
