@@ -93,6 +93,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (repo_id, name)
         )""",
     ),
+    # 2: API tokens. The token itself is never stored: only what identifies and limits it.
+    (
+        """CREATE TABLE tokens (
+            id TEXT PRIMARY KEY,
+            description TEXT NOT NULL,
+            sources TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            last_used_at TEXT,
+            revoked_at TEXT
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
