@@ -40,6 +40,7 @@ from generator.records import (
     Repo,
     Source,
     SourceType,
+    TokenRecord,
 )
 from generator.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -721,8 +722,66 @@ class Catalog:
         ]
 
 
+    # -- API tokens ---------------------------------------------------------------------
+
+    def add_token(self, record: TokenRecord) -> None:
+        with self._write() as cur:
+            cur.execute(
+                "INSERT INTO tokens (id, description, sources, scopes, created_at, expires_at, "
+                "last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
+                (
+                    record.id, record.description, ",".join(record.sources),
+                    ",".join(record.scopes), record.created_at, record.expires_at,
+                ),
+            )
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        rows = self._query(
+            "SELECT id, description, sources, scopes, created_at, expires_at, last_used_at, "
+            "revoked_at FROM tokens WHERE id = ?",
+            (token_id,),
+        )
+        return _token(rows[0]) if rows else None
+
+    def list_tokens(self) -> list[TokenRecord]:
+        rows = self._query(
+            "SELECT id, description, sources, scopes, created_at, expires_at, last_used_at, "
+            "revoked_at FROM tokens ORDER BY created_at, id"
+        )
+        return [_token(r) for r in rows]
+
+    def revoke_token(self, token_id: str, at: datetime) -> TokenRecord:
+        """Revoke a token (idempotent); ``NotFound`` for an unknown id."""
+        with self._write() as cur:
+            if not cur.execute("SELECT 1 FROM tokens WHERE id = ?", (token_id,)).fetchone():
+                raise NotFound(
+                    f"unknown token id {token_id!r}: `timeshelf list tokens` shows the ids"
+                )
+            cur.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (format_timestamp(at), token_id),
+            )
+        record = self.get_token(token_id)
+        assert record is not None
+        return record
+
+    def touch_token(self, token_id: str, at: datetime) -> None:
+        with self._write() as cur:
+            cur.execute(
+                "UPDATE tokens SET last_used_at = ? WHERE id = ?", (format_timestamp(at), token_id)
+            )
+
+
 def _project(head: Sequence[Any], files: list[FileRecord]) -> ProjectState:
     return ProjectState(
         name=NormalizedName(head[0]), display_name=head[1], serial=int(head[2]),
         source=head[3], files=tuple(files),
+    )
+
+
+def _token(row: Sequence[Any]) -> TokenRecord:
+    return TokenRecord(
+        id=row[0], description=row[1], sources=tuple(x for x in row[2].split(",") if x),
+        scopes=tuple(x for x in row[3].split(",") if x), created_at=row[4], expires_at=row[5],
+        last_used_at=row[6], revoked_at=row[7],
     )

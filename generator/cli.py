@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from generator import __version__
+from generator.clock import parse_timestamp
 from generator.config import CONFIG_NAME, write_initial_files
 from generator.errors import NotFound, TimeshelfError
 from generator.generate import Report
 from generator.ingest import ingest_paths
 from generator.installation import Installation
-from generator.records import SOURCE_TYPES, Source
+from generator.records import SOURCE_TYPES, Source, TokenRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,6 +122,56 @@ def create_repo(ctx: Context, name: str, type_: str, description: str) -> None:
     info(f"created repository {repo.name!r}; next: timeshelf subscribe --repo {repo.name} --source S")
 
 
+@create.command("token")
+@click.option("--description", required=True, help="Who or what uses the token (shown in listings).")
+@click.option("--sources", required=True,
+              help="Sources the token may upload to, comma-separated, or '*' for all.")
+@click.option("--expires", default="30d", show_default=True,
+              help="Lifetime: a number and a unit (s, m, h, d, w), e.g. 12h or 90d, or 'never'.")
+@click.option("--scope", "scopes", default="upload", show_default=True,
+              help="Permissions, comma-separated: upload, deploy.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the token.")
+@pass_ctx
+def create_token_command(
+    ctx: Context, description: str, sources: str, expires: str, scopes: str, quiet: bool
+) -> None:
+    """Create an API token; it is printed once, on stdout (keep it secret)."""
+    from generator.config import read_secret
+    from generator.tokens import create_token, parse_duration
+
+    inst = ctx.inst
+    try:
+        lifetime = parse_duration(expires)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--expires") from e
+    names = tuple(s.strip() for s in sources.split(",") if s.strip())
+    permissions = tuple(s.strip() for s in scopes.split(",") if s.strip())
+    token, record = create_token(
+        inst.catalog, read_secret(inst.config), description=description, sources=names,
+        permissions=permissions, expires=lifetime, now=inst.now(),
+    )
+    if not quiet:
+        info(f"token {record.id}: {record.description}")
+        info(f"  sources: {', '.join(record.sources)}; scope: {', '.join(record.scopes)}; "
+             f"expires: {record.expires_at or 'never'}")
+        info("  it is shown only now; use it as the password with username __token__")
+    click.echo(token)
+
+
+@cli.group()
+def revoke() -> None:
+    """Revoke a token."""
+
+
+@revoke.command("token")
+@click.argument("token_id")
+@pass_ctx
+def revoke_token_command(ctx: Context, token_id: str) -> None:
+    """Revoke the token TOKEN_ID (see `timeshelf list tokens`); it stops working at once."""
+    record = ctx.inst.catalog.revoke_token(token_id, ctx.inst.now())
+    info(f"revoked token {record.id} ({record.description}) at {record.revoked_at}")
+
+
 @cli.command()
 @click.option("--repo", required=True, help="Repository to change.")
 @click.option("--source", required=True, help="Source to add, after the current ones.")
@@ -148,14 +200,23 @@ def reorder(ctx: Context, repo: str, sources: str, no_generate: bool) -> None:
 
 
 @cli.command("list")
-@click.argument("what", type=click.Choice(["repos", "sources", "packages"]))
+@click.argument("what", type=click.Choice(["repos", "sources", "packages", "tokens"]))
 @click.option("--source", default=None, help="Only packages of this source.")
 @click.option("--repo", default=None, help="Only packages this repository shows.")
 @pass_ctx
 def list_(ctx: Context, what: str, source: str | None, repo: str | None) -> None:
-    """List repositories, sources or packages."""
+    """List repositories, sources, packages or tokens (never the tokens themselves)."""
     catalog = ctx.inst.catalog
-    if what == "repos":
+    if what == "tokens":
+        now = ctx.inst.now()
+        for t in catalog.list_tokens():
+            state = _token_state(t, now)
+            click.echo(
+                f"{t.id}\t{state}\t{','.join(t.sources)}\t{','.join(t.scopes)}\t"
+                f"expires {t.expires_at or 'never'}\tlast used {t.last_used_at or 'never'}\t"
+                f"{t.description}"
+            )
+    elif what == "repos":
         for r in catalog.list_repos():
             click.echo(f"{r.name}\t{','.join(r.sources) or '-'}\t{r.description}")
     elif what == "sources":
@@ -197,6 +258,14 @@ def add(ctx: Context, source: str, no_generate: bool, files: Sequence[Path]) -> 
         _report(inst.generate(inst.repos_using([src.name])))
     if refused:
         raise click.exceptions.Exit(1)
+
+
+def _token_state(token: TokenRecord, now: datetime) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and parse_timestamp(token.expires_at) <= now:
+        return "expired"
+    return "active"
 
 
 def _pick_source(inst: Installation, project: str, source: str | None) -> Source:

@@ -15,10 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from generator.clock import format_timestamp
+from packaging.utils import canonicalize_name
+
 from generator.catalog import Catalog
+from generator.clock import format_timestamp
 from generator.distributions import Distribution, Limits, inspect_distribution
-from generator.errors import Conflict, FileAlreadyExists, FileRemoved, InvalidDistribution, TimeshelfError
+from generator.errors import (
+    Conflict,
+    FileAlreadyExists,
+    FileRemoved,
+    InvalidDistribution,
+    TimeshelfError,
+)
+from generator.naming import is_same_version
 from generator.records import FileRecord, Source
 from generator.store import BlobStore, LocalStore, file_key
 
@@ -71,14 +80,32 @@ def ingest_file(
     filename: str | None = None,
     signature: bytes | None = None,
     limits: Limits | None = None,
+    expect_name: str | None = None,
+    expect_version: str | None = None,
 ) -> Accepted:
-    """Take one file into ``source``; raises a ``TimeshelfError`` and stores nothing if refused."""
+    """Take one file into ``source``; raises a ``TimeshelfError`` and stores nothing if refused.
+
+    ``expect_name``/``expect_version`` (an upload form's claims) must agree with the
+    archive's own metadata.
+    """
     if source.type != "local-python":
         raise Conflict(
             f"source {source.name!r} is of type {source.type!r}: files can be added only to "
             "local-python sources"
         )
     dist = inspect_distribution(path, filename, limits)
+    if expect_name and canonicalize_name(expect_name) != dist.project:
+        raise InvalidDistribution(
+            dist.filename,
+            f"the form names project {expect_name!r} but the file's metadata says "
+            f"{dist.display_name!r}",
+        )
+    if expect_version and not is_same_version(expect_version, dist.version):
+        raise InvalidDistribution(
+            dist.filename,
+            f"the form gives version {expect_version!r} but the file's metadata says "
+            f"{dist.version!r}",
+        )
     if signature is not None:
         check_signature(f"{dist.filename}.asc", signature)
     found = catalog.find_file(source, dist.filename)

@@ -96,3 +96,17 @@ class Event:
     project: str | None
     filename: str | None
     detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenRecord:
+    """What the catalog keeps of an API token (never the token itself)."""
+
+    id: str
+    description: str
+    sources: tuple[str, ...]
+    scopes: tuple[str, ...]
+    created_at: str
+    expires_at: str | None
+    last_used_at: str | None
+    revoked_at: str | None

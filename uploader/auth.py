@@ -1,0 +1,76 @@
+"""Authentication of sidecar requests with timeshelf API tokens.
+
+Credentials come as HTTP Basic with username ``__token__`` and the token as password
+(what twine, uv, poetry, pdm, flit and hatch send), as ``Authorization: Bearer <token>``,
+or as a Basic username with an empty password (pip's single-part token form).
+Missing credentials → 401 with a Basic challenge; anything wrong with them → 403 saying
+what, never echoing the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+
+from flask import Request
+
+from generator.installation import Installation
+from generator.records import TokenRecord
+from generator.tokens import TokenError, verify_token
+from uploader.errors import UploadError
+
+log = logging.getLogger(__name__)
+REALM = 'Basic realm="timeshelf"'
+
+
+def presented_token(request: Request) -> str:
+    """The token in the request's Authorization header; ``UploadError`` 401/403 otherwise."""
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        raise UploadError(
+            401,
+            "Authentication required: use username __token__ and an API token as the password",
+            {"WWW-Authenticate": REALM},
+        )
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme in ("bearer", "token"):
+        return value.strip()
+    if scheme != "basic":
+        raise UploadError(403, "Unsupported Authorization scheme: use Basic or Bearer")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as e:
+        raise UploadError(403, "Malformed Basic credentials") from e
+    username, _, password = decoded.partition(":")
+    if username == "__token__" and password.strip():
+        return password.strip()
+    if username.strip() and not password:
+        return username.strip()
+    raise UploadError(
+        403,
+        "Username/password authentication is not supported: use username __token__ "
+        "and an API token as the password",
+    )
+
+
+def authorize(inst: Installation, request: Request, *, source: str, permission: str) -> TokenRecord:
+    """The token record allowing ``permission`` on ``source``; ``UploadError`` 401/403 if none."""
+    token = presented_token(request)
+    from generator.config import read_secret
+
+    try:
+        record = verify_token(
+            inst.catalog,
+            read_secret(inst.config),
+            token,
+            now=inst.now(),
+            source=source,
+            permission=permission,
+        )
+    except TokenError as e:
+        log.info("refused credentials for %s on %s: %s", permission, source, e)
+        raise UploadError(403, str(e)) from e
+    inst.catalog.touch_token(record.id, inst.now())
+    return record
