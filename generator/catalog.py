@@ -428,13 +428,23 @@ class Catalog:
                 added += 1
         return added
 
-    def set_signature(self, source: Source, filename: str) -> None:
-        """Mark a stored file as signed (its ``.asc`` was stored after the file)."""
+    def set_signature(self, source: Source, filename: str, at: datetime) -> None:
+        """Mark a stored file as signed (its ``.asc`` was stored after the file).
+
+        Recorded as a ``file_signed`` event, so pages (and snapshots) pick it up.
+        """
         with self._write() as cur:
-            cur.execute(
-                "UPDATE files SET has_signature = 1 WHERE filename = ? AND project_id IN "
-                "(SELECT id FROM projects WHERE source_id = ?)",
-                (filename, source.id),
+            row = cur.execute(
+                "SELECT f.id, f.project_id, f.has_signature FROM files f JOIN projects p "
+                "ON p.id = f.project_id WHERE p.source_id = ? AND f.filename = ?",
+                (source.id, filename),
+            ).fetchone()
+            if row is None or row[2]:
+                return
+            cur.execute("UPDATE files SET has_signature = 1 WHERE id = ?", (row[0],))
+            self._event(
+                cur, at, "file_signed", source_id=source.id, project_id=row[1],
+                file_id=row[0], detail={"filename": filename},
             )
 
     def sources_with_project(self, project: str) -> tuple[Source, ...]:

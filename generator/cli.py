@@ -377,6 +377,31 @@ def serve(ctx: Context, listen: str | None) -> None:
     run(ctx.inst, listen)
 
 
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--source", required=True, help="A local-python source to add the files to.")
+@click.option("--settle", default=1.0, show_default=True, type=float,
+              help="Seconds a file must stay unchanged before it is taken (when no close event).")
+@pass_ctx
+def watch(ctx: Context, directory: Path, source: str, settle: float) -> None:
+    """Ingest files dropped into DIRECTORY and regenerate (refused ones go to rejected/)."""
+    from generator.watch import Watcher
+
+    inst = ctx.inst
+    src = inst.catalog.get_source(source)
+    if src.type != "local-python":
+        raise click.BadParameter(f"source {source!r} is {src.type}: use a local-python source",
+                                 param_hint="--source")
+    directory.mkdir(parents=True, exist_ok=True)
+    info(f"watching {directory.resolve()} for source {src.name!r} (Ctrl-C to stop)")
+    watcher = Watcher(inst, directory, src, settle=settle,
+                      report=lambda o: info(o.message if o.accepted else f"refused: {o.message}"))
+    try:
+        watcher.run()
+    except KeyboardInterrupt:
+        watcher.stop()
+
+
 @cli.command("nginx-conf")
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HOST:PORT nginx listens on.")
 @click.option("--standalone", is_flag=True,

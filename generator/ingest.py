@@ -130,7 +130,7 @@ def ingest_file(
             _record(dist, at, metadata_sha256, signature is not None), at,
         )
         if not new and signature is not None and found is not None and not found[0].has_signature:
-            catalog.set_signature(source, dist.filename)
+            catalog.set_signature(source, dist.filename, at)
     except (FileAlreadyExists, FileRemoved):
         _forget(store, fresh)
         raise

@@ -12,7 +12,12 @@ from generator.naming import PackageType
 SourceType = Literal["local-python", "pypi", "curated-pypi"]
 SOURCE_TYPES: tuple[str, ...] = get_args(SourceType)
 EventKind = Literal[
-    "file_added", "file_yanked", "file_unyanked", "file_removed", "subscriptions_changed"
+    "file_added",
+    "file_yanked",
+    "file_unyanked",
+    "file_removed",
+    "file_signed",
+    "subscriptions_changed",
 ]
 
 
