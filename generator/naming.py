@@ -55,7 +55,8 @@ def check_slug(kind: str, name: str) -> str:
 
 def normalize_project(name: str) -> NormalizedName:
     """The PEP 503 normalized form of a project name; ``InvalidName`` if it is not one."""
-    if not _PROJECT_NAME.match(name):
+    # fullmatch: with ``match`` the pattern's ``$`` also accepts a trailing newline.
+    if not _PROJECT_NAME.fullmatch(name):
         raise InvalidName(
             f"invalid project name {name!r}: a name starts and ends with a letter or digit "
             "and contains only ASCII letters, digits, '.', '_' and '-'"
@@ -102,8 +103,14 @@ def parse_filename(filename: str, project_hint: str | None = None) -> ParsedFile
     except InvalidSdistFilename as e:
         legacy = _split_legacy_sdist(filename, project_hint)
         if legacy is None:
-            raise ValueError(f"{e}; an sdist is named <name>-<version>.tar.gz") from e
+            raise ValueError(f"{e}; an sdist is named <name>-<version>.tar.gz (or .zip)") from e
         return legacy
+    if project_hint is not None and name != canonicalize_name(project_hint):
+        # packaging splits at the last '-': a legacy version with a '-' whose tail parses
+        # ("foo-1.0-custom-2") gives a wrong name; split on the project's own name instead.
+        legacy = _split_legacy_sdist(filename, project_hint)
+        if legacy is not None:
+            return legacy
     return ParsedFilename(project=name, version=str(version), packagetype="sdist")
 
 

@@ -1,0 +1,186 @@
+"""Names, versions and filenames (``generator.naming``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator.errors import InvalidName
+from generator.naming import (
+    ParsedFilename,
+    check_slug,
+    is_distribution_filename,
+    is_same_version,
+    normalize_project,
+    normalize_version,
+    parse_filename,
+    version_sort_key,
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("source", "local"),
+        ("source", "a"),
+        ("source", "pypi-mirror-2"),
+        ("source", "a" * 64),
+        ("repository", "python"),
+        ("repository", "files-2"),
+    ],
+    ids=["word", "one-char", "dashes-digits", "64-chars", "repo", "reserved-prefix-ok"],
+)
+def test_check_slug_accepts(kind: str, name: str) -> None:
+    assert check_slug(kind, name) == name
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "message"),
+    [
+        ("source", "", "invalid source name '': use 1-64 lowercase letters"),
+        ("source", "Local", "invalid source name 'Local': use 1-64 lowercase"),
+        ("source", "-local", "invalid source name '-local'"),
+        ("source", "local-", "invalid source name 'local-'"),
+        ("source", "my_source", "invalid source name 'my_source'"),
+        ("source", "a" * 65, "use 1-64 lowercase letters, digits and '-'"),
+        ("source", "a/b", "invalid source name 'a/b'"),
+        ("repository", "..", "invalid repository name '..'"),
+        ("repository", "files", "invalid repository name 'files': it is reserved for the site"),
+        ("repository", "__api__", "invalid repository name '__api__'"),
+        ("repository", "upload", "reserved for the site (_, __api__, files, simple, static,"),
+    ],
+    ids=["empty", "uppercase", "leading-dash", "trailing-dash", "underscore", "65-chars",
+         "slash", "dots", "reserved-files", "reserved-api", "reserved-upload"],
+)
+def test_check_slug_refuses(kind: str, name: str, message: str) -> None:
+    with pytest.raises(InvalidName) as excinfo:
+        check_slug(kind, name)
+    assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "normalized"),
+    [
+        ("foo", "foo"),
+        ("Foo.Bar_baz", "foo-bar-baz"),
+        ("A", "a"),
+        ("foo__-.bar", "foo-bar"),
+        ("zope.interface", "zope-interface"),
+        ("9lives", "9lives"),
+    ],
+    ids=["plain", "mixed", "one-char", "runs-of-separators", "dotted", "leading-digit"],
+)
+def test_normalize_project(name: str, normalized: str) -> None:
+    assert normalize_project(name) == normalized
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "-foo", "foo-", ".foo", "foo bar", "föo", "foo\n", "foo/bar", "<script>"],
+    ids=["empty", "leading-dash", "trailing-dash", "leading-dot", "space", "non-ascii",
+         "trailing-newline", "slash", "markup"],
+)
+def test_normalize_project_refuses(name: str) -> None:
+    with pytest.raises(InvalidName) as excinfo:
+        normalize_project(name)
+    assert str(excinfo.value) == (
+        f"invalid project name {name!r}: a name starts and ends with a letter or digit "
+        "and contains only ASCII letters, digits, '.', '_' and '-'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("filename", "hint", "expected"),
+    [
+        ("foo-1.0-py3-none-any.whl", None, ("foo", "1.0", "bdist_wheel")),
+        ("Foo_Bar-2.0.post1-1-cp311-cp311-manylinux_2_17_x86_64.whl", None,
+         ("foo-bar", "2.0.post1", "bdist_wheel")),
+        ("foo-1.0+cpu-py3-none-any.whl", None, ("foo", "1.0+cpu", "bdist_wheel")),
+        ("foo-1.0.tar.gz", None, ("foo", "1.0", "sdist")),
+        ("foo_bar-1.0rc1.zip", None, ("foo-bar", "1.0rc1", "sdist")),
+        ("foo-bar-1.0.tar.gz", "Foo.Bar", ("foo-bar", "1.0", "sdist")),
+        ("foo-r1234.tar.gz", "Foo", ("foo", "r1234", "sdist")),
+        ("my-pkg-2004d.zip", "My_Pkg", ("my-pkg", "2004d", "sdist")),
+        # The tail "2" parses as a version, so packaging splits at the wrong '-'.
+        ("foo-1.0-custom-2.tar.gz", "foo", ("foo", "1.0-custom-2", "sdist")),
+        ("foo-bar-1.0-x.tar.gz", "foo-bar", ("foo-bar", "1.0-x", "sdist")),
+    ],
+    ids=["wheel", "wheel-build-tag", "wheel-local-version", "sdist", "sdist-zip",
+         "sdist-dashed-name", "legacy-version", "legacy-zip", "legacy-dashed-version",
+         "legacy-dashed-name-and-version"],
+)
+def test_parse_filename(filename: str, hint: str | None, expected: tuple[str, str, str]) -> None:
+    project, version, packagetype = expected
+    assert parse_filename(filename, project_hint=hint) == ParsedFilename(
+        project=project, version=version, packagetype=packagetype  # type: ignore[arg-type]
+    )
+
+
+WHEEL_HELP = "a wheel is named <name>-<version>(-<build>)?-<python>-<abi>-<platform>.whl"
+SDIST_HELP = "an sdist is named <name>-<version>.tar.gz (or .zip)"
+
+
+@pytest.mark.parametrize(
+    ("filename", "hint", "message"),
+    [
+        ("foo.txt", None,
+         "'foo.txt' is not a distribution: use a wheel (.whl) or an sdist (.tar.gz or .zip)"),
+        ("foo-1.0.tar.bz2", None, "'foo-1.0.tar.bz2' is not a distribution"),
+        ("foo-1.0.egg", None, "'foo-1.0.egg' is not a distribution"),
+        ("foo-1.0.whl", None,
+         f"Invalid wheel filename (wrong number of parts): 'foo-1.0'; {WHEEL_HELP}"),
+        ("foo-1.0-py3-none-any-x-y.whl", None, "(wrong number of parts)"),
+        ("foo-1.0-x-py3-none-any.whl", None,
+         f"Invalid build number: x in 'foo-1.0-x-py3-none-any'; {WHEEL_HELP}"),
+        ("foo__bar-1.0-py3-none-any.whl", None, "Invalid project name: 'foo__bar-1.0-py3"),
+        ("foo-r1234.tar.gz", None,
+         f"Invalid sdist filename (invalid version): 'foo-r1234.tar.gz'; {SDIST_HELP}"),
+        ("foo-r1234.tar.gz", "bar", "Invalid sdist filename (invalid version)"),
+        ("foo.tar.gz", "foo", f"Invalid sdist filename: 'foo.tar.gz'; {SDIST_HELP}"),
+    ],
+    ids=["txt", "tar-bz2", "egg", "wheel-too-few-parts", "wheel-too-many-parts",
+         "wheel-bad-build", "wheel-bad-name", "sdist-bad-version", "legacy-wrong-hint",
+         "sdist-no-version"],
+)
+def test_parse_filename_refuses(filename: str, hint: str | None, message: str) -> None:
+    with pytest.raises(ValueError, match=r".") as excinfo:
+        parse_filename(filename, project_hint=hint)
+    assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [("a-1.whl", True), ("a-1.tar.gz", True), ("a-1.ZIP", True), ("a-1.tar.bz2", False),
+     ("a-1.egg", False), ("a.whl.asc", False)],
+    ids=["wheel", "tar-gz", "zip-any-case", "tar-bz2", "egg", "signature"],
+)
+def test_is_distribution_filename(filename: str, expected: bool) -> None:
+    assert is_distribution_filename(filename) is expected
+
+
+def test_version_sort_key_orders_pep440_after_legacy_deterministically() -> None:
+    versions = ["1.0", "r1", "1.0-custom-2", "1.0a1", "0.9", "1.0.post1", "1!0.1", "10.0"]
+    expected = ["1.0-custom-2", "r1", "0.9", "1.0a1", "1.0", "1.0.post1", "10.0", "1!0.1"]
+    assert sorted(versions, key=version_sort_key) == expected
+    assert sorted(reversed(versions), key=version_sort_key) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [("1.0", "1.0.0", True), ("1.0", "1.0.post0", False), ("1.0-beta-2", "1.0b2", True),
+     ("1.0", "1.1", False), ("r1234", "r1234", True), ("r1234", "R1234", False),
+     ("1.0+cpu", "1.0", False)],
+    ids=["zero-padding", "post0", "spelled-pre", "different", "legacy-equal",
+         "legacy-case", "local-label"],
+)
+def test_is_same_version(a: str, b: str, same: bool) -> None:
+    assert is_same_version(a, b) is same
+
+
+@pytest.mark.parametrize(
+    ("version", "normal"),
+    [("1.0.0", "1.0.0"), ("1.0-beta-2", "1.0b2"), ("v1.0", "1.0"), ("1.0-custom-2", "1.0-custom-2"),
+     ("1.0+CPU", "1.0+cpu")],
+    ids=["unchanged", "pre-release", "v-prefix", "legacy-kept", "local-lowercased"],
+)
+def test_normalize_version(version: str, normal: str) -> None:
+    assert normalize_version(version) == normal
