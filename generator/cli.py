@@ -426,8 +426,10 @@ def nginx_conf(ctx: Context, listen: str, standalone: bool, sidecar: str | None)
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI, turning expected failures into one line and exit code 1."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="timeshelf",
-                 standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of an ``Exit`` raised
+        # by a command, e.g. ``add`` after refusing a file; commands themselves return None.
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="timeshelf",
+                          standalone_mode=False)
     except TimeshelfError as e:
         click.echo(f"error: {e}", err=True)
         return 1
@@ -439,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as e:
         e.show()
         return e.exit_code
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ only the file it is given.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -25,12 +27,19 @@ from generator.errors import DistributionTooLarge, InvalidDistribution
 from generator.naming import (
     PackageType,
     is_same_version,
+    normalize_project,
     normalize_version,
     parse_filename,
 )
 
 _CHUNK = 1 << 20
 _KNOWN_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
+_SINGLE_FIELDS = (
+    ("metadata_version", "Metadata-Version"),
+    ("name", "Name"),
+    ("version", "Version"),
+    ("requires_python", "Requires-Python"),
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,9 +177,22 @@ def _read_core_metadata(
     filename: str, data: bytes
 ) -> tuple[str, str, str | None, str | None]:
     try:
-        raw, _unparsed = parse_email(data)
+        raw, unparsed = parse_email(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidDistribution(filename, f"the core metadata cannot be parsed: {e}") from e
+    # packaging sets aside a single-use field that is repeated or not valid UTF-8; without
+    # this check it would read as missing.
+    for key, field in _SINGLE_FIELDS:
+        values = unparsed.get(key)
+        if values and len(values) > 1:
+            raise InvalidDistribution(
+                filename,
+                f"the core metadata has {len(values)} {field} fields, a valid one has exactly one",
+            )
+        if values:
+            raise InvalidDistribution(
+                filename, f"the core metadata {field} field is not valid UTF-8: {values[0]!r}"
+            )
     metadata_version = raw.get("metadata_version")
     if metadata_version is None:
         raise InvalidDistribution(filename, "the core metadata has no Metadata-Version field")
@@ -186,8 +208,6 @@ def _read_core_metadata(
     if not version:
         raise InvalidDistribution(filename, "the core metadata has no Version field")
     try:
-        from generator.naming import normalize_project
-
         normalize_project(name)
     except ValueError as e:
         raise InvalidDistribution(filename, f"the core metadata Name is invalid: {e}") from e
@@ -256,21 +276,23 @@ def _open_zip(path: Path, filename: str, limits: Limits) -> zipfile.ZipFile:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise InvalidDistribution(filename, f"corrupt zip archive: {e}") from e
-    infos = archive.infolist()
-    if len(infos) > limits.max_members:
-        archive.close()
-        raise DistributionTooLarge(
-            filename, f"{len(infos)} archive members, the limit is {limits.max_members}"
-        )
-    for info in infos:
-        _check_member_name(filename, info.filename)
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            archive.close()
-            raise InvalidDistribution(
-                filename,
-                f"member {info.filename!r} uses an unsupported compression type: "
-                "use stored or deflated",
+    try:
+        infos = archive.infolist()
+        if len(infos) > limits.max_members:
+            raise DistributionTooLarge(
+                filename, f"{len(infos)} archive members, the limit is {limits.max_members}"
             )
+        for info in infos:
+            _check_member_name(filename, info.filename)
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise InvalidDistribution(
+                    filename,
+                    f"member {info.filename!r} uses an unsupported compression type: "
+                    "use stored or deflated",
+                )
+    except BaseException:
+        archive.close()
+        raise
     return archive
 
 
@@ -288,7 +310,10 @@ def _scan_zip(archive: zipfile.ZipFile, filename: str, wanted: set[str], limits:
                 data = _read_member(member, budget, limits.max_metadata_size if keep else None)
             if keep:
                 found[info.filename] = data
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+    except InvalidDistribution:
+        # A limit was hit (``DistributionTooLarge`` is a ``ValueError`` too): keep its type.
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as e:
         raise InvalidDistribution(filename, f"corrupt zip archive: {e}") from e
     return found
 
@@ -357,7 +382,7 @@ def _read_sdist_zip(path: Path, filename: str, limits: Limits) -> bytes:
 class _CountingReader(io.RawIOBase):
     """Wraps the decompressed stream of a .tar.gz so every expanded byte is budgeted."""
 
-    def __init__(self, inner: IO[bytes], budget: _Budget) -> None:
+    def __init__(self, inner: io.BufferedIOBase, budget: _Budget) -> None:
         self.inner, self.budget = inner, budget
 
     def readable(self) -> bool:
@@ -371,8 +396,6 @@ class _CountingReader(io.RawIOBase):
 
 
 def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
-    import gzip
-
     with path.open("rb") as raw:
         if raw.read(2) != b"\x1f\x8b":
             raise InvalidDistribution(filename, "not a gzip-compressed tar file (.tar.gz)")
@@ -402,7 +425,7 @@ def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
                         extracted = archive.extractfile(member)
                         if extracted is not None:
                             pkg_infos[parts[0]] = extracted.read()
-    except (tarfile.TarError, OSError, EOFError, zlib_error()) as e:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise InvalidDistribution(filename, f"corrupt .tar.gz archive: {e}") from e
     if len(tops) != 1:
         raise InvalidDistribution(
@@ -412,9 +435,3 @@ def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
     if top not in pkg_infos:
         raise InvalidDistribution(filename, f"PKG-INFO not found at {top}/PKG-INFO")
     return pkg_infos[top]
-
-
-def zlib_error() -> type[Exception]:
-    import zlib
-
-    return zlib.error

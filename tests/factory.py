@@ -1,8 +1,13 @@
-"""Builds real, small wheels and sdists for tests (zip with METADATA/WHEEL/RECORD, tar with PKG-INFO)."""
+"""Builds real, small wheels and sdists for tests.
+
+A wheel is a zip with ``METADATA``, ``WHEEL`` and ``RECORD``; an sdist a tarball (or zip)
+with ``PKG-INFO``. ``write_zip`` and ``write_tar_gz`` build arbitrary (broken) archives.
+"""
 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import tarfile
@@ -50,8 +55,8 @@ def wheel_filename(name: str, version: str, tag: str = "py3-none-any") -> str:
     return f"{canonicalize_name(name).replace('-', '_')}-{version}-{tag}.whl"
 
 
-def build_wheel(directory: Path, spec: WheelSpec) -> Path:
-    """Write a real installable wheel (one module named after the project)."""
+def wheel_members(spec: WheelSpec) -> dict[str, bytes]:
+    """The members of the wheel ``spec`` describes, in archive order."""
     dist_name = canonicalize_name(spec.name).replace("-", "_")
     dist_info = spec.dist_info or f"{dist_name}-{spec.version}.dist-info"
     files: dict[str, bytes] = {
@@ -64,7 +69,8 @@ def build_wheel(directory: Path, spec: WheelSpec) -> Path:
                                requires_dist=spec.requires_dist)
         ).encode(),
         f"{dist_info}/WHEEL": (
-            f"Wheel-Version: 1.0\nGenerator: timeshelf-tests\nRoot-Is-Purelib: true\nTag: {spec.tag}\n"
+            "Wheel-Version: 1.0\nGenerator: timeshelf-tests\nRoot-Is-Purelib: true\n"
+            f"Tag: {spec.tag}\n"
         ).encode(),
     }
     files.update(spec.extra)
@@ -73,11 +79,44 @@ def build_wheel(directory: Path, spec: WheelSpec) -> Path:
     files[record_path] = record.encode()
     for omitted in spec.omit:
         files.pop(f"{dist_info}/{omitted}", None)
+    return files
+
+
+def build_wheel(
+    directory: Path, spec: WheelSpec, compression: int = zipfile.ZIP_DEFLATED
+) -> Path:
+    """Write a real installable wheel (one module named after the project)."""
     path = directory / (spec.filename or wheel_filename(spec.name, spec.version, spec.tag))
-    directory.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for member, data in files.items():
-            archive.writestr(zipfile.ZipInfo(member, (2024, 1, 1, 0, 0, 0)), data)
+    return write_zip(path, wheel_members(spec), compression)
+
+
+def write_zip(
+    path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED
+) -> Path:
+    """Write a zip archive with fixed timestamps (the same members give the same bytes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for member, data in members.items():
+            info = zipfile.ZipInfo(member, (2024, 1, 1, 0, 0, 0))
+            info.compress_type = compression
+            archive.writestr(info, data)
+    return path
+
+
+def write_tar_gz(path: Path, members: dict[str, bytes]) -> Path:
+    """Write a gzip-compressed tarball of regular files with fixed timestamps.
+
+    The gzip header's time is fixed too, so the same members give the same bytes.
+    """
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for member, data in members.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            info.mtime = 1704067200
+            archive.addfile(info, io.BytesIO(data))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))
     return path
 
 
@@ -92,27 +131,13 @@ def build_sdist(
     members: dict[str, bytes] = {
         f"{top}/PKG-INFO": (pkg_info if pkg_info is not None
                             else metadata_text(name, version, requires_python)).encode(),
-        f"{top}/pyproject.toml": (
-            "[build-system]\nrequires = []\nbuild-backend = 'backend'\n"
-        ).encode(),
+        f"{top}/pyproject.toml": b"[build-system]\nrequires = []\nbuild-backend = 'backend'\n",
     }
     members.update(extra or {})
     path = directory / (filename or f"{dist_name}-{version}.{fmt}")
-    directory.mkdir(parents=True, exist_ok=True)
     if fmt == "zip":
-        with zipfile.ZipFile(path, "w") as archive:
-            for member, data in members.items():
-                archive.writestr(member, data)
-    else:
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-            for member, data in members.items():
-                info = tarfile.TarInfo(member)
-                info.size = len(data)
-                info.mtime = 1704067200
-                archive.addfile(info, io.BytesIO(data))
-        path.write_bytes(buffer.getvalue())
-    return path
+        return write_zip(path, members)
+    return write_tar_gz(path, members)
 
 
 SIGNATURE = (
