@@ -351,18 +351,7 @@ class Catalog:
                     "UPDATE projects SET display_name = ?, summary = ? WHERE id = ?",
                     (display_name, summary, project_id),
                 )
-            cur.execute(
-                "INSERT INTO files (project_id, filename, version, packagetype, sha256, "
-                "blake2_256, size, requires_python, upload_time, metadata_sha256, "
-                "has_signature, yanked, yanked_reason, removed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                (
-                    project_id, record.filename, record.version, record.packagetype,
-                    record.sha256, record.blake2_256, record.size, record.requires_python,
-                    record.upload_time, record.metadata_sha256, int(record.has_signature),
-                    int(record.yanked), record.yanked_reason,
-                ),
-            )
+            _insert_file(cur, project_id, display_name, record, at)
             self._event(
                 cur, at, "file_added", source_id=source.id, project_id=project_id,
                 file_id=cur.lastrowid, detail={"filename": record.filename},
@@ -409,22 +398,19 @@ class Catalog:
                     else:
                         project_id = int(row[0])
                     project_ids[project] = project_id
-                cur.execute(
-                    "INSERT INTO files (project_id, filename, version, packagetype, sha256, "
-                    "blake2_256, size, requires_python, upload_time, metadata_sha256, "
-                    "has_signature, yanked, yanked_reason, removed_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                    (
-                        project_id, record.filename, record.version, record.packagetype,
-                        record.sha256, record.blake2_256, record.size, record.requires_python,
-                        record.upload_time, record.metadata_sha256, int(record.has_signature),
-                        int(record.yanked), record.yanked_reason,
-                    ),
-                )
+                _insert_file(cur, project_id, display_name, record, at)
+                file_id = cur.lastrowid
                 self._event(
                     cur, at, "file_added", source_id=source.id, project_id=project_id,
-                    file_id=cur.lastrowid, detail={"filename": record.filename},
+                    file_id=file_id, detail={"filename": record.filename},
                 )
+                if record.yanked:
+                    # Snapshots read yank state from events only.
+                    self._event(
+                        cur, at, "file_yanked", source_id=source.id, project_id=project_id,
+                        file_id=file_id,
+                        detail={"filename": record.filename, "reason": record.yanked_reason},
+                    )
                 added += 1
         return added
 
@@ -441,7 +427,10 @@ class Catalog:
             ).fetchone()
             if row is None or row[2]:
                 return
-            cur.execute("UPDATE files SET has_signature = 1 WHERE id = ?", (row[0],))
+            cur.execute(
+                "UPDATE files SET has_signature = 1, signed_at = ? WHERE id = ?",
+                (format_timestamp(at), row[0]),
+            )
             self._event(
                 cur, at, "file_signed", source_id=source.id, project_id=row[1],
                 file_id=row[0], detail={"filename": filename},
@@ -732,6 +721,154 @@ class Catalog:
         ]
 
 
+    # -- the past (dated snapshots) -----------------------------------------------------
+    #
+    # The state of a repository at an instant T (exclusive) is replayed from the event
+    # log and the per-file times: its sources are the last ``subscriptions_changed`` event
+    # before T; a file is visible when ``added_at < T`` and it was not removed before T;
+    # its yank state is that of its last yank/un-yank event before T; it is signed when
+    # ``signed_at < T``; the display name is that of the newest visible file.
+
+    def repo_started(self, repo: Repo) -> str | None:
+        """The time of the repository's first subscription (its history starts there)."""
+        rows = self._query(
+            "SELECT MIN(at) FROM events WHERE repo_id = ? AND kind = 'subscriptions_changed'",
+            (repo.id,),
+        )
+        return rows[0][0] if rows and rows[0][0] else None
+
+    def subscriptions_at(self, repo: Repo, at: str) -> tuple[str, ...]:
+        """The repository's sources, in priority order, just before ``at``."""
+        rows = self._query(
+            "SELECT detail FROM events WHERE repo_id = ? AND kind = 'subscriptions_changed' "
+            "AND at < ? ORDER BY at DESC, id DESC LIMIT 1",
+            (repo.id, at),
+        )
+        if not rows:
+            return ()
+        return tuple(json.loads(rows[0][0]).get("sources", ()))
+
+    def changed_between(
+        self, repo: Repo, start: str, end: str
+    ) -> set[NormalizedName] | None:
+        """Projects with an event in [start, end) in any source; None if subscriptions changed."""
+        if self._query(
+            "SELECT 1 FROM events WHERE repo_id = ? AND at >= ? AND at < ? LIMIT 1",
+            (repo.id, start, end),
+        ):
+            return None
+        rows = self._query(
+            "SELECT DISTINCT p.name FROM events e JOIN projects p ON p.id = e.project_id "
+            "WHERE e.at >= ? AND e.at < ?",
+            (start, end),
+        )
+        return {NormalizedName(r[0]) for r in rows}
+
+    def iter_projects_at(
+        self, repo: Repo, at: str, names: Iterable[str] | None = None
+    ) -> Iterator[ProjectState]:
+        """Like ``iter_projects``, for the repository's state just before ``at``."""
+        sources = self.subscriptions_at(repo, at)
+        if not sources:
+            return
+        ids = [self.get_source(name).id for name in sources]
+        if names is None:
+            yield from self._iter_projects_at(ids, at, None)
+            return
+        ordered = sorted(set(names))
+        for start in range(0, len(ordered), _CHUNK):
+            yield from self._iter_projects_at(ids, at, ordered[start : start + _CHUNK])
+
+    def _iter_projects_at(
+        self, source_ids: Sequence[int], at: str, names: Sequence[str] | None
+    ) -> Iterator[ProjectState]:
+        subs = " UNION ALL ".join("SELECT ? AS source_id, ? AS position" for _ in source_ids)
+        params: list[Any] = []
+        for position, source_id in enumerate(source_ids):
+            params += [source_id, position]
+        visible = "{f}.added_at < ? AND ({f}.removed_at IS NULL OR {f}.removed_at >= ?)"
+        params += [at, at]
+        name_filter = ""
+        if names is not None:
+            name_filter = f"AND p.name IN ({', '.join('?' for _ in names)})"
+            params.extend(names)
+        params += [at, at, at, at, at]
+        sql = f"""
+            WITH subs AS ({subs}),
+            live AS (
+                SELECT p.id, p.name, s.name AS source,
+                       ROW_NUMBER() OVER (PARTITION BY p.name ORDER BY x.position) AS rank
+                FROM projects p
+                JOIN subs x ON x.source_id = p.source_id
+                JOIN sources s ON s.id = p.source_id
+                WHERE EXISTS (SELECT 1 FROM files f0 WHERE f0.project_id = p.id
+                              AND {visible.format(f="f0")})
+                {name_filter}
+            )
+            SELECT l.name, f.display_name,
+                   (SELECT MAX(e.id) FROM events e WHERE e.project_id = l.id AND e.at < ?),
+                   l.source,
+                   f.filename, f.version, f.packagetype, f.sha256, f.blake2_256, f.size,
+                   f.requires_python, f.upload_time, f.metadata_sha256,
+                   CASE WHEN f.signed_at IS NOT NULL AND f.signed_at < ? THEN 1 ELSE 0 END,
+                   (SELECT e.kind FROM events e WHERE e.file_id = f.id AND e.at < ?
+                      AND e.kind IN ('file_yanked', 'file_unyanked')
+                    ORDER BY e.at DESC, e.id DESC LIMIT 1),
+                   (SELECT e.detail FROM events e WHERE e.file_id = f.id AND e.at < ?
+                      AND e.kind IN ('file_yanked', 'file_unyanked')
+                    ORDER BY e.at DESC, e.id DESC LIMIT 1),
+                   f.added_at
+            FROM live l JOIN files f ON f.project_id = l.id
+                 AND f.added_at < ? AND (f.removed_at IS NULL OR f.removed_at >= ?)
+            WHERE l.rank = 1
+            ORDER BY l.name, f.filename
+        """
+        # The last placeholders are the visibility bounds of the final join.
+        params += [at]
+        with self._lock:
+            cursor = self._db.execute(sql, params)
+            current: list[Any] | None = None
+            files: list[FileRecord] = []
+            newest = ""
+            while rows := cursor.fetchmany(4096):
+                for row in rows:
+                    if current is None or row[0] != current[0]:
+                        if current is not None:
+                            yield _project(current, files)
+                        current, files, newest = list(row[:4]), [], ""
+                    if row[16] > newest:
+                        current[1], newest = row[1], row[16]
+                    yanked = row[14] == "file_yanked"
+                    reason = json.loads(row[15]).get("reason", "") if yanked else ""
+                    files.append(_file_from_row(
+                        (*row[4:13], row[13], int(yanked), reason)
+                    ))
+            if current is not None:
+                yield _project(current, files)
+
+    def snapshot_days(self, repo: Repo) -> dict[str, tuple[str, bool]]:
+        """Days written to the output: day → (render version, reconstructed)."""
+        rows = self._query(
+            "SELECT day, render_version, reconstructed FROM snapshots WHERE repo_id = ?",
+            (repo.id,),
+        )
+        return {r[0]: (r[1], bool(r[2])) for r in rows}
+
+    def record_snapshot(
+        self, repo: Repo, day: str, render_version: str, at: datetime, reconstructed: bool
+    ) -> None:
+        with self._write() as cur:
+            cur.execute(
+                "INSERT INTO snapshots (repo_id, day, render_version, written_at, reconstructed) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (repo_id, day) DO NOTHING",
+                (repo.id, day, render_version, format_timestamp(at), int(reconstructed)),
+            )
+
+    def forget_snapshot(self, repo: Repo, day: str) -> None:
+        """Drop a day from the written list (retention removed it from the output)."""
+        with self._write() as cur:
+            cur.execute("DELETE FROM snapshots WHERE repo_id = ? AND day = ?", (repo.id, day))
+
     # -- API tokens ---------------------------------------------------------------------
 
     def add_token(self, record: TokenRecord) -> None:
@@ -794,4 +931,23 @@ def _token(row: Sequence[Any]) -> TokenRecord:
         id=row[0], description=row[1], sources=tuple(x for x in row[2].split(",") if x),
         scopes=tuple(x for x in row[3].split(",") if x), created_at=row[4], expires_at=row[5],
         last_used_at=row[6], revoked_at=row[7],
+    )
+
+
+def _insert_file(
+    cur: sqlite3.Cursor, project_id: int | None, display_name: str, record: FileRecord,
+    at: datetime,
+) -> None:
+    stamp = format_timestamp(at)
+    cur.execute(
+        "INSERT INTO files (project_id, filename, version, packagetype, sha256, blake2_256, "
+        "size, requires_python, upload_time, metadata_sha256, has_signature, yanked, "
+        "yanked_reason, removed_at, added_at, signed_at, display_name) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+        (
+            project_id, record.filename, record.version, record.packagetype, record.sha256,
+            record.blake2_256, record.size, record.requires_python, record.upload_time,
+            record.metadata_sha256, int(record.has_signature), int(record.yanked),
+            record.yanked_reason, stamp, stamp if record.has_signature else None, display_name,
+        ),
     )

@@ -172,6 +172,25 @@ def revoke_token_command(ctx: Context, token_id: str) -> None:
     info(f"revoked token {record.id} ({record.description}) at {record.revoked_at}")
 
 
+@cli.group()
+def snapshot() -> None:
+    """Dated snapshots of a repository."""
+
+
+@snapshot.command("url")
+@click.option("--repo", required=True, help="Repository.")
+@click.option("--date", "day", required=True, help="The day, YYYY-MM-DD (UTC); it must be over.")
+@pass_ctx
+def snapshot_url(ctx: Context, repo: str, day: str) -> None:
+    """Print the frozen index URL of REPO as it was at the end of DATE."""
+    from generator.snapshots import check_snapshot_day
+
+    inst = ctx.inst
+    chosen = inst.catalog.get_repo(repo)
+    checked = check_snapshot_day(inst.catalog, chosen, day, inst.now())
+    click.echo(f"{inst.config.base_url}{chosen.name}/{checked}/simple/")
+
+
 @cli.command()
 @click.option("--repo", required=True, help="Repository to change.")
 @click.option("--source", required=True, help="Source to add, after the current ones.")
@@ -200,14 +219,25 @@ def reorder(ctx: Context, repo: str, sources: str, no_generate: bool) -> None:
 
 
 @cli.command("list")
-@click.argument("what", type=click.Choice(["repos", "sources", "packages", "tokens"]))
+@click.argument("what", type=click.Choice(["repos", "sources", "packages", "tokens", "snapshots"]))
 @click.option("--source", default=None, help="Only packages of this source.")
 @click.option("--repo", default=None, help="Only packages this repository shows.")
 @pass_ctx
 def list_(ctx: Context, what: str, source: str | None, repo: str | None) -> None:
     """List repositories, sources, packages or tokens (never the tokens themselves)."""
     catalog = ctx.inst.catalog
-    if what == "tokens":
+    if what == "snapshots":
+        from generator.snapshots import snapshot_days
+
+        if repo is None:
+            raise click.UsageError("list snapshots needs --repo R")
+        chosen_repo = catalog.get_repo(repo)
+        written = catalog.snapshot_days(chosen_repo)
+        base = ctx.inst.config.base_url
+        for day in snapshot_days(catalog, chosen_repo, ctx.inst.now()):
+            state = "materialized" if day.isoformat() in written else "on demand"
+            click.echo(f"{day}\t{state}\t{base}{chosen_repo.name}/{day}/simple/")
+    elif what == "tokens":
         now = ctx.inst.now()
         for t in catalog.list_tokens():
             state = _token_state(t, now)
@@ -349,6 +379,11 @@ def _report(reports: Sequence[Report]) -> None:
                 f"{r.repo}: {r.mode} generation, {r.projects} project(s) rendered, "
                 f"{r.written} page(s) written, {r.deleted} removed (serial {r.serial})"
             )
+        if r.snapshots_written:
+            days = r.snapshots_written
+            info(f"{r.repo}: snapshot(s) written for {days[0]}" + (f" .. {days[-1]}" if len(days) > 1 else ""))
+        if r.snapshots_pruned:
+            info(f"{r.repo}: {len(r.snapshots_pruned)} snapshot(s) past retention removed (still served on demand)")
 
 
 @cli.command()

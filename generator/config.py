@@ -48,6 +48,13 @@ max_request_size = 209715200
 # Worker threads of the sidecar's WSGI server.
 threads = 8
 
+[snapshots]
+# Dated snapshots kept on disk: every day of the last `daily_days` days, and the first
+# day of every month when `monthly` is true. Other past days are still served: the
+# sidecar renders them on demand (same bytes).
+daily_days = 90
+monthly = true
+
 [secrets]
 # The token signing key, written by `timeshelf init` with mode 0600. Never share it.
 path = "secret.key"
@@ -67,6 +74,8 @@ class Config:
     max_request_size: int
     threads: int
     secret_path: Path
+    snapshot_daily_days: int = 90
+    snapshot_monthly: bool = True
 
     @property
     def base_url(self) -> str:
@@ -133,6 +142,8 @@ def load_config(explicit: Path | None = None) -> Config:
         max_request_size=max_size,
         threads=threads,
         secret_path=resolve("secrets", "path", "secret.key"),
+        snapshot_daily_days=_get(table, "snapshots", "daily_days", int, 90),
+        snapshot_monthly=_get(table, "snapshots", "monthly", bool, True),
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +44,8 @@ class Report:
     root_written: bool = False
     serial: int = 0
     pages: list[str] = field(default_factory=list)
+    snapshots_written: list[str] = field(default_factory=list)
+    snapshots_pruned: list[str] = field(default_factory=list)
 
 
 def simple_dir(output: Path, repo: str) -> Path:
@@ -138,7 +140,7 @@ def generate_repo(
     return report
 
 
-def _orphan_dirs(base: Path, current: dict[NormalizedName, str]) -> set[NormalizedName]:
+def _orphan_dirs(base: Path, current: Container[str]) -> set[NormalizedName]:
     """Project directories on disk that the catalog no longer shows (crash leftovers too)."""
     try:
         entries = list(os.scandir(base))

@@ -22,6 +22,7 @@ from generator.errors import StoreError
 from generator.generate import Progress, Report, generate_repo
 from generator.records import Repo
 from generator.render import Renderer
+from generator.snapshots import Materializer, Retention
 from generator.store import LocalStore
 
 
@@ -81,14 +82,32 @@ class Installation:
         *,
         full: bool = False,
         progress: Progress | None = None,
+        snapshots: bool = True,
     ) -> list[Report]:
-        """Regenerate the given repositories (default: all), incrementally unless ``full``."""
+        """Regenerate the given repositories (default: all), incrementally unless ``full``.
+
+        With ``snapshots``, also write the dated snapshots of days that ended since.
+        """
         with self.generation_lock():
             chosen = list(repos) if repos is not None else list(self.catalog.list_repos())
-            return [
-                generate_repo(
+            reports = []
+            for repo in chosen:
+                report = generate_repo(
                     self.catalog, self.renderer, self.config.output_path, repo,
                     store=self.store, full=full, progress=progress,
                 )
-                for repo in chosen
-            ]
+                if snapshots:
+                    days = Materializer(
+                        self.catalog, self.renderer, self.config.output_path, repo,
+                        self.retention,
+                    ).run(self.now())
+                    report.snapshots_written = days.written
+                    report.snapshots_pruned = days.pruned
+                reports.append(report)
+            return reports
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(
+            daily_days=self.config.snapshot_daily_days, monthly=self.config.snapshot_monthly
+        )

@@ -111,6 +111,36 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # forever"); without this index each lookup scanned all the source's projects, which
     # made a 1M-file import quadratic.
     ("CREATE INDEX files_by_filename ON files (filename)",),
+    # 4: what dated snapshots replay. Each file keeps when it entered its source
+    # (``added_at``), when it was signed, and the display name its metadata gave, so the
+    # state at the end of any day is a query, not a guess; yanks are read back from the
+    # events of each file; ``snapshots`` records the days written to the output, with the
+    # render version that wrote them (a later template change never rewrites a day).
+    (
+        "ALTER TABLE files ADD COLUMN added_at TEXT",
+        "ALTER TABLE files ADD COLUMN signed_at TEXT",
+        "ALTER TABLE files ADD COLUMN display_name TEXT",
+        """UPDATE files SET added_at = (
+            SELECT MIN(e.at) FROM events e WHERE e.file_id = files.id AND e.kind = 'file_added'
+        )""",
+        "UPDATE files SET added_at = upload_time WHERE added_at IS NULL",
+        """UPDATE files SET signed_at = COALESCE(
+            (SELECT MIN(e.at) FROM events e WHERE e.file_id = files.id AND e.kind = 'file_signed'),
+            added_at
+        ) WHERE has_signature = 1""",
+        """UPDATE files SET display_name = (
+            SELECT p.display_name FROM projects p WHERE p.id = files.project_id
+        )""",
+        "CREATE INDEX events_by_file ON events (file_id, id)",
+        """CREATE TABLE snapshots (
+            repo_id INTEGER NOT NULL REFERENCES repos(id),
+            day TEXT NOT NULL,
+            render_version TEXT NOT NULL,
+            written_at TEXT NOT NULL,
+            reconstructed INTEGER NOT NULL,
+            PRIMARY KEY (repo_id, day)
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,299 @@
+"""Dated snapshots: the state of a repository at the end of each UTC day, frozen.
+
+The snapshot of repository R for day D is R's state just before ``D+1 00:00 UTC``,
+replayed from the catalog (``Catalog.iter_projects_at``). Only ended days have one.
+
+Materialization writes ``<out>/<R>/<D>/simple/`` once and never touches it again:
+
+    <out>/<R>/.pages/<h[0:2]>/<h>/index.html|index.json   a project's pages, by content
+    <out>/<R>/<D>/simple/<project>  → ../../.pages/…        one symbolic link per project
+    <out>/<R>/<D>/simple/index.html|index.json             the day's root (hard links
+                                                            to .pages/root/<h>.…)
+
+so a page that did not change is stored once, and a new day costs what changed that day
+plus one directory entry per project (it starts from the previous day's links and
+re-renders only the projects with events that day). A day is built under a hidden name
+and renamed into place whole; the catalog records it (with the render version) last.
+A retention policy bounds the days kept; other days are rendered on demand by the
+sidecar with the same code, hence the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from generator.catalog import Catalog
+from generator.clock import format_timestamp, parse_timestamp
+from generator.errors import NotFound
+from generator.fsutil import write_bytes, write_if_changed
+from generator.records import ProjectState, Repo
+from generator.render import RENDER_VERSION, Renderer, dumps, project_json, root_json
+
+PROJECT_FILES_PREFIX = "../../../../files/"
+PAGES = ".pages"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retention:
+    """Which days stay materialized: the last ``daily_days`` days, and the 1st of every month."""
+
+    daily_days: int = 90
+    monthly: bool = True
+
+    def keeps(self, day: date, today: date) -> bool:
+        return (today - day).days <= self.daily_days or (self.monthly and day.day == 1)
+
+
+@dataclass(slots=True)
+class SnapshotReport:
+    """What one materialization pass did for one repository."""
+
+    repo: str
+    written: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    rendered_projects: int = 0
+
+
+def parse_day(text: str) -> date:
+    """A snapshot date ``YYYY-MM-DD``; ``ValueError`` saying the accepted form."""
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError as e:
+        raise ValueError(f"invalid date {text!r}: use YYYY-MM-DD, e.g. 2026-03-01") from e
+
+
+def day_end(day: date) -> str:
+    """The instant a day ends (exclusive bound of its snapshot), in catalog form."""
+    return format_timestamp(datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC))
+
+
+def snapshot_days(catalog: Catalog, repo: Repo, now: datetime) -> list[date]:
+    """Every ended day since the repository's history began, oldest first."""
+    started = catalog.repo_started(repo)
+    if started is None:
+        return []
+    first = parse_timestamp(started).date()
+    today = now.astimezone(UTC).date()
+    return [first + timedelta(days=i) for i in range((today - first).days)]
+
+
+def check_snapshot_day(catalog: Catalog, repo: Repo, text: str, now: datetime) -> date:
+    """The day a URL asks for, if it has a snapshot; ``NotFound`` with a one-line reason."""
+    try:
+        day = parse_day(text)
+    except ValueError as e:
+        raise NotFound(str(e)) from e
+    today = now.astimezone(UTC).date()
+    if day >= today:
+        raise NotFound(
+            f"no snapshot for {day}: {'today is' if day == today else 'that day is'} not over "
+            f"yet (the newest snapshot is {today - timedelta(days=1)}; use latest/ for now)"
+        )
+    started = catalog.repo_started(repo)
+    if started is None or day < parse_timestamp(started).date():
+        first = parse_timestamp(started).date() if started else None
+        raise NotFound(
+            f"no snapshot for {day}: repository {repo.name!r} "
+            + (f"begins on {first}" if first else "has no history yet")
+        )
+    return day
+
+
+def page_hash(html: bytes, data: bytes) -> str:
+    return hashlib.sha256(html + b"\0" + data).hexdigest()
+
+
+def render_project(renderer: Renderer, project: ProjectState) -> tuple[bytes, bytes]:
+    return renderer.project_html(project, PROJECT_FILES_PREFIX), project_json(
+        project, PROJECT_FILES_PREFIX
+    )
+
+
+def render_root(
+    renderer: Renderer, listing: list[tuple[NormalizedName, str]]
+) -> tuple[bytes, bytes]:
+    return renderer.root_html(listing), root_json(listing)
+
+
+class Materializer:
+    """Writes the missing days of one repository (see the module docstring)."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        renderer: Renderer,
+        output: Path,
+        repo: Repo,
+        retention: Retention | None = None,
+    ) -> None:
+        self.catalog, self.renderer, self.repo = catalog, renderer, repo
+        self.base = output / repo.name
+        self.pages = self.base / PAGES
+        self.retention = retention or Retention()
+
+    def run(self, now: datetime) -> SnapshotReport:
+        report = SnapshotReport(repo=self.repo.name)
+        today = now.astimezone(UTC).date()
+        days = snapshot_days(self.catalog, self.repo, now)
+        written = self.catalog.snapshot_days(self.repo)
+        self._clean_builds()
+        previous: date | None = None
+        for day in days:
+            name = day.isoformat()
+            if name in written:
+                if (self.base / name).is_dir():
+                    previous = day
+                continue
+            if not self.retention.keeps(day, today):
+                continue
+            report.rendered_projects += self._write_day(day, previous)
+            self.catalog.record_snapshot(self.repo, name, RENDER_VERSION, now, reconstructed=False)
+            report.written.append(name)
+            previous = day
+        report.pruned = self._prune(today, days)
+        self._write_index(days, now)
+        return report
+
+    def _clean_builds(self) -> None:
+        if self.base.is_dir():
+            for entry in self.base.iterdir():
+                if entry.name.startswith(".build-"):
+                    shutil.rmtree(entry, ignore_errors=True)
+
+    def _store_pages(self, html: bytes, data: bytes) -> str:
+        digest = page_hash(html, data)
+        target = self.pages / digest[:2] / digest
+        if not (target / "index.json").exists():
+            write_bytes(target / "index.html", html)
+            write_bytes(target / "index.json", data)
+        return f"../../{PAGES}/{digest[:2]}/{digest}"
+
+    def _write_day(self, day: date, previous: date | None) -> int:
+        name = day.isoformat()
+        final = self.base / name
+        if final.is_dir():  # renamed into place before a crash: it is complete
+            return 0
+        at = day_end(day)
+        build = self.base / f".build-{name}"
+        simple = build / "simple"
+        simple.mkdir(parents=True)
+        links: dict[str, str] = {}
+        listing: dict[NormalizedName, str] = {}
+        changed: set[NormalizedName] | None = None
+        if previous is not None:
+            changed = self.catalog.changed_between(self.repo, day_end(previous), at)
+        if changed is not None and previous is not None:
+            prior = self.base / previous.isoformat() / "simple"
+            links = _read_links(prior)
+            listing = _read_listing(prior / "index.json")
+            for gone in changed:
+                links.pop(gone, None)
+                listing.pop(gone, None)
+        rendered = 0
+        for project in self.catalog.iter_projects_at(self.repo, at, changed):
+            html, data = render_project(self.renderer, project)
+            links[project.name] = self._store_pages(html, data)
+            listing[project.name] = project.display_name
+            rendered += 1
+        for project_name, target in links.items():
+            os.symlink(target, simple / project_name)
+        html_root, json_root = render_root(self.renderer, sorted(listing.items()))
+        for suffix, content in (("html", html_root), ("json", json_root)):
+            digest = hashlib.sha256(content).hexdigest()
+            stored = self.pages / "root" / f"{digest}.{suffix}"
+            if not stored.exists():
+                write_bytes(stored, content)
+            os.link(stored, simple / f"index.{suffix}")
+        os.rename(build, final)
+        return rendered
+
+    def _prune(self, today: date, days: list[date]) -> list[str]:
+        pruned = []
+        for day in days:
+            name = day.isoformat()
+            path = self.base / name
+            if not self.retention.keeps(day, today) and path.is_dir():
+                shutil.rmtree(path)
+                self.catalog.forget_snapshot(self.repo, name)
+                pruned.append(name)
+        if pruned:
+            self._collect_pages()
+        return pruned
+
+    def _collect_pages(self) -> None:
+        """Delete stored pages no kept day links to any more."""
+        used: set[str] = set()
+        for entry in self.base.iterdir():
+            if entry.name.startswith(".") or not (entry / "simple").is_dir():
+                continue
+            used.update(Path(t).name for t in _read_links(entry / "simple").values())
+        for shard in self.pages.iterdir() if self.pages.is_dir() else ():
+            for entry in shard.iterdir():
+                if shard.name == "root":
+                    if entry.stat().st_nlink <= 1:
+                        entry.unlink()
+                elif entry.name not in used:
+                    shutil.rmtree(entry, ignore_errors=True)
+
+    def _write_index(self, days: list[date], now: datetime) -> None:
+        written = self.catalog.snapshot_days(self.repo)
+        document = {
+            "repository": self.repo.name,
+            "snapshots": [
+                {
+                    "date": d.isoformat(),
+                    "url": f"{d.isoformat()}/simple/",
+                    "materialized": d.isoformat() in written,
+                    "reconstructed": written.get(d.isoformat(), ("", False))[1],
+                }
+                for d in days
+            ],
+            "latest": "latest/simple/",
+        }
+        write_if_changed(self.base / "snapshots.json", dumps(document))
+
+
+def _read_links(simple: Path) -> dict[str, str]:
+    links: dict[str, str] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(simple):
+            if entry.is_symlink():
+                links[entry.name] = os.readlink(entry.path)
+    return links
+
+
+def _read_listing(path: Path) -> dict[NormalizedName, str]:
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return {canonicalize_name(p["name"]): p["name"] for p in document.get("projects", ())}
+
+
+def render_on_demand(
+    catalog: Catalog, renderer: Renderer, repo: Repo, day: date, project: str | None
+) -> tuple[bytes, bytes]:
+    """The pages of a snapshot day, rendered now: (html, json) of the root or one project.
+
+    The same code as materialization, so the same bytes. ``NotFound`` for a project the
+    repository did not have that day.
+    """
+    at = day_end(day)
+    if project is None:
+        listing = [(p.name, p.display_name) for p in catalog.iter_projects_at(repo, at)]
+        return render_root(renderer, listing)
+    name = canonicalize_name(project)
+    for state in catalog.iter_projects_at(repo, at, [name]):
+        return render_project(renderer, state)
+    raise NotFound(f"project {project!r} was not in repository {repo.name!r} on {day}")
