@@ -45,8 +45,10 @@ def create_app(inst: Installation, *, serve_site: bool = True) -> Flask:
     app.register_blueprint(upload_bp)
     app.register_blueprint(api_bp)
     if serve_site:
+        from uploader.snapshot_pages import bp as snapshot_bp
         from uploader.static_site import bp as site_bp
 
+        app.register_blueprint(snapshot_bp)
         app.register_blueprint(site_bp)
     app.register_error_handler(UploadError, handle_error)
     app.register_error_handler(TimeshelfError, handle_timeshelf_error)

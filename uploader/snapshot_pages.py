@@ -1,0 +1,65 @@
+"""Dated snapshot pages rendered on demand, for days that are not materialized.
+
+nginx (and ``timeshelf serve``) serve materialized days from disk; a day outside the
+retention policy is rendered here from the catalog with the code that materializes days,
+so it has the same bytes, and cached under ``<out>/<repo>/.ondemand/<render version>/``.
+A date before the repository's history, today, a future date or a malformed date is a
+404 whose body says which.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, current_app, request
+from packaging.utils import canonicalize_name
+
+from generator.errors import NotFound
+from generator.fsutil import write_bytes
+from generator.negotiate import negotiate
+from generator.render import RENDER_VERSION
+from generator.snapshots import check_snapshot_day, render_on_demand
+from uploader.app import installation
+from uploader.static_site import _send, site
+
+bp = Blueprint("snapshot_pages", __name__)
+_DAYLIKE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9-]+")
+
+
+def _explain(message: str) -> Response:
+    response = Response(f"404 Not Found: {message}\n", 404, mimetype="text/plain")
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+@bp.route("/<repo>/<day>/simple/", methods=["GET"], provide_automatic_options=False)
+@bp.route("/<repo>/<day>/simple/<project>/", methods=["GET"], provide_automatic_options=False)
+def snapshot_page(repo: str, day: str, project: str | None = None) -> Response:
+    path = f"{repo}/{day}/simple/" + (f"{project}/" if project else "")
+    inst = installation(current_app)
+    output = inst.config.output_path
+    if day == "latest" or repo.startswith(".") or not _DAYLIKE.fullmatch(day):
+        return site(path)
+    if (output / repo / day / "simple").is_dir():
+        return site(path)
+    try:
+        chosen = inst.catalog.get_repo(repo)
+        checked = check_snapshot_day(inst.catalog, chosen, day, inst.now())
+    except NotFound as e:
+        return _explain(str(e))
+    variant = negotiate(request.headers.get("Accept"), request.args.get("format"))
+    if variant is None:
+        return site(path)  # the static view's 406
+    if project is not None and canonicalize_name(project) != project:
+        return _explain(f"project names in URLs are normalized: use {canonicalize_name(project)}/")
+    cache = output / repo / ".ondemand" / RENDER_VERSION / checked.isoformat() / "simple"
+    page_dir = cache / project if project else cache
+    target = page_dir / f"index.{variant}"
+    if not target.is_file():
+        try:
+            html, data = render_on_demand(inst.catalog, inst.renderer, chosen, checked, project)
+        except NotFound as e:
+            return _explain(str(e))
+        write_bytes(page_dir / "index.html", html)
+        write_bytes(page_dir / "index.json", data)
+    return _send(target, f"{path}index.{variant}", vary=True)
