@@ -1,0 +1,197 @@
+"""Dated snapshots: replay, materialization, frozen bytes, retention, on-demand rendering."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from generator.errors import NotFound
+from generator.installation import Installation
+from generator.render import Renderer
+from generator.snapshots import (
+    Materializer,
+    Retention,
+    check_snapshot_day,
+    parse_day,
+    render_on_demand,
+)
+from tests.conftest import CliRunner, Dists, FakeClock
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file reachable below ``root`` (following the day's links)."""
+    digests = {}
+    for path in sorted(root.rglob("*")):
+        real = path.resolve()
+        if real.is_file():
+            digests[str(path.relative_to(root))] = hashlib.sha256(real.read_bytes()).hexdigest()
+    for link in sorted(p for p in root.iterdir() if p.is_symlink()):
+        for name in ("index.html", "index.json"):
+            data = (link / name).read_bytes()
+            digests[f"{link.name}/{name}"] = hashlib.sha256(data).hexdigest()
+    return digests
+
+
+def day_dir(inst: Installation, day: str) -> Path:
+    return inst.config.output_path / "python" / day / "simple"
+
+
+def listed(inst: Installation, day: str, project: str) -> str:
+    return (day_dir(inst, day) / project / "index.html").read_text()
+
+
+@pytest.fixture
+def history(installation: Installation, clock: FakeClock, cli: CliRunner, dists: Dists) -> Installation:
+    """v1 on day 1, v2 on day 2, yank v1 on day 3, remove v2 on day 4 (2026-03-01..04)."""
+    v1, v2 = dists.wheel("tempo", "1.0"), dists.wheel("tempo", "2.0")
+    other = dists.wheel("other", "1.0")
+    clock.set(datetime(2026, 3, 1, 10, tzinfo=UTC))
+    assert cli("add", "--source", "local", v1, other).code == 0
+    clock.set(datetime(2026, 3, 2, 10, tzinfo=UTC))
+    assert cli("add", "--source", "local", v2).code == 0
+    clock.set(datetime(2026, 3, 3, 10, tzinfo=UTC))
+    assert cli("yank", "tempo", "1.0", "--reason", "bad build").code == 0
+    clock.set(datetime(2026, 3, 4, 10, tzinfo=UTC))
+    assert cli("remove", "tempo", "2.0").code == 0
+    clock.set(datetime(2026, 3, 5, 10, tzinfo=UTC))
+    assert cli("generate").code == 0
+    return installation
+
+
+@pytest.mark.parametrize(
+    ("day", "present", "absent", "yanked"),
+    [
+        ("2026-03-01", ["tempo-1.0"], ["tempo-2.0"], False),
+        ("2026-03-02", ["tempo-1.0", "tempo-2.0"], [], False),
+        ("2026-03-03", ["tempo-1.0", "tempo-2.0"], [], True),
+        ("2026-03-04", ["tempo-1.0"], ["tempo-2.0"], True),
+    ],
+    ids=["day1-v1", "day2-v1-v2", "day3-yank", "day4-removed"],
+)
+def test_each_day_shows_what_existed_then(
+    history: Installation, day: str, present: list[str], absent: list[str], yanked: bool
+) -> None:
+    page = listed(history, day, "tempo")
+    for name in present:
+        assert f">{name}-py3-none-any.whl<" in page
+    for name in absent:
+        assert name not in page
+    assert ('data-yanked="bad build"' in page) is yanked
+
+
+def test_snapshots_json_lists_the_ended_days(history: Installation) -> None:
+    document = json.loads((history.config.output_path / "python" / "snapshots.json").read_text())
+    dates = [s["date"] for s in document["snapshots"]]
+    assert dates == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
+    assert all(s["url"] == f"{s['date']}/simple/" for s in document["snapshots"])
+
+
+def test_frozen_days_never_change(
+    history: Installation, clock: FakeClock, cli: CliRunner, dists: Dists
+) -> None:
+    before = {d: tree_digest(day_dir(history, d)) for d in ("2026-03-01", "2026-03-02")}
+    clock.set(datetime(2026, 3, 6, 9, tzinfo=UTC))
+    assert cli("add", "--source", "local", dists.wheel("tempo", "3.0")).code == 0
+    assert cli("unyank", "tempo", "1.0").code == 0
+    assert cli("create", "source", "--name", "extra", "--type", "local-python").code == 0
+    assert cli("subscribe", "--repo", "python", "--source", "extra").code == 0
+    assert cli("generate", "--full").code == 0
+    after = {d: tree_digest(day_dir(history, d)) for d in before}
+    assert after == before
+
+
+def test_a_template_change_does_not_rewrite_history(history: Installation, tmp_path: Path) -> None:
+    before = tree_digest(day_dir(history, "2026-03-01"))
+    templates = tmp_path / "templates" / "simple"
+    templates.mkdir(parents=True)
+    for name in ("project.html", "root.html"):
+        text = (Path(__file__).parents[2] / "templates" / "simple" / name).read_text()
+        (templates / name).write_text(text.replace("<body>", "<body><!-- new look -->"))
+    history.__dict__["renderer"] = Renderer(tmp_path / "templates")
+    history.generate(full=True)
+    assert tree_digest(day_dir(history, "2026-03-01")) == before
+    assert "new look" in (history.config.output_path / "python/latest/simple/index.html").read_text()
+
+
+def test_unchanged_days_share_pages(history: Installation) -> None:
+    three, four = day_dir(history, "2026-03-03"), day_dir(history, "2026-03-04")
+    assert os.readlink(three / "other") == os.readlink(four / "other")
+    assert os.readlink(three / "tempo") != os.readlink(four / "tempo")
+    assert (three / "index.html").stat().st_ino == (four / "index.html").stat().st_ino
+
+
+@pytest.mark.parametrize("day", ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"])
+def test_on_demand_render_equals_materialized_bytes(history: Installation, day: str) -> None:
+    repo = history.catalog.get_repo("python")
+    checked = parse_day(day)
+    for project in ("tempo", "other", None):
+        html, data = render_on_demand(history.catalog, history.renderer, repo, checked, project)
+        base = day_dir(history, day) / project if project else day_dir(history, day)
+        assert html == (base / "index.html").read_bytes()
+        assert data == (base / "index.json").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2026-03-05", "today is not over yet"),
+        ("2026-04-01", "that day is not over yet"),
+        ("2026-02-28", "repository 'python' begins on 2026-03-01"),
+        ("2026-3-1", "invalid date '2026-3-1': use YYYY-MM-DD"),
+        ("2026-02-30", "invalid date '2026-02-30'"),
+        ("latest", "invalid date 'latest'"),
+    ],
+    ids=["today", "future", "before-history", "short-form", "impossible", "word"],
+)
+def test_dates_without_a_snapshot_are_refused(history: Installation, text: str, message: str) -> None:
+    repo = history.catalog.get_repo("python")
+    with pytest.raises(NotFound, match=message):
+        check_snapshot_day(history.catalog, repo, text, history.now())
+
+
+def test_snapshot_url_command(history: Installation, cli: CliRunner) -> None:
+    result = cli("snapshot", "url", "--repo", "python", "--date", "2026-03-02")
+    assert result.code == 0
+    assert result.out.strip().endswith("/python/2026-03-02/simple/")
+    refused = cli("snapshot", "url", "--repo", "python", "--date", "2026-03-09")
+    assert refused.code == 1
+    assert refused.err.strip().startswith("error: no snapshot for 2026-03-09")
+
+
+def test_retention_prunes_old_days_and_unused_pages(history: Installation, clock: FakeClock) -> None:
+    repo = history.catalog.get_repo("python")
+    clock.set(datetime(2026, 3, 5, 12, tzinfo=UTC))
+    report = Materializer(
+        history.catalog, history.renderer, history.config.output_path, repo,
+        Retention(daily_days=1, monthly=True),
+    ).run(history.now())
+    assert report.pruned == ["2026-03-02", "2026-03-03"]
+    assert day_dir(history, "2026-03-01").is_dir()  # the first of the month stays
+    assert day_dir(history, "2026-03-04").is_dir()
+    for link in day_dir(history, "2026-03-04").iterdir():
+        assert (link / "index.html").exists() if link.is_symlink() else link.exists()
+    assert set(history.catalog.snapshot_days(repo)) == {"2026-03-01", "2026-03-04"}
+
+
+def test_interrupted_day_build_is_redone(history: Installation, clock: FakeClock, cli: CliRunner) -> None:
+    base = history.config.output_path / "python"
+    leftover = base / ".build-2026-03-05" / "simple"
+    leftover.mkdir(parents=True)
+    (leftover / "half").write_text("partial")
+    clock.set(datetime(2026, 3, 6, 1, tzinfo=UTC))
+    assert cli("generate").code == 0
+    assert not (base / ".build-2026-03-05").exists()
+    assert ">tempo-1.0-py3-none-any.whl<" in listed(history, "2026-03-05", "tempo")
+
+
+def test_no_snapshot_before_a_day_ends(installation: Installation, cli: CliRunner, dists: Dists) -> None:
+    assert cli("add", "--source", "local", dists.wheel("fresh", "1.0")).code == 0
+    assert not any(
+        p.name[0].isdigit() for p in (installation.config.output_path / "python").iterdir()
+    )
+    assert date.fromisoformat("2026-03-01") == installation.now().date()
