@@ -10,6 +10,7 @@ row without its event, nor an event without its row.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -86,11 +87,17 @@ class Catalog:
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the catalog {path}: {e}") from e
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self.migrate()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self.migrate()
+        except BaseException as e:
+            self._db.close()
+            if isinstance(e, sqlite3.DatabaseError):
+                raise StoreError(f"cannot open the catalog {path}: {e}") from e
+            raise
 
     def close(self) -> None:
         self._db.close()
@@ -133,19 +140,25 @@ class Catalog:
     def migrate(self) -> int:
         """Apply the missing migrations; return the schema version. Refuses a newer catalog."""
         current = self.schema_version()
+        while current < SCHEMA_VERSION:
+            with self._write() as cur:
+                # Read the version again under the write lock: another process (the sidecar
+                # and a cron'd generate after an upgrade) may have migrated meanwhile.
+                cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+                row = cur.execute("SELECT version FROM schema_version").fetchone()
+                current = int(row[0]) if row else 0
+                if current >= SCHEMA_VERSION:
+                    break
+                for statement in MIGRATIONS[current]:
+                    cur.execute(statement)
+                current += 1
+                cur.execute("DELETE FROM schema_version")
+                cur.execute("INSERT INTO schema_version (version) VALUES (?)", (current,))
         if current > SCHEMA_VERSION:
             raise StoreError(
                 f"the catalog {self.path} has schema version {current}, newer than this "
                 f"timeshelf understands ({SCHEMA_VERSION}): upgrade timeshelf"
             )
-        for version in range(current, SCHEMA_VERSION):
-            with self._write() as cur:
-                if version == 0:
-                    cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
-                for statement in MIGRATIONS[version]:
-                    cur.execute(statement)
-                cur.execute("DELETE FROM schema_version")
-                cur.execute("INSERT INTO schema_version (version) VALUES (?)", (version + 1,))
         return SCHEMA_VERSION
 
     def check_integrity(self) -> list[str]:
@@ -676,6 +689,7 @@ class Catalog:
     # -- listings -----------------------------------------------------------------------
 
     def list_packages(self, source: Source | None = None) -> list[PackageSummary]:
+        """Projects with files not removed (of ``source``, else all), by source and name."""
         params: list[Any] = []
         where = "f.removed_at IS NULL"
         if source is not None:
@@ -688,21 +702,15 @@ class Catalog:
             params,
         )
         summaries: list[PackageSummary] = []
-        key: tuple[str, str] | None = None
-        versions: list[str] = []
-        count = 0
-        display = ""
-        for source_name, name, display_name, version in [*rows, (None, None, None, None)]:
-            if (source_name, name) != key:
-                if key is not None:
-                    ordered = sorted(set(versions), key=version_sort_key)
-                    summaries.append(PackageSummary(
-                        source=key[0], name=NormalizedName(key[1]), display_name=display,
-                        versions=len(ordered), files=count, latest=ordered[-1],
-                    ))
-                key, versions, count, display = (source_name, name), [], 0, display_name
-            versions.append(version)
-            count += 1
+        for (source_name, name, display), group in itertools.groupby(
+            rows, key=lambda r: (r[0], r[1], r[2])
+        ):
+            versions = [r[3] for r in group]
+            ordered = sorted(set(versions), key=version_sort_key)
+            summaries.append(PackageSummary(
+                source=source_name, name=NormalizedName(name), display_name=display,
+                versions=len(ordered), files=len(versions), latest=ordered[-1],
+            ))
         return summaries
 
     def events(self, after: int = 0, limit: int = 100) -> list[Event]:
