@@ -49,6 +49,12 @@ def file_url(files_prefix: str, record: FileRecord) -> str:
     return files_prefix + quote(file_key(record.sha256, record.filename), safe="/")
 
 
+def _by_filename(files: Iterable[FileRecord]) -> list[FileRecord]:
+    # Every list on a page has an explicit sort key: the bytes must not depend on the order
+    # records arrive in (the catalog's, a snapshot replay's). Cheap on sorted input.
+    return sorted(files, key=lambda f: f.filename)
+
+
 def dumps(document: Any) -> bytes:
     """The one JSON serialization: sorted keys, fixed separators, trailing newline."""
     return (json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n").encode()
@@ -80,20 +86,20 @@ class Renderer:
                 metadata_sha256=f.metadata_sha256,
                 has_signature=f.has_signature,
             )
-            for f in project.files
+            for f in _by_filename(project.files)
         ]
         return self._project.render(
             api_version=API_VERSION, display_name=project.display_name, files=links
         ).encode()
 
     def root_html(self, projects: Iterable[tuple[str, str]]) -> bytes:
-        return self._root.render(api_version=API_VERSION, projects=projects).encode()
+        return self._root.render(api_version=API_VERSION, projects=sorted(projects)).encode()
 
 
 def project_json(project: ProjectState, files_prefix: str) -> bytes:
     """The PEP 691 project detail document."""
     files = []
-    for f in project.files:
+    for f in _by_filename(project.files):
         entry: dict[str, Any] = {
             "filename": f.filename,
             "url": file_url(files_prefix, f),
@@ -124,6 +130,6 @@ def root_json(projects: Sequence[tuple[str, str]]) -> bytes:
     return dumps(
         {
             "meta": {"api-version": API_VERSION},
-            "projects": [{"name": display} for _name, display in projects],
+            "projects": [{"name": display} for _name, display in sorted(projects)],
         }
     )
