@@ -1,0 +1,94 @@
+"""``timeshelf serve``: the sidecar (and, by default, the static site) under waitress.
+
+waitress is a production WSGI server: pure Python, threaded in one process (SQLite
+writes and page generation stay in one place), with its own request-body limit, so an
+oversized upload is refused before Flask reads it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import click
+import waitress
+
+from generator.config import Config
+from generator.installation import Installation
+from generator.nginx import check_address, reachable_host
+from generator.records import Repo, Source
+from uploader.app import create_app
+
+# Seconds an idle or stalled connection is kept: long enough for a slow upload link
+# between chunks, short enough that dead clients do not pin worker threads.
+CHANNEL_TIMEOUT = 120
+
+
+def base_url(config: Config, listen: str | None) -> str:
+    """The site URL clients should use, ending in ``/``.
+
+    ``[server] public_url`` (via ``Config.base_url``) unless ``listen`` overrides the
+    address; an any-address host is printed as the loopback address.
+    """
+    if listen is None:
+        return config.base_url
+    host, port = check_address(listen, "listen address")
+    return f"http://{reachable_host(host)}:{port}/"
+
+
+def setup_instructions(base: str, repos: Iterable[Repo], sources: Iterable[Source]) -> str:
+    """How to point pip, uv and twine at the site at ``base`` (text for a terminal)."""
+    lines = [f"timeshelf is serving {base}", ""]
+    plain_http = base.startswith("http://")
+    trusted = f" --trusted-host {urlsplit(base).netloc}" if plain_http else ""
+    for repo in repos:
+        index = f"{base}{repo.name}/latest/simple/"
+        lines += [
+            f"repository {repo.name!r}:",
+            f"  pip install --index-url {index}{trusted} PACKAGE",
+            f"  uv pip install --index-url {index} PACKAGE",
+            f"  frozen as of a day: {base}{repo.name}/YYYY-MM-DD/simple/",
+            "",
+        ]
+    for source in sources:
+        if source.type != "local-python":
+            continue
+        upload = f"{base}upload/pypi/{source.name}/"
+        lines += [
+            f"upload to source {source.name!r} (token: timeshelf create token "
+            f"--description D --sources {source.name}):",
+            f"  TWINE_USERNAME=__token__ TWINE_PASSWORD=<token> twine upload "
+            f"--repository-url {upload} dist/*",
+            f"  uv publish --publish-url {upload} --token <token> dist/*",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def run(inst: Installation, listen: str | None) -> None:
+    """Serve ``inst`` on ``listen`` (default ``[server] listen``) until interrupted.
+
+    Prints setup instructions to stderr first. Raises ``ConfigError`` for an address
+    that is not ``HOST:PORT``; an address already in use ends with ``OSError``.
+    """
+    address = listen or inst.config.listen
+    check_address(address, "listen address")
+    app = create_app(inst)
+    click.echo(
+        setup_instructions(
+            base_url(inst.config, listen), inst.catalog.list_repos(), inst.catalog.list_sources()
+        ),
+        err=True,
+    )
+    sys.stderr.flush()
+    waitress.serve(
+        app,
+        listen=address,
+        threads=inst.config.threads,
+        max_request_body_size=inst.config.max_request_size,
+        channel_timeout=CHANNEL_TIMEOUT,
+        # Nothing is trusted as a proxy, so forwarded headers from clients are dropped.
+        clear_untrusted_proxy_headers=True,
+        ident="timeshelf",
+    )
