@@ -32,9 +32,15 @@ def _explain(message: str) -> Response:
     return response
 
 
-@bp.route("/<repo>/<day>/simple/", methods=["GET"], provide_automatic_options=False)
-@bp.route("/<repo>/<day>/simple/<project>/", methods=["GET"], provide_automatic_options=False)
+# strict_slashes=False: without its slash a URL goes to the static view, which answers
+# as nginx does (301 to a path-only Location, or 404), not werkzeug's absolute 308.
+@bp.route("/<repo>/<day>/simple/", methods=["GET"], provide_automatic_options=False,
+          strict_slashes=False)
+@bp.route("/<repo>/<day>/simple/<project>/", methods=["GET"], provide_automatic_options=False,
+          strict_slashes=False)
 def snapshot_page(repo: str, day: str, project: str | None = None) -> Response:
+    if not request.path.endswith("/"):
+        return site(request.path.lstrip("/"))
     path = f"{repo}/{day}/simple/" + (f"{project}/" if project else "")
     inst = installation(current_app)
     output = inst.config.output_path
