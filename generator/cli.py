@@ -403,16 +403,6 @@ def generate(ctx: Context, repos: Sequence[str], full: bool) -> None:
 
 
 @cli.command()
-@click.option("--listen", default=None, help="HOST:PORT to listen on (default: [server] listen).")
-@pass_ctx
-def serve(ctx: Context, listen: str | None) -> None:
-    """Run the sidecar; in the default setup it also serves the static site."""
-    from uploader.serve import run
-
-    run(ctx.inst, listen)
-
-
-@cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--source", required=True, help="A local-python source to add the files to.")
 @click.option("--settle", default=1.0, show_default=True, type=float,

@@ -52,7 +52,7 @@ def free_port() -> int:
 
 def timeshelf_command(*args: str) -> list[str]:
     """argv running the ``timeshelf`` CLI of this checkout with the test interpreter."""
-    return [sys.executable, "-m", "generator.cli", *args]
+    return [sys.executable, "-m", "uploader.cli", *args]
 
 
 def run_timeshelf(
@@ -70,13 +70,18 @@ def run_timeshelf(
     return done
 
 
-def make_installation(directory: Path, *dists: Path) -> Path:
-    """``timeshelf init DIRECTORY`` (and ``add --source local DISTS``); the config path."""
-    run_timeshelf("init", str(directory))
+def make_installation(
+    directory: Path, *dists: Path, env: Mapping[str, str] | None = None
+) -> Path:
+    """``timeshelf init DIRECTORY`` (and ``add --source local DISTS``); the config path.
+
+    ``env`` is added to the environment of both commands (e.g. ``TIMESHELF_NOW``).
+    """
+    run_timeshelf("init", str(directory), env=env)
     config = directory / "timeshelf.toml"
     if dists:
         run_timeshelf("--config", str(config), "add", "--source", "local",
-                      *(str(d) for d in dists))
+                      *(str(d) for d in dists), env=env)
     return config
 
 

@@ -1,0 +1,36 @@
+"""The ``timeshelf`` command with the sidecar's commands added.
+
+``generator.cli`` holds every command that needs no web server; the console script
+points here so that ``serve`` (and later the bundle and environment commands) can use the
+sidecar while ``generator`` never imports ``uploader`` (DESIGN.md: dependencies point one
+way).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from generator.cli import Context, cli, pass_ctx
+from generator.cli import main as run_cli
+
+
+@cli.command()
+@click.option("--listen", default=None, help="HOST:PORT to listen on (default: [server] listen).")
+@pass_ctx
+def serve(ctx: Context, listen: str | None) -> None:
+    """Run the sidecar; in the default setup it also serves the static site."""
+    from uploader.serve import run
+
+    run(ctx.inst, listen)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``timeshelf`` console script."""
+    return run_cli(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
