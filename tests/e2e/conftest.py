@@ -12,11 +12,9 @@ no test may reach the internet.
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,31 +22,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.factory import build_sdist
+from tests.servers import NGINX, free_port, nginx_conf_for, run_nginx
 
 TIMESHELF = Path(sys.executable).with_name("timeshelf")
 PYTHON = Path(sys.executable)
 UV = Path(sys.executable).with_name("uv")
-NGINX = Path("/usr/sbin/nginx")
 CLIENTS = ("pip", "uv")
 REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
 
 
-def nginx_binary() -> Path:
-    """The nginx to run: Debian's, else the first on PATH; fails (never skips) without one."""
-    if NGINX.is_file():
-        return NGINX
-    found = shutil.which("nginx")
-    if found is None:
-        pytest.fail("nginx is not installed: `make test` installs it (apt-get install nginx-light)")
-    return Path(found)
-
-
-def client_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def client_env(home: Path) -> dict[str, str]:
     """An environment for pip and uv that no configuration of this machine reaches."""
     env = {
         k: v for k, v in os.environ.items()
@@ -69,7 +56,6 @@ def client_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, 
         UV_PYTHON_DOWNLOADS="never",
         UV_NO_PROGRESS="1",
     )
-    env.update(extra or {})
     return env
 
 
@@ -88,6 +74,13 @@ def run(args: Sequence[str | Path], env: Mapping[str, str] | None = None,
     return done
 
 
+def timeshelf_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment without ``TIMESHELF_*`` (a stray ``TIMESHELF_NOW``), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIMESHELF_")}
+    env.update(extra or {})
+    return env
+
+
 def installed(target: Path) -> dict[str, str]:
     """``{normalized name: version}`` of the distributions in a ``--target`` directory."""
     found: dict[str, str] = {}
@@ -97,26 +90,6 @@ def installed(target: Path) -> dict[str, str]:
     return found
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"nginx exited {process.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    pytest.fail(f"nginx did not listen on 127.0.0.1:{port} within 10 s")
-
-
 @dataclass
 class Site:
     """An installation and the nginx serving its output on 127.0.0.1."""
@@ -124,7 +97,7 @@ class Site:
     home: Path
     config: Path
     port: int
-    nginx_dir: Path
+    access_log: Path
 
     @property
     def base_url(self) -> str:
@@ -139,15 +112,16 @@ class Site:
         return self.home / "site"
 
     @property
-    def access_log(self) -> Path:
-        return self.nginx_dir / "logs" / "access.log"
+    def file_index_url(self) -> str:
+        """The same index read from disk: clients get ``index.html`` (no negotiation), as
+        from a static host that cannot negotiate (an S3 website)."""
+        return (self.output / "python" / "latest" / "simple").as_uri() + "/"
 
     def timeshelf(self, *args: str | Path, env: Mapping[str, str] | None = None,
                   check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the real ``timeshelf`` CLI against this installation."""
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("TIMESHELF_")}
-        full_env.update(env or {})
-        return run([TIMESHELF, "--config", self.config, *args], env=full_env, check=check)
+        return run([TIMESHELF, "--config", self.config, *args], env=timeshelf_env(env),
+                   check=check)
 
     def add(self, *files: Path, source: str = "local",
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -159,6 +133,11 @@ class Site:
 
     def requests_since(self, mark: int) -> list[tuple[str, str, int]]:
         """``(method, path, status)`` of every request logged after ``mark``."""
+        # nginx logs a request after sending its last byte: a client can exit first.
+        size, deadline = -1, time.monotonic() + 2
+        while size != self.access_log.stat().st_size and time.monotonic() < deadline:
+            size = self.access_log.stat().st_size
+            time.sleep(0.05)
         with self.access_log.open("rb") as log:
             log.seek(mark)
             lines = log.read().decode(errors="replace").splitlines()
@@ -186,12 +165,14 @@ class Clients:
         return path
 
     def install(self, client: str, *requirements: str, options: Sequence[str] = (),
-                index: bool = True, check: bool = True
+                index_url: str | None = None, check: bool = True
                 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
-        """Install into a fresh target with the real ``client`` from the site's index
-        (unless not ``index``); returns the target and the run."""
+        """Install into a fresh target with the real ``client`` from ``index_url`` (default:
+        the site over HTTP; ``""``: no index, for ``--find-links`` in ``options``);
+        returns the target and the run."""
         target = self.fresh_dir(f"{client}-target")
-        index_args = ["--index-url", self.site.index_url] if index else []
+        index = self.site.index_url if index_url is None else index_url
+        index_args = ["--index-url", index] if index else ["--no-index"]
         if client == "pip":
             args: list[str | Path] = [
                 PYTHON, "-m", "pip", "install", "--target", target, *index_args,
@@ -210,74 +191,19 @@ class Clients:
         return run([PYTHON, "-m", "pip", *args], env=self.env, check=check)
 
 
-def _fallback_conf(site: Site) -> str:
-    # TEMPORARY until generator/nginx.py lands.
-    return f"""
-daemon off;
-worker_processes 1;
-pid logs/nginx.pid;
-error_log logs/error.log;
-events {{ worker_connections 64; }}
-http {{
-  include /etc/nginx/mime.types;
-  access_log logs/access.log;
-  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fastcgi;
-  uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
-  map $http_accept $simple_index {{
-    default index.html;
-    "~application/vnd\\.pypi\\.simple\\.v1\\+json" index.json;
-  }}
-  server {{
-    listen 127.0.0.1:{site.port};
-    root {site.output};
-    location ~ /simple/ {{
-      index $simple_index;
-      types {{ text/html html; application/vnd.pypi.simple.v1+json json; }}
-    }}
-  }}
-}}
-"""
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A fresh installation (``timeshelf init``) served by nginx on a free port."""
-    binary = nginx_binary()
+    """A fresh installation (``timeshelf init``) served by nginx on a free port, with the
+    configuration ``timeshelf nginx-conf --standalone`` prints."""
+    if shutil.which(NGINX) is None:
+        pytest.fail(f"nginx ({NGINX}) is not installed: `make test` installs it")
     home = tmp_path_factory.mktemp("installation")
-    nginx_dir = tmp_path_factory.mktemp("nginx")
-    for sub in ("logs", "tmp"):
-        (nginx_dir / sub).mkdir()
-    run([TIMESHELF, "init", home])
-    site = Site(home=home, config=home / "timeshelf.toml", port=free_port(), nginx_dir=nginx_dir)
-    if (Path(__file__).parents[2] / "generator" / "nginx.py").exists():
-        conf_text = site.timeshelf(
-            "nginx-conf", "--listen", f"127.0.0.1:{site.port}", "--standalone"
-        ).stdout
-    else:
-        conf_text = _fallback_conf(site)
-    conf = nginx_dir / "nginx.conf"
-    conf.write_text(conf_text)
-    # Run as root (CI containers), nginx would hand requests to workers running as
-    # "nobody", who cannot read pytest's private temporary directories.
-    as_root = ["-g", "user root;"] if os.geteuid() == 0 else []
-    command = [str(binary), "-p", str(nginx_dir), "-c", str(conf), *as_root]
-    run([*command, "-t"])
-    stderr = nginx_dir / "stderr.log"
-    with stderr.open("wb") as err:
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.DEVNULL, stderr=err,
-        )
-    try:
-        wait_for_port(site.port, process, stderr)
-        yield site
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    run([TIMESHELF, "init", home], env=timeshelf_env())
+    config = home / "timeshelf.toml"
+    conf = nginx_conf_for(config, listen=f"127.0.0.1:{free_port()}")
+    with run_nginx(conf, tmp_path_factory.mktemp("nginx")) as nginx:
+        yield Site(home=home, config=config, port=nginx.port,
+                   access_log=nginx.extra["access_log"])
 
 
 @pytest.fixture(scope="module")
@@ -346,27 +272,3 @@ def build_buildable_sdist(directory: Path, name: str, version: str) -> Path:
         f"{top}/backend.py": IN_TREE_BACKEND.encode(),
     })
 
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-def http_get(url: str, headers: Mapping[str, str] | None = None) -> Response:
-    """One GET to 127.0.0.1 that does not follow redirects (header names lowercased)."""
-    parts = urlsplit(url)
-    assert parts.hostname == "127.0.0.1", url
-    connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=10)
-    try:
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        connection.request("GET", path, headers=dict(headers or {}))
-        response = connection.getresponse()
-        return Response(
-            status=response.status,
-            headers={k.lower(): v for k, v in response.getheaders()},
-            body=response.read(),
-        )
-    finally:
-        connection.close()
