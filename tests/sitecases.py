@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote_plus
 
@@ -170,7 +171,12 @@ def build_site(directory: Path) -> Site:
     # Big enough that a range request is a real part of it.
     sdist = build_sdist(dists, PROJECT, "1.0", extra={"demo_pkg-1.0/big.bin": bytes(range(256)) * 64})
     (dists / (sdist.name + ".asc")).write_bytes(SIGNATURE)
-    config = make_installation(directory / "inst", wheel, sdist)
+    # Made ten days ago: the days since are over but not on disk, so the sidecar renders
+    # them on demand (nginx passes it such misses).
+    now = datetime.now(UTC)
+    made = (now - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    on_demand_day = (now - timedelta(days=5)).date().isoformat()
+    config = make_installation(directory / "inst", wheel, sdist, env={"TIMESHELF_NOW": made})
     output = directory / "inst" / "site"
     latest = output / "python" / "latest"
     for day in (PAST_DAY, FUTURE_DAY):
@@ -189,6 +195,7 @@ def build_site(directory: Path) -> Site:
         "root": "/python/latest/simple/",
         "past": f"/python/{PAST_DAY}/simple/{PROJECT}/",
         "future": f"/python/{FUTURE_DAY}/simple/{PROJECT}/",
+        "on_demand": f"/python/{on_demand_day}/simple/{PROJECT}/",
     }
     sdist_dir = paths["sdist"].rpartition("/")[0]
     (output / sdist_dir.lstrip("/") / ".x.tar.gz.1234.tmp").write_text("x")
@@ -250,6 +257,14 @@ HEADER_CASES: tuple[HeaderCase, ...] = (
     HeaderCase("future-snapshot-short", "{future}", 200,
                expect={"Content-Type": HTML_TYPE, "Cache-Control": SHORT},
                vary_accept=True, body="project.html"),
+    HeaderCase("on-demand-snapshot", "{on_demand}", 200, headers={"Accept": PIP_ACCEPT},
+               expect={"Content-Type": JSON_TYPE, "Cache-Control": IMMUTABLE},
+               vary_accept=True, body="project.json"),
+    HeaderCase("on-demand-snapshot-html", "{on_demand}", 200,
+               expect={"Content-Type": HTML_TYPE, "Cache-Control": IMMUTABLE},
+               vary_accept=True, body="project.html"),
+    HeaderCase("on-demand-snapshot-406", "{on_demand}", 406, headers={"Accept": "image/png"},
+               vary_accept=True),
     HeaderCase("index-json-direct", "{project}index.json", 200,
                expect={"Content-Type": JSON_TYPE, "Cache-Control": SHORT},
                body="project.json"),

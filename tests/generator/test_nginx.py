@@ -176,6 +176,15 @@ def nginx(
         yield server
 
 
+@pytest.fixture(scope="module")
+def nginx_alone(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """nginx whose sidecar is down (nothing listens on its port)."""
+    conf = nginx_conf_for(site.config, listen=f"127.0.0.1:{free_port()}",
+                          sidecar=f"127.0.0.1:{free_port()}")
+    with run_nginx(conf, tmp_path_factory.mktemp("nginx-alone")) as server:
+        yield server
+
+
 @pytest.mark.parametrize("case", NEGOTIATION_CASES, ids=NEGOTIATION_IDS)
 def test_nginx_negotiation_matrix(nginx: Server, site: Site, case: NegotiationCase) -> None:
     reply = http_get(negotiation_url(nginx.base_url, site, case), accept=case.accept)
@@ -237,19 +246,43 @@ def test_nginx_passes_sidecar_paths(nginx: Server, method: str, path: str) -> No
     assert b"nginx" not in reply.body, "answered by nginx, not by the sidecar"
 
 
-def test_nginx_without_sidecar(site: Site, tmp_path: Path) -> None:
-    """With the sidecar down, pages still answer; a missing project is a quick 404."""
-    conf = nginx_conf_for(site.config, listen=f"127.0.0.1:{free_port()}",
-                          sidecar=f"127.0.0.1:{free_port()}")
-    with run_nginx(conf, tmp_path / "prefix") as server:
-        started = time.monotonic()
-        missing = http_get(server.url("/python/latest/simple/no-such-project/"),
-                           accept=PIP_ACCEPT)
-        assert missing.status == 404
-        assert time.monotonic() - started < 2
-        assert http_get(server.url(site.paths["project"]), accept=PIP_ACCEPT).status == 200
-        upload = request(server.url("/upload/pypi/local/"), method="POST", body=b"x")
-        assert upload.status == 502
+@pytest.mark.parametrize(
+    ("path", "explanation"),
+    [("/python/2001-02-03/simple/", b"begins on"),
+     ("/python/2999-12-30/simple/", b"not over"),
+     ("/files/00/00/0000/nothing.whl", b"404")],
+    ids=["before-history", "future-day", "missing-file"],
+)
+def test_nginx_passes_misses_to_the_sidecar(
+    nginx: Server, site: Site, path: str, explanation: bytes
+) -> None:
+    reply = http_get(nginx.url(site.path(path)), accept=PIP_ACCEPT)
+    assert reply.status == 404
+    assert explanation in reply.body
+    assert b"nginx" not in reply.body, "answered by nginx, not by the sidecar"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/python/latest/simple/no-such-project/", "{on_demand}", "/python/2001-02-03/simple/",
+     "/files/00/00/0000/nothing.whl"],
+    ids=["latest-project", "on-demand-day", "dated-root", "file"],
+)
+def test_nginx_without_sidecar_misses_are_quick_404s(
+    nginx_alone: Server, site: Site, path: str
+) -> None:
+    started = time.monotonic()
+    missing = http_get(nginx_alone.url(site.path(path)), accept=PIP_ACCEPT)
+    assert missing.status == 404
+    assert time.monotonic() - started < 2
+
+
+def test_nginx_without_sidecar_serves_pages(nginx_alone: Server, site: Site) -> None:
+    assert http_get(nginx_alone.url(site.paths["project"]), accept=PIP_ACCEPT).status == 200
+    assert http_get(nginx_alone.url(site.paths["past"]), accept=PIP_ACCEPT).status == 200
+    assert request(nginx_alone.url(site.paths["wheel"])).status == 200
+    upload = request(nginx_alone.url("/upload/pypi/local/"), method="POST", body=b"x")
+    assert upload.status == 502
 
 
 def test_nginx_never_logs_an_error_for_the_matrix(nginx: Server) -> None:
