@@ -443,6 +443,7 @@ def nginx_conf(ctx: Context, listen: str, standalone: bool, sidecar: str | None)
         render_nginx_conf(
             root=inst.config.output_path, listen=listen,
             sidecar=sidecar or inst.config.listen, standalone=standalone,
+            max_body_size=inst.config.max_request_size,
         ),
         nl=False,
     )
