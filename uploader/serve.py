@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import click
-import waitress
+from waitress.server import create_server
 
 from generator.config import Config
+from generator.errors import ConfigError
 from generator.installation import Installation
 from generator.nginx import check_address, reachable_host
 from generator.records import Repo, Source
@@ -69,12 +70,28 @@ def setup_instructions(base: str, repos: Iterable[Repo], sources: Iterable[Sourc
 def run(inst: Installation, listen: str | None) -> None:
     """Serve ``inst`` on ``listen`` (default ``[server] listen``) until interrupted.
 
-    Prints setup instructions to stderr first. Raises ``ConfigError`` for an address
-    that is not ``HOST:PORT``; an address already in use ends with ``OSError``.
+    Binds first, then prints setup instructions to stderr, then serves. Raises
+    ``ConfigError`` for an address that is not ``HOST:PORT`` or cannot be listened on
+    (in use, not local), so the CLI reports it in one line.
     """
     address = listen or inst.config.listen
     check_address(address, "listen address")
     app = create_app(inst)
+    try:
+        server = create_server(
+            app,
+            listen=address,
+            threads=inst.config.threads,
+            max_request_body_size=inst.config.max_request_size,
+            channel_timeout=CHANNEL_TIMEOUT,
+            # Nothing is trusted as a proxy, so forwarded headers from clients are dropped.
+            clear_untrusted_proxy_headers=True,
+            ident="timeshelf",
+        )
+    except OSError as e:
+        raise ConfigError(
+            f"cannot listen on {address}: {e.strerror or e}; pick another --listen HOST:PORT"
+        ) from e
     click.echo(
         setup_instructions(
             base_url(inst.config, listen), inst.catalog.list_repos(), inst.catalog.list_sources()
@@ -82,13 +99,4 @@ def run(inst: Installation, listen: str | None) -> None:
         err=True,
     )
     sys.stderr.flush()
-    waitress.serve(
-        app,
-        listen=address,
-        threads=inst.config.threads,
-        max_request_body_size=inst.config.max_request_size,
-        channel_timeout=CHANNEL_TIMEOUT,
-        # Nothing is trusted as a proxy, so forwarded headers from clients are dropped.
-        clear_untrusted_proxy_headers=True,
-        ident="timeshelf",
-    )
+    server.run()

@@ -1,0 +1,121 @@
+"""``timeshelf serve``: the printed setup instructions, the address checks, a real start."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from generator.config import Config
+from generator.records import Repo, Source
+from tests.servers import (
+    LOOPBACK,
+    free_port,
+    http_get,
+    make_installation,
+    run_timeshelf,
+    run_timeshelf_serve,
+)
+from uploader.serve import base_url, setup_instructions
+
+
+def config(public_url: str = "", listen: str = "127.0.0.1:8000") -> Config:
+    root = Path("/srv/timeshelf")
+    return Config(
+        file=root / "timeshelf.toml", catalog_path=root / "catalog.sqlite3",
+        store_path=root / "site/files", output_path=root / "site", listen=listen,
+        public_url=public_url, max_request_size=1000, threads=2,
+        secret_path=root / "secret.key",
+    )
+
+
+@pytest.mark.parametrize(
+    ("public_url", "listen", "expected"),
+    [
+        ("", None, "http://127.0.0.1:8000/"),
+        ("https://127.0.0.1:8443/py", None, "https://127.0.0.1:8443/py/"),
+        ("https://127.0.0.1:8443/py/", "127.0.0.1:9000", "http://127.0.0.1:9000/"),
+        ("", "0.0.0.0:9000", "http://127.0.0.1:9000/"),
+        ("", "[::]:9000", "http://[::1]:9000/"),
+    ],
+    ids=["listen-default", "public-url", "listen-overrides", "any-ipv4", "any-ipv6"],
+)
+def test_base_url(public_url: str, listen: str | None, expected: str) -> None:
+    assert base_url(config(public_url), listen) == expected
+
+
+REPOS = (
+    Repo(id=1, name="python", type="python", description="", sources=("local", "mirror")),
+    Repo(id=2, name="frozen", type="python", description="", sources=("mirror",)),
+)
+SOURCES = (
+    Source(id=1, name="local", type="local-python", upstream=None),
+    Source(id=2, name="mirror", type="pypi", upstream="http://127.0.0.1:1/simple/"),
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "present"),
+    [
+        ("pip install --index-url http://127.0.0.1:8000/python/latest/simple/ "
+         "--trusted-host 127.0.0.1:8000 PACKAGE", True),
+        ("uv pip install --index-url http://127.0.0.1:8000/frozen/latest/simple/ PACKAGE", True),
+        ("http://127.0.0.1:8000/python/YYYY-MM-DD/simple/", True),
+        ("TWINE_USERNAME=__token__ TWINE_PASSWORD=<token> twine upload "
+         "--repository-url http://127.0.0.1:8000/upload/pypi/local/ dist/*", True),
+        ("timeshelf create token --description D --sources local", True),
+        ("uv publish --publish-url http://127.0.0.1:8000/upload/pypi/local/", True),
+        ("upload/pypi/mirror/", False),
+    ],
+    ids=["pip", "uv", "snapshot", "twine", "token", "uv-publish", "no-upload-to-mirror"],
+)
+def test_setup_instructions(line: str, present: bool) -> None:
+    text = setup_instructions("http://127.0.0.1:8000/", REPOS, SOURCES)
+    assert (line in text) is present, text
+
+
+def test_https_needs_no_trusted_host() -> None:
+    text = setup_instructions("https://127.0.0.1:8443/", REPOS, SOURCES)
+    assert "--trusted-host" not in text
+    assert "https://127.0.0.1:8443/python/latest/simple/" in text
+
+
+@pytest.fixture(scope="module")
+def installation(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_installation(tmp_path_factory.mktemp("serve") / "inst")
+
+
+def test_serve_prints_instructions_and_serves(installation: Path) -> None:
+    with run_timeshelf_serve(installation) as server:
+        page = http_get(server.url("/python/latest/simple/"))
+        assert page.status == 200
+        assert page.header("Server") == "timeshelf"
+        output = server.output()
+    assert f"--index-url {server.base_url}/python/latest/simple/" in output
+    assert f"--repository-url {server.base_url}/upload/pypi/local/" in output
+
+
+@pytest.mark.parametrize(
+    ("listen", "message"),
+    [("nonsense", "listen address 'nonsense' is invalid: use HOST:PORT"),
+     ("127.0.0.1:0x50", "is invalid: use HOST:PORT")],
+    ids=["no-port", "bad-port"],
+)
+def test_serve_refuses_bad_addresses(installation: Path, listen: str, message: str) -> None:
+    done = run_timeshelf("--config", str(installation), "serve", "--listen", listen, check=False)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_reports_a_busy_port_in_one_line(installation: Path) -> None:
+    with socket.socket() as busy:
+        port = free_port()
+        busy.bind((LOOPBACK, port))
+        busy.listen()
+        done = run_timeshelf("--config", str(installation), "serve", "--listen",
+                             f"{LOOPBACK}:{port}", check=False)
+    assert done.returncode == 1
+    assert f"cannot listen on {LOOPBACK}:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
