@@ -71,7 +71,10 @@ def generate_repo(
     head = catalog.last_event_id()
     state = catalog.generation_state(repo)
     names: set[NormalizedName] | None = None
-    if not full and state is not None and state[1] == RENDER_VERSION:
+    # Without a root page the output was wiped or moved: the watermark no longer
+    # describes it, so render everything.
+    present = (simple_dir(output, repo.name) / "index.html").is_file()
+    if not full and present and state is not None and state[1] == RENDER_VERSION:
         names = catalog.changed_since(repo, state[0], head)
     mode = "full" if names is None else "incremental"
     report = Report(repo=repo.name, mode=mode, serial=head)
