@@ -100,11 +100,32 @@ def find_config(explicit: Path | None) -> Path:
     return candidate.resolve()
 
 
+# The sections and keys a configuration may hold: exactly those the default file documents.
+_KNOWN: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG)
+_KINDS = {str: "a string", int: "an integer", bool: "true or false"}
+
+
+def _check_known(table: dict[str, Any]) -> None:
+    """Refuse what the default file does not list: a misspelt key must not be ignored."""
+    for section, body in table.items():
+        if section not in _KNOWN:
+            valid = ", ".join(f"[{s}]" for s in sorted(_KNOWN))
+            raise ConfigError(f"unknown section [{section}]: valid sections are {valid}")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{section} = {body!r} is invalid: expected a table [{section}]")
+        for key in body:
+            if key not in _KNOWN[section]:
+                raise ConfigError(
+                    f"unknown key [{section}] {key}: valid keys are "
+                    f"{', '.join(sorted(_KNOWN[section]))}"
+                )
+
+
 def _get(table: dict[str, Any], section: str, key: str, kind: type, default: Any) -> Any:
     value = table.get(section, {}).get(key, default)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(
-            f"[{section}] {key} = {value!r} is invalid: expected a {kind.__name__}"
+            f"[{section}] {key} = {value!r} is invalid: expected {_KINDS.get(kind, kind.__name__)}"
         )
     return value
 
@@ -116,6 +137,7 @@ def load_config(explicit: Path | None = None) -> Config:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from e
+    _check_known(table)
     base = path.parent
 
     def resolve(section: str, key: str, default: str) -> Path:
