@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,6 +54,17 @@ def project_json(site: Site, project: str) -> dict[str, object]:
     assert response.status == 200, response
     document: dict[str, object] = json.loads(response.body)
     return document
+
+
+def parse_upload_time(value: object) -> datetime:
+    """A PEP 700 ``upload-time`` (``yyyy-mm-ddThh:mm:ss[.ffffff]Z``) as an aware datetime."""
+    assert isinstance(value, str)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z", value), value
+    return datetime.fromisoformat(value)
+
+
+def format_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def filenames(document: dict[str, object]) -> set[str]:
@@ -280,17 +292,21 @@ def test_upload_time_cutoff_uses_json_upload_times(
     site: Site, clients: Clients, dists: Path, client: str, option: str
 ) -> None:
     name = f"timed-{client}"
-    now = datetime.now(UTC)
-    for version, age in (("1.0", 3), ("2.0", 2)):
-        uploaded = (now - timedelta(days=age)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        site.add(wheel(dists, name, version), env={"TIMESHELF_NOW": uploaded})
+    site.add(wheel(dists, name, "1.0"))
+    site.add(wheel(dists, name, "2.0"))
+    files = project_json(site, name)["files"]
+    assert isinstance(files, list)
+    uploaded = {f["filename"]: parse_upload_time(f["upload-time"]) for f in files}
+    first, second = uploaded[f"{name.replace('-', '_')}-1.0-py3-none-any.whl"], max(uploaded.values())
+    assert first < second
 
-    cutoff = (now - timedelta(days=2.5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    older, _ = clients.install(client, name, options=[option, cutoff])
+    # The clock is real (a backdated TIMESHELF_NOW would rewrite finished days).
+    between = first + (second - first) / 2
+    older, _ = clients.install(client, name, options=[option, format_time(between)])
     assert installed(older) == {name: "1.0"}
 
-    future = (now + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    newest, _ = clients.install(client, name, options=[option, future])
+    future = second + timedelta(days=365)
+    newest, _ = clients.install(client, name, options=[option, format_time(future)])
     assert installed(newest) == {name: "2.0"}
 
 
