@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from generator import __version__
-from generator.clock import parse_timestamp
+from generator.clock import parse_timestamp, system_clock
 from generator.config import CONFIG_NAME, write_initial_files
 from generator.errors import NotFound, TimeshelfError
 from generator.generate import Report
@@ -75,10 +75,12 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 def init(ctx: Context, directory: Path) -> None:
     """Create an installation in DIRECTORY: configuration, secret key, catalog,
     source "local" (local-python) and repository "python" subscribed to it."""
+    # Read the clock first: an invalid TIMESHELF_NOW must fail before anything is written,
+    # or the directory would be left half-initialized and `init` would refuse to run again.
+    now = system_clock()
     config = write_initial_files(directory)
     inst = Installation.from_config_file(config)
     try:
-        now = inst.now()
         inst.catalog.create_source("local", "local-python", now)
         inst.catalog.create_repo("python", now, description="Packages uploaded here")
         inst.catalog.subscribe("python", "local", now)
