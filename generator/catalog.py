@@ -14,7 +14,7 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -33,15 +33,22 @@ from generator.errors import (
 from generator.naming import check_slug, is_same_version, version_sort_key
 from generator.records import (
     SOURCE_TYPES,
+    CuratedList,
     Event,
     EventKind,
     FileRecord,
+    MirroredFile,
+    MirrorState,
     PackageSummary,
+    ProjectChange,
     ProjectState,
+    ProjectSync,
+    Reconstruction,
     Repo,
     Source,
     SourceType,
     TokenRecord,
+    UpstreamFileRef,
 )
 from generator.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -54,6 +61,7 @@ _CHUNK = 500
 
 
 def _file_from_row(row: Sequence[Any]) -> FileRecord:
+    # A 13th column, when a query selects it, is the upstream URL of a mirrored file.
     return FileRecord(
         filename=row[0],
         version=row[1],
@@ -67,6 +75,7 @@ def _file_from_row(row: Sequence[Any]) -> FileRecord:
         has_signature=bool(row[9]),
         yanked=bool(row[10]),
         yanked_reason=row[11],
+        url=row[12] if len(row) > 12 else None,
     )
 
 
@@ -373,13 +382,17 @@ class Catalog:
 
     def add_files(
         self, source: Source, entries: Iterable[tuple[NormalizedName, str, str, FileRecord]],
-        at: datetime,
+        at: datetime, *, effective: Mapping[str, datetime] | None = None,
     ) -> int:
         """Record many stored files in one transaction (mirror syncs, imports, benchmarks).
 
         ``entries`` are (project, display name, summary, record). A filename already in the
         source is skipped when identical and raises ``FileAlreadyExists`` otherwise (the
         whole batch is then rolled back). Returns how many files were new.
+
+        ``effective`` maps a filename to the time it counts from in dated snapshots (its
+        ``added_at``, e.g. an upstream upload time for history backfill); the others count
+        from ``at``, which is also the time of every event.
         """
         added = 0
         with self._write() as cur:
@@ -411,7 +424,10 @@ class Catalog:
                     else:
                         project_id = int(row[0])
                     project_ids[project] = project_id
-                _insert_file(cur, project_id, display_name, record, at)
+                _insert_file(
+                    cur, project_id, display_name, record, at,
+                    effective=(effective or {}).get(record.filename),
+                )
                 file_id = cur.lastrowid
                 self._event(
                     cur, at, "file_added", source_id=source.id, project_id=project_id,
@@ -603,7 +619,7 @@ class Catalog:
                               WHERE f0.project_id = p.id AND f0.removed_at IS NULL)
                 {name_filter}
             )
-            SELECT l.name, l.display_name, l.last_event_id, l.source, {_FILE_COLUMNS}
+            SELECT l.name, l.display_name, l.last_event_id, l.source, {_FILE_COLUMNS}, f.url
             FROM live l JOIN files f ON f.project_id = l.id AND f.removed_at IS NULL
             WHERE l.rank = 1
             ORDER BY l.name, f.filename
@@ -775,32 +791,49 @@ class Catalog:
     def iter_projects_at(
         self, repo: Repo, at: str, names: Iterable[str] | None = None
     ) -> Iterator[ProjectState]:
-        """Like ``iter_projects``, for the repository's state just before ``at``."""
+        """Like ``iter_projects``, for the repository's state just before ``at``.
+
+        Before the repository's first subscription the state is *reconstructed* (see
+        ``reconstruction``): the sources of its first subscription to a mirror, each file
+        visible from its effective time ``added_at``. Afterwards a file is visible once it
+        is both effective and recorded, so a later backfill never changes an observed day.
+        """
         sources = self.subscriptions_at(repo, at)
+        # Far above any timestamp: reconstructed days ignore when a file was recorded.
+        recorded = at
         if not sources:
-            return
+            past = self.reconstruction(repo)
+            if past is None or at > past.until:
+                return
+            sources, recorded = past.sources, "9999"
         ids = [self.get_source(name).id for name in sources]
         if names is None:
-            yield from self._iter_projects_at(ids, at, None)
+            yield from self._iter_projects_at(ids, at, None, recorded)
             return
         ordered = sorted(set(names))
         for start in range(0, len(ordered), _CHUNK):
-            yield from self._iter_projects_at(ids, at, ordered[start : start + _CHUNK])
+            yield from self._iter_projects_at(
+                ids, at, ordered[start : start + _CHUNK], recorded
+            )
 
     def _iter_projects_at(
-        self, source_ids: Sequence[int], at: str, names: Sequence[str] | None
+        self, source_ids: Sequence[int], at: str, names: Sequence[str] | None,
+        recorded: str,
     ) -> Iterator[ProjectState]:
         subs = " UNION ALL ".join("SELECT ? AS source_id, ? AS position" for _ in source_ids)
         params: list[Any] = []
         for position, source_id in enumerate(source_ids):
             params += [source_id, position]
-        visible = "{f}.added_at < ? AND ({f}.removed_at IS NULL OR {f}.removed_at >= ?)"
-        params += [at, at]
+        visible = (
+            "{f}.added_at < ? AND COALESCE({f}.recorded_at, {f}.added_at) < ? "
+            "AND ({f}.removed_at IS NULL OR {f}.removed_at >= ?)"
+        )
+        params += [at, recorded, at]
         name_filter = ""
         if names is not None:
             name_filter = f"AND p.name IN ({', '.join('?' for _ in names)})"
             params.extend(names)
-        params += [at, at, at, at, at]
+        params += [at, at, at, at, at, recorded]
         sql = f"""
             WITH subs AS ({subs}),
             live AS (
@@ -814,7 +847,8 @@ class Catalog:
                 {name_filter}
             )
             SELECT l.name, f.display_name,
-                   (SELECT MAX(e.id) FROM events e WHERE e.project_id = l.id AND e.at < ?),
+                   COALESCE((SELECT MAX(e.id) FROM events e
+                             WHERE e.project_id = l.id AND e.at < ?), 0),
                    l.source,
                    f.filename, f.version, f.packagetype, f.sha256, f.blake2_256, f.size,
                    f.requires_python, f.upload_time, f.metadata_sha256,
@@ -827,7 +861,8 @@ class Catalog:
                     ORDER BY e.at DESC, e.id DESC LIMIT 1),
                    f.added_at
             FROM live l JOIN files f ON f.project_id = l.id
-                 AND f.added_at < ? AND (f.removed_at IS NULL OR f.removed_at >= ?)
+                 AND f.added_at < ? AND COALESCE(f.recorded_at, f.added_at) < ?
+                 AND (f.removed_at IS NULL OR f.removed_at >= ?)
             WHERE l.rank = 1
             ORDER BY l.name, f.filename
         """
@@ -876,6 +911,255 @@ class Catalog:
         """Drop a day from the written list (retention removed it from the output)."""
         with self._write() as cur:
             cur.execute("DELETE FROM snapshots WHERE repo_id = ? AND day = ?", (repo.id, day))
+
+    def reconstruction(self, repo: Repo) -> Reconstruction | None:
+        """The reconstructed past of ``repo``, or None when it has none.
+
+        A repository that subscribes to a mirror source can show the days before it
+        existed: those are replayed with the sources of its first subscription list that
+        named a mirror source, from the files' effective times (upstream upload times of
+        backfilled projects). They start at the earliest effective time of those sources'
+        files and end at the repository's first subscription.
+        """
+        rows = self._query(
+            "SELECT at, detail FROM events WHERE repo_id = ? AND kind = 'subscriptions_changed' "
+            "ORDER BY at, id",
+            (repo.id,),
+        )
+        if not rows:
+            return None
+        mirrors = {s.name for s in self.list_sources() if s.type != "local-python"}
+        for _at, detail in rows:
+            sources = tuple(json.loads(detail).get("sources", ()))
+            if mirrors & set(sources):
+                break
+        else:
+            return None
+        ids = [self.get_source(name).id for name in sources]
+        earliest = self._query(
+            "SELECT f.added_at FROM files f WHERE f.project_id IN "
+            f"(SELECT id FROM projects WHERE source_id IN ({', '.join('?' for _ in ids)})) "
+            "ORDER BY f.added_at LIMIT 1",
+            ids,
+        )
+        until = rows[0][0]
+        if not earliest or earliest[0][0] >= until:
+            return None
+        return Reconstruction(start=earliest[0][0], until=until, sources=sources)
+
+    # -- mirrors ------------------------------------------------------------------------
+
+    def mirror_state(self, source: Source) -> MirrorState:
+        """The watermark of a mirror source (empty before its first pass)."""
+        rows = self._query(
+            "SELECT root_etag, root_last_modified, serial, filters, synced_at, last_run_at, "
+            "last_run_errors FROM mirror_sources WHERE source_id = ?",
+            (source.id,),
+        )
+        if not rows:
+            return MirrorState()
+        r = rows[0]
+        return MirrorState(
+            root_etag=r[0], root_last_modified=r[1], serial=r[2], filters=r[3],
+            synced_at=r[4], last_run_at=r[5], last_run_errors=r[6],
+        )
+
+    def record_mirror_run(
+        self, source: Source, at: datetime, *, errors: int, root_etag: str | None,
+        root_last_modified: str | None, serial: int | None, filters: str,
+    ) -> None:
+        """Close a sync pass: advance the watermark if ``errors`` is 0, else forget the
+        root's validators so the next pass reads the root and retries what failed."""
+        stamp = format_timestamp(at)
+        with self._write() as cur:
+            previous = cur.execute(
+                "SELECT serial, synced_at FROM mirror_sources WHERE source_id = ?", (source.id,)
+            ).fetchone()
+            values: tuple[str | None, str | None, int | None, str, str | None]
+            if errors == 0:
+                values = (root_etag, root_last_modified, serial, filters, stamp)
+            else:
+                values = (None, None, previous[0] if previous else None, "",
+                          previous[1] if previous else None)
+            cur.execute(
+                "INSERT INTO mirror_sources (source_id, root_etag, root_last_modified, serial, "
+                "filters, synced_at, last_run_at, last_run_errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (source_id) DO UPDATE SET root_etag = excluded.root_etag, "
+                "root_last_modified = excluded.root_last_modified, serial = excluded.serial, "
+                "filters = excluded.filters, synced_at = excluded.synced_at, "
+                "last_run_at = excluded.last_run_at, last_run_errors = excluded.last_run_errors",
+                (source.id, *values, stamp, errors),
+            )
+
+    def mirror_projects(self, source: Source) -> dict[NormalizedName, ProjectSync]:
+        """What the mirror last saw of each upstream project of ``source``, by name."""
+        rows = self._query(
+            "SELECT name, serial, etag, last_modified, gone FROM mirror_projects "
+            "WHERE source_id = ?",
+            (source.id,),
+        )
+        return {
+            NormalizedName(r[0]): ProjectSync(
+                name=NormalizedName(r[0]), serial=r[1], etag=r[2], last_modified=r[3],
+                gone=bool(r[4]),
+            )
+            for r in rows
+        }
+
+    def mirrored_files(self, source: Source, project: str) -> list[MirroredFile]:
+        """Every file of ``project`` in ``source`` (removed ones too), by filename."""
+        rows = self._query(
+            "SELECT f.filename, f.sha256, f.yanked, f.yanked_reason, f.removed_at FROM files f "
+            "JOIN projects p ON p.id = f.project_id WHERE p.source_id = ? AND p.name = ? "
+            "ORDER BY f.filename",
+            (source.id, canonicalize_name(project)),
+        )
+        return [
+            MirroredFile(filename=r[0], sha256=r[1], yanked=bool(r[2]), yanked_reason=r[3],
+                         removed=r[4] is not None)
+            for r in rows
+        ]
+
+    def apply_mirror_changes(
+        self, source: Source, changes: Sequence[ProjectChange], at: datetime
+    ) -> tuple[str, ...]:
+        """Apply the changes of many synced projects in one transaction; every event is at
+        ``at``. Returns the filenames not added because the source already holds that
+        name with other bytes or removed (a file name is forever)."""
+        stamp = format_timestamp(at)
+        refused: list[str] = []
+        with self._write() as cur:
+            for change in changes:
+                project_id = self._mirror_project_id(cur, source, change)
+                if project_id is not None:
+                    refused += self._apply_project(cur, source, project_id, change, at)
+                s = change.sync
+                cur.execute(
+                    "INSERT INTO mirror_projects (source_id, name, serial, etag, last_modified, "
+                    "gone, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, name) "
+                    "DO UPDATE SET serial = excluded.serial, etag = excluded.etag, "
+                    "last_modified = excluded.last_modified, gone = excluded.gone, "
+                    "synced_at = excluded.synced_at",
+                    (source.id, s.name, s.serial, s.etag, s.last_modified, int(s.gone), stamp),
+                )
+        return tuple(refused)
+
+    @staticmethod
+    def _mirror_project_id(
+        cur: sqlite3.Cursor, source: Source, change: ProjectChange
+    ) -> int | None:
+        row = cur.execute(
+            "SELECT id FROM projects WHERE source_id = ? AND name = ?",
+            (source.id, change.project),
+        ).fetchone()
+        if row is not None:
+            if change.add:
+                cur.execute(
+                    "UPDATE projects SET display_name = ? WHERE id = ?",
+                    (change.display_name, row[0]),
+                )
+            return int(row[0])
+        if not change.add:
+            return None
+        cur.execute(
+            "INSERT INTO projects (source_id, name, display_name, summary, last_event_id) "
+            "VALUES (?, ?, ?, '', 0)",
+            (source.id, change.project, change.display_name),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def _apply_project(
+        self, cur: sqlite3.Cursor, source: Source, project_id: int, change: ProjectChange,
+        at: datetime,
+    ) -> list[str]:
+        refused: list[str] = []
+        for new in change.add:
+            record = new.record
+            if cur.execute(
+                "SELECT 1 FROM files f JOIN projects p ON p.id = f.project_id "
+                "WHERE p.source_id = ? AND f.filename = ?",
+                (source.id, record.filename),
+            ).fetchone():
+                refused.append(record.filename)
+                continue
+            _insert_file(cur, project_id, change.display_name, record, at,
+                         effective=new.effective_at)
+            file_id = cur.lastrowid
+            self._event(cur, at, "file_added", source_id=source.id, project_id=project_id,
+                        file_id=file_id, detail={"filename": record.filename})
+            if record.yanked:
+                self._event(cur, at, "file_yanked", source_id=source.id,
+                            project_id=project_id, file_id=file_id,
+                            detail={"filename": record.filename,
+                                    "reason": record.yanked_reason})
+        updates: list[tuple[str, str, EventKind, str]] = [
+            *((name, "UPDATE files SET yanked = 1, yanked_reason = ? WHERE id = ?",
+               "file_yanked", reason) for name, reason in change.yank),
+            *((name, "UPDATE files SET yanked = 0, yanked_reason = ? WHERE id = ?",
+               "file_unyanked", "") for name in change.unyank),
+        ]
+        for name, sql, kind, reason in updates:
+            row = cur.execute(
+                "SELECT id FROM files WHERE project_id = ? AND filename = ? "
+                "AND removed_at IS NULL", (project_id, name),
+            ).fetchone()
+            if row is not None:
+                cur.execute(sql, (reason, row[0]))
+                self._event(cur, at, kind, source_id=source.id, project_id=project_id,
+                            file_id=row[0], detail={"filename": name, "reason": reason})
+        for name in change.remove:
+            row = cur.execute(
+                "SELECT id FROM files WHERE project_id = ? AND filename = ? "
+                "AND removed_at IS NULL", (project_id, name),
+            ).fetchone()
+            if row is not None:
+                cur.execute("UPDATE files SET removed_at = ? WHERE id = ?",
+                            (format_timestamp(at), row[0]))
+                self._event(cur, at, "file_removed", source_id=source.id,
+                            project_id=project_id, file_id=row[0], detail={"filename": name})
+        return refused
+
+    def upstream_file(self, sha256: str, filename: str) -> UpstreamFileRef | None:
+        """The upstream of a mirrored file with this content and name (removed ones too:
+        dated snapshots may still list them), or None."""
+        rows = self._query(
+            "SELECT filename, sha256, url, size, metadata_sha256 FROM files "
+            "WHERE sha256 = ? AND filename = ? AND url IS NOT NULL ORDER BY id LIMIT 1",
+            (sha256, filename),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return UpstreamFileRef(filename=r[0], sha256=r[1], url=r[2], size=r[3],
+                               metadata_sha256=r[4])
+
+    def set_curated_list(self, source: Source, curated: CuratedList) -> None:
+        """Record a new list for a ``curated-pypi`` source (earlier lists stay, as history)."""
+        with self._write() as cur:
+            cur.execute(
+                "INSERT INTO curated_lists (source_id, requirements, closure, python_versions, "
+                "compiled, tool, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (source.id, "\n".join(curated.requirements), int(curated.closure),
+                 ",".join(curated.python_versions), "\n".join(curated.compiled), curated.tool,
+                 curated.updated_at),
+            )
+
+    def curated_list(self, source: Source) -> CuratedList | None:
+        """The list `timeshelf update` set last for ``source``, or None."""
+        rows = self._query(
+            "SELECT requirements, closure, python_versions, compiled, tool, updated_at "
+            "FROM curated_lists WHERE source_id = ? ORDER BY id DESC LIMIT 1",
+            (source.id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return CuratedList(
+            requirements=tuple(x for x in r[0].split("\n") if x), closure=bool(r[1]),
+            python_versions=tuple(x for x in r[2].split(",") if x),
+            compiled=tuple(x for x in r[3].split("\n") if x), tool=r[4], updated_at=r[5],
+        )
 
     # -- API tokens ---------------------------------------------------------------------
 
@@ -944,18 +1228,22 @@ def _token(row: Sequence[Any]) -> TokenRecord:
 
 def _insert_file(
     cur: sqlite3.Cursor, project_id: int | None, display_name: str, record: FileRecord,
-    at: datetime,
+    at: datetime, *, effective: datetime | str | None = None,
 ) -> None:
+    """Insert a file row recorded at ``at`` that counts from ``effective`` (default ``at``)."""
     stamp = format_timestamp(at)
+    if isinstance(effective, datetime):
+        effective = format_timestamp(effective)
     cur.execute(
         "INSERT INTO files (project_id, filename, version, packagetype, sha256, blake2_256, "
         "size, requires_python, upload_time, metadata_sha256, has_signature, yanked, "
-        "yanked_reason, removed_at, added_at, signed_at, display_name) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+        "yanked_reason, removed_at, added_at, signed_at, display_name, recorded_at, url) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
         (
             project_id, record.filename, record.version, record.packagetype, record.sha256,
             record.blake2_256, record.size, record.requires_python, record.upload_time,
             record.metadata_sha256, int(record.has_signature), int(record.yanked),
-            record.yanked_reason, stamp, stamp if record.has_signature else None, display_name,
+            record.yanked_reason, effective or stamp, stamp if record.has_signature else None,
+            display_name, stamp, record.url,
         ),
     )

@@ -58,6 +58,10 @@ class FileRecord:
     has_signature: bool
     yanked: bool
     yanked_reason: str
+    # The upstream URL of a mirrored file (None for local files). Pages never show it
+    # (files are served content-addressed); it tells generation that a missing blob is
+    # fetched on first request, not lost.
+    url: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.sha256) != 64:
@@ -115,3 +119,113 @@ class TokenRecord:
     expires_at: str | None
     last_used_at: str | None
     revoked_at: str | None
+
+
+# -- mirrors (``generator.mirror``) -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MirrorState:
+    """A mirror source's watermark: what its last error-free pass saw of the upstream root.
+
+    ``root_etag``/``root_last_modified`` are kept only after an error-free pass, so a
+    pass that failed midway never lets the next one stop at a "304 Not Modified" root.
+    """
+
+    root_etag: str | None = None
+    root_last_modified: str | None = None
+    serial: int | None = None
+    filters: str = ""
+    synced_at: str | None = None
+    last_run_at: str | None = None
+    last_run_errors: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectSync:
+    """What the mirror last saw of one upstream project: the validators of the next request."""
+
+    name: NormalizedName
+    serial: int | None
+    etag: str | None
+    last_modified: str | None
+    gone: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MirroredFile:
+    """A file of a mirrored project as the catalog has it, to compare with the upstream."""
+
+    filename: str
+    sha256: str
+    yanked: bool
+    yanked_reason: str
+    removed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewFile:
+    """A file the mirror found upstream: its record, where to fetch it, and since when it
+    counts (``effective_at``: the upstream upload time on a project's first sync)."""
+
+    record: FileRecord
+    url: str
+    effective_at: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectChange:
+    """What one project's sync changes; many are applied in one transaction."""
+
+    project: NormalizedName
+    display_name: str
+    add: tuple[NewFile, ...] = ()
+    yank: tuple[tuple[str, str], ...] = ()
+    unyank: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    sync: ProjectSync
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.add or self.yank or self.unyank or self.remove)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamFileRef:
+    """Where a mirrored file (and its PEP 658 metadata) comes from, for fetching on demand."""
+
+    filename: str
+    sha256: str
+    url: str
+    size: int
+    metadata_sha256: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CuratedList:
+    """The requirement list of a ``curated-pypi`` source, and its recorded closure.
+
+    ``compiled`` holds the ``name==version`` pins ``pip-compile`` resolved (one set per
+    Python version, merged), so the mirrored set is reproducible without re-resolving.
+    """
+
+    requirements: tuple[str, ...]
+    closure: bool
+    python_versions: tuple[str, ...]
+    compiled: tuple[str, ...]
+    tool: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reconstruction:
+    """The past of a repository before its first subscription, replayed from effective times.
+
+    Days in ``[start, until)`` are *reconstructed*: shown with ``sources`` (the first
+    subscription list that named a mirror source), each file from its effective time
+    (the upstream upload time of a backfilled mirror file).
+    """
+
+    start: str
+    until: str
+    sources: tuple[str, ...]

@@ -141,6 +141,50 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (repo_id, day)
         )""",
     ),
+    # 5: mirrors. A mirrored file keeps its upstream URL (fetched on first request in
+    # lazy mode) and two times: ``added_at`` is when it counts from (the upstream upload
+    # time when its project was first synced: history backfill) and ``recorded_at`` when
+    # the catalog learnt of it; observed snapshot days use both, reconstructed days (before
+    # a repository existed) only ``added_at``. ``mirror_sources`` is the per-source
+    # watermark, advanced only after an error-free pass; ``mirror_projects`` the
+    # validators (serial, ETag, Last-Modified) of each upstream project;
+    # ``curated_lists`` every list `timeshelf update` set, with its resolved closure.
+    (
+        "ALTER TABLE files ADD COLUMN url TEXT",
+        "ALTER TABLE files ADD COLUMN recorded_at TEXT",
+        "UPDATE files SET recorded_at = added_at",
+        "CREATE INDEX files_by_added_at ON files (added_at)",
+        """CREATE TABLE mirror_sources (
+            source_id INTEGER PRIMARY KEY REFERENCES sources(id),
+            root_etag TEXT,
+            root_last_modified TEXT,
+            serial INTEGER,
+            filters TEXT NOT NULL,
+            synced_at TEXT,
+            last_run_at TEXT,
+            last_run_errors INTEGER NOT NULL
+        )""",
+        """CREATE TABLE mirror_projects (
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            name TEXT NOT NULL,
+            serial INTEGER,
+            etag TEXT,
+            last_modified TEXT,
+            gone INTEGER NOT NULL,
+            synced_at TEXT NOT NULL,
+            PRIMARY KEY (source_id, name)
+        )""",
+        """CREATE TABLE curated_lists (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            requirements TEXT NOT NULL,
+            closure INTEGER NOT NULL,
+            python_versions TEXT NOT NULL,
+            compiled TEXT NOT NULL,
+            tool TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
