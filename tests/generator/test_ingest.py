@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.clock import format_timestamp
 from generator.distributions import Limits
 from generator.errors import (
     Conflict,
@@ -664,3 +665,21 @@ def test_check_signature_refuses(data: bytes, message: str) -> None:
 
 def test_check_signature_accepts_armored_block() -> None:
     check_signature("foo.asc", b"\n  " + SIGNATURE + b"\n")
+
+
+def test_upload_time_and_events_follow_the_injected_clock(
+    installation: Installation, clock: FakeClock, dists: Dists
+) -> None:
+    clock.advance(days=3, microseconds=250)
+    add_time = clock.now
+    accepted = ingest_file(installation.catalog, installation.store,
+                           installation.catalog.get_source("local"),
+                           dists.wheel("foo", "1.0"), installation.now())
+    installation.generate()
+    _html, data = _page(installation, "foo")
+    files = data["files"]
+    assert isinstance(files, list)
+    assert files[0]["upload-time"] == format_timestamp(add_time)
+    [event] = installation.catalog.events(after=installation.catalog.last_event_id() - 1)
+    assert (event.kind, event.at, event.filename) == (
+        "file_added", format_timestamp(add_time), accepted.filename)
