@@ -125,6 +125,14 @@ def test_unchanged_days_share_pages(history: Installation) -> None:
     assert (three / "index.html").stat().st_ino == (four / "index.html").stat().st_ino
 
 
+def test_day_links_fit_in_their_inodes(history: Installation) -> None:
+    # ext4 keeps a link target under 60 bytes in the inode: no 4 KiB block per project
+    # per day (bench/snapshot_bench.py measures what a day adds).
+    links = [p for p in day_dir(history, "2026-03-04").iterdir() if p.is_symlink()]
+    assert links
+    assert max(len(os.readlink(p)) for p in links) < 60
+
+
 @pytest.mark.parametrize("day", ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"])
 def test_on_demand_render_equals_materialized_bytes(history: Installation, day: str) -> None:
     repo = history.catalog.get_repo("python")
