@@ -250,8 +250,10 @@ def test_nginx_passes_sidecar_paths(nginx: Server, method: str, path: str) -> No
     ("path", "explanation"),
     [("/python/2001-02-03/simple/", b"begins on"),
      ("/python/2999-12-30/simple/", b"not over"),
+     ("/python/2026-02-30/simple/demo-pkg/", b"invalid date '2026-02-30'"),
+     ("/python/2026-3-1/simple/", b"invalid date '2026-3-1': use YYYY-MM-DD"),
      ("/files/00/00/0000/nothing.whl", b"404")],
-    ids=["before-history", "future-day", "missing-file"],
+    ids=["before-history", "future-day", "impossible-date", "malformed-date", "missing-file"],
 )
 def test_nginx_passes_misses_to_the_sidecar(
     nginx: Server, site: Site, path: str, explanation: bytes
