@@ -8,8 +8,8 @@ web server configuration can refuse them (nothing half-written is ever served).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,10 +49,24 @@ def write_bytes(path: Path, data: bytes, *, fsync: bool = False) -> None:
         handle.write(data)
 
 
-def copy_file(source: Path, path: Path, *, fsync: bool = True) -> None:
-    """Copy ``source`` to ``path`` atomically (and durably by default)."""
+def copy_file(
+    source: Path, path: Path, *, fsync: bool = True, sha256: str | None = None
+) -> None:
+    """Copy ``source`` to ``path`` atomically (and durably by default).
+
+    With ``sha256``, the copied bytes must have that digest, else ``StoreError`` and
+    nothing is written (the source changed since it was checked).
+    """
     with _temporary(path, fsync) as handle, source.open("rb") as src:
-        shutil.copyfileobj(src, handle, 1 << 20)
+        digest = hashlib.sha256()
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            handle.write(chunk)
+        if sha256 is not None and digest.hexdigest() != sha256:
+            raise StoreError(
+                f"{source} changed while it was being stored (sha256 {digest.hexdigest()}, "
+                f"checked as {sha256}): add it again once it is complete"
+            )
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

@@ -118,7 +118,7 @@ def ingest_file(
     key = file_key(dist.digests.sha256, dist.filename)
     fresh = [k for k in (key, f"{key}.metadata", f"{key}.asc") if not store.exists(k)]
     try:
-        store.put_file(key, path)
+        store.put_file(key, path, sha256=dist.digests.sha256)
         metadata_sha256 = None
         if dist.core_metadata is not None:
             store.put_bytes(f"{key}.metadata", dist.core_metadata)

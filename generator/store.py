@@ -24,8 +24,11 @@ def file_key(sha256: str, filename: str) -> str:
 class BlobStore(Protocol):
     """Where distribution files live. Writes are atomic and durable; nothing is overwritten."""
 
-    def put_file(self, key: str, source: Path) -> None:
-        """Store the file at ``source`` under ``key`` (no-op when ``key`` exists)."""
+    def put_file(self, key: str, source: Path, sha256: str | None = None) -> None:
+        """Store the file at ``source`` under ``key`` (no-op when ``key`` exists).
+
+        With ``sha256``, refuse (``StoreError``) bytes that do not have that digest.
+        """
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` (no-op when ``key`` exists)."""
@@ -49,10 +52,10 @@ class LocalStore:
             raise StoreError(f"store key {key!r} leaves the store")
         return target
 
-    def put_file(self, key: str, source: Path) -> None:
+    def put_file(self, key: str, source: Path, sha256: str | None = None) -> None:
         target = self.path(key)
         if not target.exists():
-            copy_file(source, target, fsync=True)
+            copy_file(source, target, fsync=True, sha256=sha256)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         target = self.path(key)
