@@ -979,7 +979,7 @@ class Catalog:
             if errors == 0:
                 values = (root_etag, root_last_modified, serial, filters, stamp)
             else:
-                values = (None, None, previous[0] if previous else None, "",
+                values = (None, None, previous[0] if previous else None, filters,
                           previous[1] if previous else None)
             cur.execute(
                 "INSERT INTO mirror_sources (source_id, root_etag, root_last_modified, serial, "
@@ -989,6 +989,22 @@ class Catalog:
                 "filters = excluded.filters, synced_at = excluded.synced_at, "
                 "last_run_at = excluded.last_run_at, last_run_errors = excluded.last_run_errors",
                 (source.id, *values, stamp, errors),
+            )
+
+    def change_mirror_filters(self, source: Source, filters: str) -> None:
+        """Record new filters: every project's validators are forgotten (each is fetched
+        again by the next pass, or the one after if that is interrupted)."""
+        with self._write() as cur:
+            cur.execute(
+                "UPDATE mirror_projects SET serial = NULL, etag = NULL, last_modified = NULL "
+                "WHERE source_id = ?", (source.id,),
+            )
+            cur.execute(
+                "INSERT INTO mirror_sources (source_id, root_etag, root_last_modified, serial, "
+                "filters, synced_at, last_run_at, last_run_errors) "
+                "VALUES (?, NULL, NULL, NULL, ?, NULL, NULL, 0) ON CONFLICT (source_id) DO UPDATE "
+                "SET root_etag = NULL, root_last_modified = NULL, filters = excluded.filters",
+                (source.id, filters),
             )
 
     def mirror_projects(self, source: Source) -> dict[NormalizedName, ProjectSync]:

@@ -104,12 +104,24 @@ def create() -> None:
     "--type", "type_", required=True, type=click.Choice(SOURCE_TYPES),
     help="local-python for uploads; pypi or curated-pypi for a mirror.",
 )
-@click.option("--upstream", default=None, help="Simple API base URL of the upstream (mirrors).")
+@click.option("--upstream", default=None,
+              help="Simple API base URL of the upstream (mirrors; default: pip's index-url).")
 @pass_ctx
 def create_source(ctx: Context, name: str, type_: str, upstream: str | None) -> None:
-    """Create a source of packages."""
+    """Create a source of packages (a mirror's upstream defaults to the index pip uses)."""
+    origin = ""
+    if type_ == "local-python" and upstream:
+        raise click.BadParameter("a local-python source has no upstream", param_hint="--upstream")
+    if type_ != "local-python":
+        from generator.mirror import check_not_self
+        from generator.pipconfig import configured_index_url
+
+        if upstream is None:
+            upstream, origin = configured_index_url(), " (pip's configured index)"
+        check_not_self(ctx.inst, upstream)
     source = ctx.inst.catalog.create_source(name, type_, ctx.inst.now(), upstream)
-    info(f"created source {source.name!r} ({source.type})")
+    info(f"created source {source.name!r} ({source.type})"
+         + (f", upstream {source.upstream}{origin}" if source.upstream else ""))
 
 
 @create.command("repo")
@@ -449,6 +461,10 @@ def nginx_conf(ctx: Context, listen: str, standalone: bool, sidecar: str | None)
         ),
         nl=False,
     )
+
+
+# The mirror's commands (sync, update, check confusion) register themselves on `cli`.
+from generator import mirror_cli  # noqa: E402, F401
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from generator.errors import ConfigError
+from generator.mirror_config import MirrorSettings, parse_mirror_settings
 
 ENV_CONFIG = "TIMESHELF_CONFIG"
 CONFIG_NAME = "timeshelf.toml"
@@ -58,6 +59,30 @@ monthly = true
 [secrets]
 # The token signing key, written by `timeshelf init` with mode 0600. Never share it.
 path = "secret.key"
+
+[mirror]
+# `timeshelf sync` (sources of type pypi and curated-pypi): project pages fetched at once.
+workers = 8
+# Attempts after the first on a connection error, a timeout or a 429/5xx answer, waiting
+# `retry_backoff` seconds, then twice as long each time.
+retries = 3
+retry_backoff = 1.0
+# Seconds to wait for an upstream answer.
+timeout = 30
+# When cron or the systemd timer of the README runs `timeshelf sync` (crontab fields,
+# UTC): daily at 01:00.
+sync_schedule = "0 1 * * *"
+
+# Each mirror source may have a table of its own; every key is optional:
+# [sources.pypi]
+# file_mode = "lazy"                  # lazy: fetched on first request; prefetch: at sync
+# allow = ["django", "numpy>=1.26"]   # only these projects (and versions)
+# block = ["leftpad", "numpy<1.20"]   # never these (a bare name: the whole project)
+# pythons = ["3.11", "3.12"]          # only wheels these CPython versions can install
+# platforms = ["manylinux*_x86_64", "any"]  # only wheels for these platform tags
+# keep_releases = 5                   # the newest N releases of each project (0: all)
+# max_file_size = 104857600           # bytes; larger files are left out (0: no limit)
+# python_versions = ["3.11"]          # curated-pypi: Pythons its closure is resolved for
 """
 
 
@@ -76,6 +101,7 @@ class Config:
     secret_path: Path
     snapshot_daily_days: int = 90
     snapshot_monthly: bool = True
+    mirror: MirrorSettings = field(default_factory=MirrorSettings)
 
     @property
     def base_url(self) -> str:
@@ -108,6 +134,8 @@ _KINDS = {str: "a string", int: "an integer", bool: "true or false"}
 def _check_known(table: dict[str, Any]) -> None:
     """Refuse what the default file does not list: a misspelt key must not be ignored."""
     for section, body in table.items():
+        if section == "sources":  # [sources.NAME] tables: checked by generator.mirror_config
+            continue
         if section not in _KNOWN:
             valid = ", ".join(f"[{s}]" for s in sorted(_KNOWN))
             raise ConfigError(f"unknown section [{section}]: valid sections are {valid}")
@@ -166,6 +194,7 @@ def load_config(explicit: Path | None = None) -> Config:
         secret_path=resolve("secrets", "path", "secret.key"),
         snapshot_daily_days=_get(table, "snapshots", "daily_days", int, 90),
         snapshot_monthly=_get(table, "snapshots", "monthly", bool, True),
+        mirror=parse_mirror_settings(table),
     )
 
 

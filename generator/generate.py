@@ -94,6 +94,8 @@ def generate_repo(
         if link and store is not None:
             for f in project.files:
                 key = file_key(f.sha256, f.filename)
+                if f.url is not None and not store.exists(key):
+                    continue  # a mirrored file not fetched yet: the sidecar fetches it lazily
                 store.link_into(key, site_files)
                 for extra in (".metadata", ".asc"):
                     if store.exists(key + extra):

@@ -41,9 +41,12 @@ def create_app(inst: Installation, *, serve_site: bool = True) -> Flask:
 
     from uploader.api import bp as api_bp
     from uploader.legacy_upload import bp as upload_bp
+    from uploader.mirror_files import bp as mirror_files_bp
 
     app.register_blueprint(upload_bp)
     app.register_blueprint(api_bp)
+    # Always: nginx passes its misses below /files/ here (lazily mirrored files).
+    app.register_blueprint(mirror_files_bp)
     if serve_site:
         from uploader.snapshot_pages import bp as snapshot_bp
         from uploader.static_site import bp as site_bp

@@ -1,0 +1,76 @@
+"""Mirrored files fetched on their first request (``file_mode = "lazy"``).
+
+nginx serves ``/files/…`` from disk and passes a miss here (``try_files`` → sidecar), as
+``timeshelf serve`` routes it here directly. The file is looked up by sha256 and name in
+the catalog, fetched from its upstream URL, checked against the sha256 the upstream
+listed, stored atomically, and served. Concurrent first requests for one file cause one
+download (``generator.fetch.Fetcher``). A body with the wrong hash is refused with a 502
+that says so, logged, and nothing is stored; a file no mirror knows is a plain 404.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, Flask, Response, current_app
+
+from generator.errors import NotFound
+from generator.fetch import Fetcher, HashMismatch
+from generator.httpclient import UpstreamUnavailable
+from generator.mirror import make_client, make_fetcher
+from generator.store import file_key
+from uploader.app import installation
+from uploader.static_site import _send, is_hidden
+
+log = logging.getLogger(__name__)
+bp = Blueprint("mirror_files", __name__)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+METADATA = ".metadata"
+
+
+def fetcher(app: Flask) -> Fetcher:
+    """The app's one fetcher (one lock table for all its threads)."""
+    found = app.extensions.get("timeshelf_fetcher")
+    if not isinstance(found, Fetcher):
+        inst = installation(app)
+        found = make_fetcher(inst, make_client(inst.config.mirror))
+        app.extensions["timeshelf_fetcher"] = found
+    return found
+
+
+def _plain(status: int, message: str) -> Response:
+    return Response(f"{status} {message}\n", status, mimetype="text/plain")
+
+
+@bp.route("/files/<a>/<b>/<sha256>/<filename>", methods=["GET"],
+          provide_automatic_options=False)
+def mirrored_file(a: str, b: str, sha256: str, filename: str) -> Response:
+    path = f"files/{a}/{b}/{sha256}/{filename}"
+    if is_hidden(path) or not _SHA256.fullmatch(sha256) or (a, b) != (sha256[:2], sha256[2:4]):
+        return _plain(404, "Not Found")
+    inst = installation(current_app)
+    on_site = inst.config.output_path / path
+    if on_site.is_file():
+        return _send(on_site, path, vary=False)
+    key = file_key(sha256, filename)
+    if not inst.store.exists(key):
+        wanted = filename[: -len(METADATA)] if filename.endswith(METADATA) else filename
+        ref = inst.catalog.upstream_file(sha256, wanted)
+        if ref is None or (wanted != filename and ref.metadata_sha256 is None):
+            return _plain(404, "Not Found")
+        url, digest = (ref.url, ref.sha256) if wanted == filename else (
+            ref.url + METADATA, ref.metadata_sha256 or "")
+        try:
+            fetcher(current_app).ensure(key, url, digest)
+        except HashMismatch as e:
+            log.error("refused a mirrored file: %s", e)
+            return _plain(502, f"Bad Gateway: {e}")
+        except NotFound as e:
+            return _plain(404, f"Not Found: {e}")
+        except UpstreamUnavailable as e:
+            log.warning("upstream failed for %s: %s", path, e)
+            return _plain(502, f"Bad Gateway: {e}")
+        if inst.store.root.resolve() != (inst.config.output_path / "files").resolve():
+            inst.store.link_into(key, inst.config.output_path / "files")
+    return _send(inst.store.path(key), path, vary=False)
