@@ -120,6 +120,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE files ADD COLUMN added_at TEXT",
         "ALTER TABLE files ADD COLUMN signed_at TEXT",
         "ALTER TABLE files ADD COLUMN display_name TEXT",
+        # Indexed before the backfill below looks each file's events up: without it every
+        # file scanned the whole event log (22 minutes for 100k files, quadratic).
+        "CREATE INDEX events_by_file ON events (file_id, id)",
         """UPDATE files SET added_at = (
             SELECT MIN(e.at) FROM events e WHERE e.file_id = files.id AND e.kind = 'file_added'
         )""",
@@ -131,7 +134,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """UPDATE files SET display_name = (
             SELECT p.display_name FROM projects p WHERE p.id = files.project_id
         )""",
-        "CREATE INDEX events_by_file ON events (file_id, id)",
         """CREATE TABLE snapshots (
             repo_id INTEGER NOT NULL REFERENCES repos(id),
             day TEXT NOT NULL,
