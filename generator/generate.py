@@ -87,7 +87,9 @@ def generate_repo(
     base = simple_dir(output, repo.name)
     site_files = output / "files"
     link = store is not None and store.root.resolve() != site_files.resolve()
-    previous = catalog.site_projects(repo)
+    # Incrementally, only the changed projects' site entries are read (all of them only
+    # when the root index must be rewritten): each upload stays cheap in a large catalog.
+    previous = catalog.site_projects(repo, names)
     shown: dict[NormalizedName, str | None] = {}
 
     for project in catalog.iter_projects(repo, names):
@@ -118,8 +120,6 @@ def generate_repo(
         gone |= _orphan_dirs(base, current)
     else:
         gone = {name for name in names if name not in shown}
-        current = {n: d for n, d in previous.items() if n not in gone}
-        current.update({n: d for n, d in shown.items() if d is not None})
     for name in gone:
         shown[name] = None
 
@@ -127,6 +127,9 @@ def generate_repo(
         previous.get(n) != shown.get(n) for n in shown
     )
     if root_changed:
+        if names is not None:
+            current = {n: d for n, d in catalog.site_projects(repo).items() if n not in gone}
+            current.update({n: d for n, d in shown.items() if d is not None})
         listing = sorted((n, d) for n, d in current.items() if d is not None)
         html_root = renderer.root_html(listing)
         json_root = root_json(listing)
