@@ -196,6 +196,9 @@ def test_project_in_two_sources_is_served_only_from_the_first(
     site.add(mine, source="local")
 
     assert filenames(project_json(site, "shared")) == {mine.name}
+    html = http_get(f"{site.index_url}shared/", accept="text/html").body.decode()
+    assert mine.name in html
+    assert theirs.name not in html
     target, _ = clients.install("pip", "shared")
     assert installed(target) == {"shared": "1.0"}
     uv_target, _ = clients.install("uv", "shared")
