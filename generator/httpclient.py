@@ -124,6 +124,16 @@ class HttpClient:
         if entry is not None:
             entry[0].close()
 
+    def close_thread(self) -> None:
+        """Close the calling thread's connections (a sidecar thread after a rare fetch)."""
+        pool = getattr(self._local, "pool", {})
+        with self._count_lock:
+            mine = {id(c) for c, _proxy in pool.values()}
+            self._opened = [c for c in self._opened if id(c) not in mine]
+        for connection, _proxy in pool.values():
+            connection.close()
+        self._local.pool = {}
+
     def close(self) -> None:
         """Close every connection this client opened, in any thread (call it when no
         request is in flight: a worker pool has ended)."""

@@ -78,12 +78,33 @@ def day_end(day: date) -> str:
     return format_timestamp(datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC))
 
 
-def snapshot_days(catalog: Catalog, repo: Repo, now: datetime) -> list[date]:
-    """Every ended day since the repository's history began, oldest first."""
+def history_days(catalog: Catalog, repo: Repo) -> tuple[date, date] | None:
+    """(first day, first observed day) of a repository's history, or None before it has one.
+
+    Days from the first observed day (its first subscription) on are snapshots of what
+    the repository showed. Days before it are *reconstructed* (``Catalog.reconstruction``):
+    a repository that subscribes to a mirror shows the upstream's past from the upload
+    times its first sync backfilled. They are rendered on demand, never materialized,
+    and marked ``"reconstructed": true`` in ``snapshots.json``: a project that the mirror
+    first syncs later (a name added to a curated list) can still appear in them, while
+    observed days never change.
+    """
     started = catalog.repo_started(repo)
     if started is None:
+        return None
+    observed = parse_timestamp(started).date()
+    past = catalog.reconstruction(repo)
+    first = min(observed, parse_timestamp(past.start).date()) if past else observed
+    return first, observed
+
+
+def snapshot_days(catalog: Catalog, repo: Repo, now: datetime) -> list[date]:
+    """Every ended day since the repository's history began (reconstructed days too),
+    oldest first."""
+    history = history_days(catalog, repo)
+    if history is None:
         return []
-    first = parse_timestamp(started).date()
+    first = history[0]
     today = now.astimezone(UTC).date()
     return [first + timedelta(days=i) for i in range((today - first).days)]
 
@@ -100,9 +121,9 @@ def check_snapshot_day(catalog: Catalog, repo: Repo, text: str, now: datetime) -
             f"no snapshot for {day}: {'today is' if day == today else 'that day is'} not over "
             f"yet (the newest snapshot is {today - timedelta(days=1)}; use latest/ for now)"
         )
-    started = catalog.repo_started(repo)
-    if started is None or day < parse_timestamp(started).date():
-        first = parse_timestamp(started).date() if started else None
+    history = history_days(catalog, repo)
+    if history is None or day < history[0]:
+        first = history[0] if history else None
         raise NotFound(
             f"no snapshot for {day}: repository {repo.name!r} "
             + (f"begins on {first}" if first else "has no history yet")
@@ -156,8 +177,12 @@ class Materializer:
         written = self.catalog.snapshot_days(self.repo)
         self._clean_builds()
         previous: date | None = None
+        history = history_days(self.catalog, self.repo)
+        observed = history[1] if history else today
         for day in days:
             name = day.isoformat()
+            if day < observed:  # reconstructed: rendered on demand only
+                continue
             if name in written:
                 if (self.base / name).is_dir():
                     previous = day
@@ -169,7 +194,7 @@ class Materializer:
             report.written.append(name)
             previous = day
         report.pruned = self._prune(today, days)
-        self._write_index(days, now)
+        self._write_index(days, observed)
         return report
 
     def _clean_builds(self) -> None:
@@ -253,7 +278,7 @@ class Materializer:
                 elif entry.name not in used:
                     shutil.rmtree(entry, ignore_errors=True)
 
-    def _write_index(self, days: list[date], now: datetime) -> None:
+    def _write_index(self, days: list[date], observed: date) -> None:
         written = self.catalog.snapshot_days(self.repo)
         document = {
             "repository": self.repo.name,
@@ -262,7 +287,7 @@ class Materializer:
                     "date": d.isoformat(),
                     "url": f"{d.isoformat()}/simple/",
                     "materialized": d.isoformat() in written,
-                    "reconstructed": written.get(d.isoformat(), ("", False))[1],
+                    "reconstructed": d < observed or written.get(d.isoformat(), ("", False))[1],
                 }
                 for d in days
             ],

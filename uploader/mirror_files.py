@@ -61,8 +61,9 @@ def mirrored_file(a: str, b: str, sha256: str, filename: str) -> Response:
             return _plain(404, "Not Found")
         url, digest = (ref.url, ref.sha256) if wanted == filename else (
             ref.url + METADATA, ref.metadata_sha256 or "")
+        chosen = fetcher(current_app)
         try:
-            fetcher(current_app).ensure(key, url, digest)
+            chosen.ensure(key, url, digest)
         except HashMismatch as e:
             log.error("refused a mirrored file: %s", e)
             return _plain(502, f"Bad Gateway: {e}")
@@ -71,6 +72,9 @@ def mirrored_file(a: str, b: str, sha256: str, filename: str) -> Response:
         except UpstreamUnavailable as e:
             log.warning("upstream failed for %s: %s", path, e)
             return _plain(502, f"Bad Gateway: {e}")
+        finally:
+            # First requests are rare (once per file): no idle connection per thread.
+            chosen.client.close_thread()
         if inst.store.root.resolve() != (inst.config.output_path / "files").resolve():
             inst.store.link_into(key, inst.config.output_path / "files")
     return _send(inst.store.path(key), path, vary=False)
