@@ -33,6 +33,9 @@ from generator.naming import (
 )
 
 _CHUNK = 1 << 20
+# The store keeps "<filename>.metadata" beside the file: 255 bytes (the usual file name
+# limit) less that suffix, rounded down.
+MAX_FILENAME_LENGTH = 240
 _KNOWN_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
 _SINGLE_FIELDS = (
     ("metadata_version", "Metadata-Version"),
@@ -108,6 +111,12 @@ def check_filename(filename: str) -> None:
     if filename.startswith(".") or not filename.isascii():
         raise InvalidDistribution(
             filename, "a file name must be ASCII and may not start with '.'"
+        )
+    if len(filename) > MAX_FILENAME_LENGTH:
+        raise InvalidDistribution(
+            filename[:40] + "...",
+            f"the file name is too long: {len(filename)} characters, the limit is "
+            f"{MAX_FILENAME_LENGTH}",
         )
 
 

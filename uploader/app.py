@@ -11,7 +11,7 @@ import logging
 
 from flask import Flask, Response, request
 
-from generator.errors import NotFound, TimeshelfError
+from generator.errors import NotFound, StoreError, TimeshelfError
 from generator.installation import Installation
 from uploader.errors import UploadError
 
@@ -95,6 +95,13 @@ def handle_error(error: UploadError) -> Response:
 
 
 def handle_timeshelf_error(error: TimeshelfError) -> Response:
+    if isinstance(error, StoreError):
+        # The server's fault (disk full, permissions): its message names server paths, so
+        # it goes to the log; a 5xx lets twine retry.
+        log.error("storage failure: %s", error)
+        return handle_error(
+            UploadError(500, "The server could not store the file: try again later")
+        )
     status = 404 if isinstance(error, NotFound) else 400
     return handle_error(UploadError(status, str(error)))
 

@@ -108,6 +108,10 @@ def upload(source: str) -> Response:
             raise UploadError(
                 400, f"{name}: Should not be a file part (only content and gpg_signature)"
             )
+        sent = len(request.files.getlist(name))
+        if sent > 1:
+            # Which file would be meant is anyone's guess: refuse rather than take the first.
+            raise UploadError(400, f"'{name}' has invalid data: it was sent {sent} times")
     for name in _SINGLE_FIELDS:
         _field(name)
     content = request.files.get("content")

@@ -23,7 +23,6 @@ import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,14 @@ from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
 from generator.cli import main
 from generator.clock import ENV_NOW, format_timestamp
-from tests.servers import LOOPBACK, Server, free_port, stop, wait_until_answering
+from tests.servers import (
+    LOOPBACK,
+    Server,
+    free_port,
+    stop,
+    timeshelf_command,
+    wait_until_answering,
+)
 
 # The server's clock for the whole module; tokens are issued at the same instant.
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -44,20 +50,6 @@ MAX_REQUEST_SIZE = 4 * 1024 * 1024
 # uv's Accept header on uploads (astral-sh/uv crates/uv-publish/src/lib.rs).
 UV_ACCEPT = "application/json;q=0.9, text/plain;q=0.8, text/html;q=0.7"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-HAS_SERVE = (REPO_ROOT / "uploader" / "serve.py").is_file()
-
-# Until ``timeshelf serve`` exists: the same app factory under waitress, in a subprocess.
-_FALLBACK_SERVER = """
-import logging, sys
-from pathlib import Path
-from waitress import serve
-from generator.installation import Installation
-from uploader.app import create_app
-logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
-inst = Installation.from_config_file(Path(sys.argv[1]))
-serve(create_app(inst, serve_site=False), host="127.0.0.1", port=int(sys.argv[2]),
-      threads=inst.config.threads, max_request_body_size=inst.config.max_request_size * 2)
-"""
 
 
 # -- the CLI, in-process --------------------------------------------------------------------
@@ -332,7 +324,7 @@ class Sidecar:
         *,
         source: str = "local",
         path: str | None = None,
-        token: str | None = "local",
+        holder: str | None = "local",
         authorization: str | None = None,
         accept: str | None = UV_ACCEPT,
         body: bytes | None = None,
@@ -340,7 +332,7 @@ class Sidecar:
     ) -> RawReply:
         """POST a multipart form to the upload URL of ``source``.
 
-        ``token`` names a token of ``tokens`` (sent as ``__token__`` Basic auth) unless
+        ``holder`` names a token of ``tokens`` (sent as ``__token__`` Basic auth) unless
         ``authorization`` gives the header itself; ``None`` for both sends none.
         """
         sent: dict[str, str] = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
@@ -348,8 +340,8 @@ class Sidecar:
             sent["Accept"] = accept
         if authorization is not None:
             sent["Authorization"] = authorization
-        elif token is not None:
-            sent["Authorization"] = basic("__token__", self.tokens.get(token, token))
+        elif holder is not None:
+            sent["Authorization"] = basic("__token__", self.tokens.get(holder, holder))
         sent.update(headers or {})
         data = body if body is not None else multipart(parts or [])
         request = build_request("POST", path or f"/upload/pypi/{source}/", body=data,
@@ -373,24 +365,20 @@ def _configure(home: Path) -> Path:
 
 @contextlib.contextmanager
 def _serve(config: Path) -> Iterator[Server]:
-    """``timeshelf serve`` at ``NOW`` on a free port (or the fallback until it exists)."""
+    """``timeshelf serve`` at ``NOW`` on a free port; its output is kept for the tests."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMESHELF_")}
     env[ENV_NOW] = format_timestamp(NOW)
-    if HAS_SERVE:
-        argv = [sys.executable, "-m", "uploader.cli", "--config", str(config), "serve",
-                "--listen", f"{LOOPBACK}:{port}"]
-    else:
-        argv = [sys.executable, "-c", _FALLBACK_SERVER, str(config), str(port)]
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                               cwd=REPO_ROOT)
-    server = Server(name="timeshelf serve", port=port, process=process, log=log)
-    try:
-        wait_until_answering(server)
-        yield server
-    finally:
-        stop(server)
+    argv = timeshelf_command("--config", str(config), "serve", "--listen", f"{LOOPBACK}:{port}")
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   cwd=REPO_ROOT)
+        server = Server(name="timeshelf serve", port=port, process=process, log=log)
+        try:
+            wait_until_answering(server)
+            yield server
+        finally:
+            stop(server)
 
 
 def start_sidecar(home: Path, dists: Path) -> contextlib.AbstractContextManager[Sidecar]:
