@@ -6,6 +6,11 @@ sha256 is the one the upstream listed is stored (atomically and durably, by the 
 so a poisoned or truncated download leaves nothing behind. Concurrent requests for one
 file cause one download: a lock per key within the process (the sidecar's threads),
 and a ``flock`` across processes (a prefetching sync beside the sidecar).
+
+In a local store the download is renamed into place (written below the store's hidden
+``.incoming/``, so on the same filesystem), without the fsync an upload gets: a mirrored
+file lost in a power cut is fetched again on its next request, since its catalog row
+keeps the upstream URL.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ import hashlib
 import os
 import tempfile
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from generator.errors import NotFound, TimeshelfError
 from generator.httpclient import HttpClient, UpstreamUnavailable
-from generator.store import BlobStore
+from generator.store import BlobStore, LocalStore
 
 # Cross-process locks are striped over 256 files (by the first two hex digits of the
 # sha256): a fixed set that never needs cleaning, contended only by equal prefixes.
@@ -93,6 +99,47 @@ class Fetcher:
                 else:
                     self._locks[key] = (lock, users - 1)
 
+    def _store(self, key: str, temp: Path) -> None:
+        if isinstance(self.store, LocalStore):
+            target = self.store.path(key)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(temp, 0o644)
+                os.replace(temp, target)
+                return
+            except OSError:
+                pass  # another filesystem (a symlinked store): copy instead
+        self.store.put_file(key, temp)
+
+    def adopt_metadata(self, key: str, sha256: str) -> bool:
+        """Store ``key + ".metadata"`` from the stored wheel ``key`` itself when its
+        ``METADATA`` has the sha256 the upstream advertised (PEP 658 serves exactly those
+        bytes): one request saved per wheel. False when it cannot (then fetch it)."""
+        if not isinstance(self.store, LocalStore) or not key.endswith(".whl"):
+            return False
+        try:
+            with zipfile.ZipFile(self.store.path(key)) as archive:
+                members = [n for n in archive.namelist()
+                           if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+                if len(members) != 1:
+                    return False
+                data = archive.read(members[0])
+        except (OSError, zipfile.BadZipFile, KeyError):
+            return False
+        if hashlib.sha256(data).hexdigest() != sha256:
+            return False
+        incoming = self.store.root / ".incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".fetch-", suffix=".tmp", dir=incoming)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            self._store(key + ".metadata", Path(temp))
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        return True
+
     def ensure(self, key: str, url: str, sha256: str) -> int:
         """Make ``key`` present in the store; return the bytes downloaded (0 if present).
 
@@ -104,8 +151,10 @@ class Fetcher:
         with self._locked(key, sha256):
             if self.store.exists(key):  # another request fetched it while we waited
                 return 0
-            self.work_dir.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".fetch-", suffix=".tmp", dir=self.work_dir)
+            incoming = self.store.root / ".incoming" if isinstance(self.store, LocalStore) \
+                else self.work_dir
+            incoming.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=".fetch-", suffix=".tmp", dir=incoming)
             try:
                 with os.fdopen(fd, "w+b") as handle:
                     sink = _HashingSink(handle)
@@ -118,7 +167,7 @@ class Fetcher:
                 actual = sink.digest.hexdigest()
                 if actual != sha256:
                     raise HashMismatch(url, sha256, actual)
-                self.store.put_file(key, Path(temp))
+                self._store(key, Path(temp))
                 return sink.size
             finally:
                 with contextlib.suppress(OSError):

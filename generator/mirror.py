@@ -513,7 +513,9 @@ class Mirror:
             for new in change.add:
                 key = file_key(new.record.sha256, new.record.filename)
                 downloaded += self.fetcher.ensure(key, new.url, new.record.sha256)
-                if new.record.metadata_sha256:
+                if new.record.metadata_sha256 and not self.fetcher.adopt_metadata(
+                    key, new.record.metadata_sha256
+                ):
                     downloaded += self.fetcher.ensure(
                         key + ".metadata", new.url + ".metadata", new.record.metadata_sha256
                     )

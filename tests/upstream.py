@@ -8,7 +8,8 @@
   PEP 700 ``size``/``upload-time``, PEP 592 yanks and PEP 658 ``core-metadata``; else
   PEP 503 HTML. Every page has an ``ETag`` and answers ``If-None-Match`` with 304.
   ``html_only=True`` makes an upstream that only speaks HTML and gives no serials.
-- ``/files/<sha256>/<filename>`` and ``….metadata``: the bytes (links are relative).
+- ``/packages/<h[:2]>/<h[2:4]>/<sha256>/<filename>`` and ``….metadata``: the bytes
+  (PyPI's layout, which bandersnatch insists on; page links are relative).
 - ``/pypi/<name>/json``: the legacy JSON API, enough for bandersnatch (benchmarks).
 
 Every request is logged as ``(method, path, status)``. Faults: ``fail_next(n)`` answers
@@ -59,7 +60,8 @@ class FakeFile:
 
     @property
     def path(self) -> str:
-        return f"/files/{self.sha256}/{self.filename}"
+        s = self.sha256
+        return f"/packages/{s[:2]}/{s[2:4]}/{s}/{self.filename}"
 
 
 @dataclass
@@ -95,6 +97,7 @@ class FakeUpstream:
         self._project_requests = 0
         self.file_delay = 0.0
         self.port = 0
+        self.by_sha256: dict[str, FakeFile] = {}
 
     # -- content ------------------------------------------------------------------------
 
@@ -126,6 +129,7 @@ class FakeUpstream:
             if name not in self.projects:
                 self.projects[name] = FakeProject(display_name=display_name or name, serial=0)
             self.projects[name].files[path.name] = entry
+            self.by_sha256[entry.sha256] = entry
             self._touch(name)
         return entry
 
@@ -259,6 +263,9 @@ def _json(document: object) -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK (40 ms a request on Linux), which would dominate every timing.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -290,7 +297,14 @@ class _Handler(BaseHTTPRequestHandler):
         if failing:
             self._reply(503, b"503 Service Unavailable (injected)\n")
             return
-        if path.startswith("/files/"):
+        if path == "/__requests__":  # benchmarks: how many requests so far (not counted)
+            with upstream.lock:
+                stats = _json({"count": len(upstream.log)})
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(stats)))
+            self.end_headers()
+            self.wfile.write(stats)
+        elif path.startswith("/packages/"):
             self._file(path)
         elif path.startswith("/pypi/") and path.endswith("/json"):
             name = canonicalize_name(path.split("/")[2])
@@ -302,6 +316,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._reply(200, body, {"Content-Type": "application/json",
                                         "X-PyPI-Last-Serial": serial})
+        elif path == "/simple":  # bandersnatch asks for the root without its slash
+            self._page("/simple/")
         elif path.startswith("/simple/"):
             self._page(path)
         else:
@@ -344,12 +360,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _file(self, path: str) -> None:
         upstream = self.server.upstream
-        _, _, sha256, filename = path.split("/", 3)
+        parts = path.split("/", 5)  # "", "packages", h[:2], h[2:4], sha256, filename
+        if len(parts) != 6:
+            self._reply(404, b"404 Not Found\n")
+            return
+        sha256, filename = parts[4], parts[5]
         metadata = filename.endswith(".metadata")
         wanted = filename[: -len(".metadata")] if metadata else filename
         with upstream.lock:
-            found = next((f for p in upstream.projects.values() for f in p.files.values()
-                          if f.sha256 == sha256 and f.filename == wanted), None)
+            found = upstream.by_sha256.get(sha256)
+            owner = upstream.projects.get(parse_filename(wanted).project) \
+                if found is not None and found.filename == wanted else None
+            if owner is None or owner.files.get(wanted) is not found:
+                found = None
         if found is None or (metadata and found.metadata is None):
             self._reply(404, b"404 Not Found\n")
             return

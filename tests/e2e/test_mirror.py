@@ -77,7 +77,7 @@ def mirror_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MirrorSite
             ("sync",),
         ):
             run_timeshelf("--config", str(config), *args, env=env)
-        assert not upstream.paths("/files/"), "a lazy sync downloads no file"
+        assert not upstream.paths("/packages/"), "a lazy sync downloads no file"
         work = tmp_path_factory.mktemp("clients")
         (work / "home").mkdir()
         with run_timeshelf_serve(config, env=env) as sidecar:
@@ -99,7 +99,7 @@ def test_pip_installs_a_lazily_mirrored_project_with_its_dependency(
     target, _ = mirror_site.pip_install("lazyapp")
 
     assert installed(target) == {"lazyapp": "1.0", "lazylib": "2.0"}
-    fetched = sorted(p.rpartition("/")[2] for p in upstream.paths("/files/"))
+    fetched = sorted(p.rpartition("/")[2] for p in upstream.paths("/packages/"))
     # pip read each wheel's PEP 658 metadata first, then the wheel: each fetched once.
     assert fetched == sorted([
         "lazyapp-1.0-py3-none-any.whl", "lazyapp-1.0-py3-none-any.whl.metadata",

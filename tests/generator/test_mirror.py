@@ -121,7 +121,7 @@ def test_first_sync_lists_every_file_with_upstream_metadata(
         ("2024-06-01T08:00:00.000000Z", "2026-03-01T12:00:00.000000Z")
     ]
     # Lazy by default: nothing was downloaded.
-    assert not upstream.paths("/files/")
+    assert not upstream.paths("/packages/")
     assert upstream.paths() == ["/simple/", "/simple/alpha/", "/simple/beta/"]
 
 

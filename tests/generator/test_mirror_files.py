@@ -93,7 +93,7 @@ def test_a_lazy_file_is_fetched_verified_and_stored_on_first_request(
     assert first.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert second.data == first.data
     assert (synced.config.output_path / url.lstrip("/")).read_bytes() == first.data
-    assert len(upstream.paths("/files/")) == 1
+    assert len(upstream.paths("/packages/")) == 1
 
 
 def test_metadata_is_fetched_lazily_and_matches_the_advertised_hash(
@@ -133,7 +133,7 @@ def test_concurrent_first_requests_cause_one_download(
 
     assert {status for status, _ in replies} == {200}
     assert {data for _, data in replies} == {upstream.file("alpha", WHEEL).data}
-    assert len(upstream.paths("/files/")) == 1
+    assert len(upstream.paths("/packages/")) == 1
 
 
 def test_a_poisoned_upstream_file_is_refused_and_nothing_stored(
