@@ -241,15 +241,18 @@ def list_(ctx: Context, what: str, source: str | None, repo: str | None) -> None
     """List repositories, sources, packages or tokens (never the tokens themselves)."""
     catalog = ctx.inst.catalog
     if what == "snapshots":
-        from generator.snapshots import snapshot_days
+        from generator.snapshots import history_days, snapshot_days
 
         if repo is None:
             raise click.UsageError("list snapshots needs --repo R")
         chosen_repo = catalog.get_repo(repo)
         written = catalog.snapshot_days(chosen_repo)
         base = ctx.inst.config.base_url
+        history = history_days(catalog, chosen_repo)
         for day in snapshot_days(catalog, chosen_repo, ctx.inst.now()):
             state = "materialized" if day.isoformat() in written else "on demand"
+            if history is not None and day < history[1]:
+                state = "reconstructed (on demand)"
             click.echo(f"{day}\t{state}\t{base}{chosen_repo.name}/{day}/simple/")
     elif what == "tokens":
         now = ctx.inst.now()
