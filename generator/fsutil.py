@@ -8,10 +8,12 @@ web server configuration can refuse them (nothing half-written is ever served).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -81,6 +83,60 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
     write_bytes(path, data)
     return True
+
+
+def write_new_directory(path: Path, files: Mapping[str, bytes]) -> None:
+    """Create the directory ``path`` holding ``files`` (name → bytes), whole or not at all.
+
+    The files go into a hidden temporary directory beside ``path`` that is then renamed
+    into place: one rename for all of them and no read of a previous version, the
+    fastest atomic way to add a new project's pages (a full generation writes 100k of
+    them). Raises ``StoreError`` when ``path`` already exists with content or cannot be
+    written.
+    """
+    temp = os.path.join(path.parent, f".{path.name[:80]}.{os.getpid()}.tmp")
+    try:
+        try:
+            os.mkdir(temp)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.mkdir(temp)
+        except FileExistsError:  # left by a crashed run that had the same process id
+            shutil.rmtree(temp)
+            os.mkdir(temp)
+        for name, data in files.items():
+            fd = os.open(os.path.join(temp, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                if _umask_hides(0o644):
+                    os.fchmod(fd, 0o644)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+        os.rename(temp, path)
+    except OSError as e:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise StoreError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+@functools.cache
+def _process_umask() -> int | None:
+    # Read, not set: os.umask() would change it for every thread for a moment.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _umask_hides(mode: int) -> bool:
+    """True unless the umask is known to keep every bit of ``mode`` (then no chmod is needed)."""
+    umask = _process_umask()
+    return umask is None or bool(umask & mode)
 
 
 def sync_directory(directory: Path) -> None:

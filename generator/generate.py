@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.utils import NormalizedName
 
 from generator.catalog import Catalog
-from generator.fsutil import write_if_changed
+from generator.fsutil import write_if_changed, write_new_directory
 from generator.records import Repo
 from generator.render import RENDER_VERSION, Renderer, project_json, root_json
 from generator.store import LocalStore, file_key
@@ -91,6 +91,11 @@ def generate_repo(
     # when the root index must be rewritten): each upload stays cheap in a large catalog.
     previous = catalog.site_projects(repo, names)
     shown: dict[NormalizedName, str | None] = {}
+    # A full generation lists the output once. A project without a directory gets it
+    # written whole in one step (no read, one rename: 100k new projects cost a third of
+    # the system calls of page-by-page writes); the listing also finds leftovers.
+    on_disk = _project_dirs(base) if names is None else None
+    relative = str(base.relative_to(output))
 
     for project in catalog.iter_projects(repo, names):
         if link and store is not None:
@@ -105,10 +110,16 @@ def generate_repo(
         page_dir = base / project.name
         html = renderer.project_html(project, PROJECT_FILES_PREFIX)
         data = project_json(project, PROJECT_FILES_PREFIX)
-        for path, content in ((page_dir / "index.html", html), (page_dir / "index.json", data)):
-            if write_if_changed(path, content):
-                report.written += 1
-                report.pages.append(str(path.relative_to(output)))
+        pages = {"index.html": html, "index.json": data}
+        is_new = project.name not in on_disk if on_disk is not None else not page_dir.is_dir()
+        if is_new:
+            write_new_directory(page_dir, pages)
+            written = list(pages)
+        else:
+            written = [n for n, content in pages.items() if write_if_changed(page_dir / n, content)]
+        for page in written:
+            report.written += 1
+            report.pages.append(f"{relative}/{project.name}/{page}")
         shown[project.name] = project.display_name
         report.projects += 1
         if progress is not None:
@@ -117,7 +128,7 @@ def generate_repo(
     if names is None:
         current = dict(shown)
         gone = {name for name in previous if name not in current}
-        gone |= _orphan_dirs(base, current)
+        gone |= {name for name in on_disk or () if name not in current}
     else:
         gone = {name for name in names if name not in shown}
     for name in gone:
@@ -148,14 +159,21 @@ def generate_repo(
     return report
 
 
-def _orphan_dirs(base: Path, current: Container[str]) -> set[NormalizedName]:
-    """Project directories on disk that the catalog no longer shows (crash leftovers too)."""
+def _project_dirs(base: Path) -> set[NormalizedName]:
+    """The project directories on disk; removes temporary ones a crashed run left.
+
+    Runs under the generation lock, so every hidden ``.tmp`` directory is a leftover.
+    """
     try:
         entries = list(os.scandir(base))
     except FileNotFoundError:
         return set()
-    return {
-        NormalizedName(e.name)
-        for e in entries
-        if e.is_dir() and not e.name.startswith(".") and e.name not in current
-    }
+    found: set[NormalizedName] = set()
+    for e in entries:
+        if not e.is_dir():
+            continue
+        if not e.name.startswith("."):
+            found.add(NormalizedName(e.name))
+        elif e.name.endswith(".tmp"):
+            shutil.rmtree(e.path, ignore_errors=True)
+    return found
