@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import html
 import io
 import json
 import os
@@ -263,6 +264,61 @@ class Footprint:
     staging: frozenset[str]
 
 
+# -- checks ---------------------------------------------------------------------------------
+
+
+def reason_of(message: str) -> str:
+    """The reason phrase the sidecar makes of a message (one line, printable ASCII)."""
+    flat = " ".join(message.split())
+    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in flat)[:400]
+
+
+def assert_refused(sidecar: Sidecar, reply: RawReply, status: int, message: str) -> None:
+    """``status``, ``message`` in the reason phrase and in uv's JSON, no token echoed."""
+    assert reply.status == status, reply.raw[:800]
+    assert message.lower() in reply.reason.lower(), reply.reason
+    assert reply.header("Content-Type") == "application/json", reply.headers
+    document = reply.json()
+    assert set(document) == {"message", "code", "title"}, document
+    text = document["message"]
+    assert isinstance(text, str)
+    assert message.lower() in text.lower(), text
+    assert document["code"] == f"{status} {text}"
+    assert reply.reason == reason_of(text)
+    assert_no_token(sidecar, reply)
+
+
+def assert_no_token(sidecar: Sidecar, reply: RawReply) -> None:
+    for name, token in sidecar.tokens.items():
+        assert token.encode() not in reply.raw, f"the {name} token is echoed"
+        assert token.removeprefix("tsh_").encode() not in reply.raw
+
+
+def assert_nothing_stored(sidecar: Sidecar, before: Footprint) -> None:
+    after = sidecar.footprint()
+    assert after.blobs == before.blobs, after.blobs ^ before.blobs
+    assert (after.files, after.projects, after.events) == (
+        before.files, before.projects, before.events
+    )
+    assert after.staging == frozenset(), after.staging
+
+
+def project_page(sidecar: Sidecar, project: str) -> str:
+    page = sidecar.output / "python" / "latest" / "simple" / project / "index.html"
+    return page.read_text(encoding="utf-8")
+
+
+def assert_stored(sidecar: Sidecar, dist: Path, project: str, *, data: bytes | None = None,
+                  filename: str | None = None) -> None:
+    """The file is in the store with its bytes and linked from the regenerated page."""
+    body = dist.read_bytes() if data is None else data
+    name = filename or dist.name
+    digest = hashlib.sha256(body).hexdigest()
+    blob = sidecar.store / digest[:2] / digest[2:4] / digest / name
+    assert blob.read_bytes() == body
+    assert f"{name}#sha256={digest}" in html.unescape(project_page(sidecar, project))
+
+
 # -- the sidecar ---------------------------------------------------------------------------
 
 
@@ -352,7 +408,12 @@ class Sidecar:
         return parse_reply(send_raw(self.port, build_request("GET", path, headers=headers)))
 
 
-def _configure(home: Path) -> Path:
+def start_installation(home: Path) -> Path:
+    """``timeshelf init HOME`` at ``NOW``, with the small request limit; the config path."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(ENV_NOW, format_timestamp(NOW))
+        with contextlib.redirect_stderr(io.StringIO()):
+            assert main(["init", str(home)]) == 0
     config = home / "timeshelf.toml"
     text = config.read_text(encoding="utf-8")
     assert "max_request_size = 209715200" in text
@@ -390,11 +451,7 @@ def start_sidecar(home: Path, dists: Path) -> contextlib.AbstractContextManager[
 
     @contextlib.contextmanager
     def started() -> Iterator[Sidecar]:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv(ENV_NOW, format_timestamp(NOW))
-            with contextlib.redirect_stderr(io.StringIO()):
-                assert main(["init", str(home)]) == 0
-        config = _configure(home)
+        config = start_installation(home)
         timeshelf(config, "create", "source", "--name", "other", "--type", "local-python")
         timeshelf(config, "create", "source", "--name", "mirror", "--type", "pypi",
                   "--upstream", "http://127.0.0.1:9/simple/")

@@ -11,7 +11,6 @@ regenerated index come last.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import re
 import threading
@@ -39,75 +38,24 @@ from tests.uploader.conftest import (
     BOUNDARY,
     MAX_REQUEST_SIZE,
     UV_ACCEPT,
-    Footprint,
     Part,
     RawReply,
     Sidecar,
+    assert_no_token,
+    assert_nothing_stored,
+    assert_refused,
+    assert_stored,
     basic,
     build_request,
     multipart,
     parse_reply,
+    project_page,
     send_raw,
     timeshelf,
     upload_parts,
 )
 
 Attempt = Callable[[], RawReply]
-
-
-# -- checks ---------------------------------------------------------------------------------
-
-
-def reason_of(message: str) -> str:
-    """The reason phrase the sidecar makes of a message (one line, printable ASCII)."""
-    flat = " ".join(message.split())
-    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in flat)[:400]
-
-
-def assert_refused(sidecar: Sidecar, reply: RawReply, status: int, message: str) -> None:
-    """``status``, ``message`` in the reason phrase and in uv's JSON, no token echoed."""
-    assert reply.status == status, reply.raw[:800]
-    assert message.lower() in reply.reason.lower(), reply.reason
-    assert reply.header("Content-Type") == "application/json", reply.headers
-    document = reply.json()
-    assert set(document) == {"message", "code", "title"}, document
-    text = document["message"]
-    assert isinstance(text, str)
-    assert message.lower() in text.lower(), text
-    assert document["code"] == f"{status} {text}"
-    assert reply.reason == reason_of(text)
-    assert_no_token(sidecar, reply)
-
-
-def assert_no_token(sidecar: Sidecar, reply: RawReply) -> None:
-    for name, token in sidecar.tokens.items():
-        assert token.encode() not in reply.raw, f"the {name} token is echoed"
-        assert token.removeprefix("tsh_").encode() not in reply.raw
-
-
-def assert_nothing_stored(sidecar: Sidecar, before: Footprint) -> None:
-    after = sidecar.footprint()
-    assert after.blobs == before.blobs, after.blobs ^ before.blobs
-    assert (after.files, after.projects, after.events) == (
-        before.files, before.projects, before.events
-    )
-    assert after.staging == frozenset(), after.staging
-
-
-def project_page(sidecar: Sidecar, project: str) -> str:
-    page = sidecar.output / "python" / "latest" / "simple" / project / "index.html"
-    return page.read_text(encoding="utf-8")
-
-
-def assert_stored(sidecar: Sidecar, dist: Path, project: str, *, data: bytes | None = None,
-                  filename: str | None = None) -> None:
-    """The file is in the store with its bytes and linked from the regenerated page."""
-    body = dist.read_bytes() if data is None else data
-    name = filename or dist.name
-    digest = hashlib.sha256(body).hexdigest()
-    blob = sidecar.store / digest[:2] / digest[2:4] / digest / name
-    assert blob.read_bytes() == body
-    assert f"{name}#sha256={digest}" in html.unescape(project_page(sidecar, project))
 
 
 # -- the corpus of refused uploads ------------------------------------------------------------
