@@ -9,6 +9,7 @@ verifies and stores it. pip runs isolated from this machine's configuration.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from tests.upstream import FakeUpstream, serve_upstream
 
 pytestmark = pytest.mark.e2e
 OLD = datetime(2024, 6, 1, 8, tzinfo=UTC)
+NEWER = datetime(2025, 6, 1, 8, tzinfo=UTC)
 
 
 @dataclass
@@ -46,10 +48,11 @@ class MirrorSite:
     def index_url(self) -> str:
         return f"{self.base_url}/python/latest/simple/"
 
-    def pip_install(self, *requirements: str, check: bool = True) -> tuple[Path, str]:
+    def pip_install(self, *requirements: str, check: bool = True,
+                    index_url: str | None = None) -> tuple[Path, str]:
         target = self.work / f"target-{len(list(self.work.iterdir()))}"
         done = run([PYTHON, "-m", "pip", "install", "--target", target, "--index-url",
-                    self.index_url, *requirements], env=self.env, check=check)
+                    index_url or self.index_url, *requirements], env=self.env, check=check)
         return target, done.stdout + done.stderr
 
 
@@ -64,7 +67,7 @@ def mirror_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MirrorSite
         upstream.add(build_wheel(dists, WheelSpec("lazyapp", "1.0",
                                                   requires_dist=("lazylib>=1",))), uploaded=OLD)
         upstream.add(build_wheel(dists, WheelSpec("lazylib", "1.0")), uploaded=OLD)
-        upstream.add(build_wheel(dists, WheelSpec("lazylib", "2.0")), uploaded=OLD)
+        upstream.add(build_wheel(dists, WheelSpec("lazylib", "2.0")), uploaded=NEWER)
         upstream.add(build_wheel(dists, WheelSpec("poisoned", "1.0")), uploaded=OLD)
         upstream.poison("poisoned", "poisoned-1.0-py3-none-any.whl")
         home = tmp_path_factory.mktemp("installation")
@@ -126,3 +129,17 @@ def test_a_poisoned_upstream_file_is_refused_through_nginx(mirror_site: MirrorSi
     assert "poisoned" in output
     assert http_get(url).status == 502, "still refused: nothing was stored"
     assert hashlib.sha256(entry.data).hexdigest() == digest
+
+
+def test_a_backfilled_project_installs_at_a_date_before_the_mirror_existed(
+    mirror_site: MirrorSite,
+) -> None:
+    """Reconstructed day: the upstream's state then, from the upload times backfilled."""
+    day = f"{mirror_site.base_url}/python/2025-01-01/simple/"
+
+    target, _ = mirror_site.pip_install("lazyapp", index_url=day)
+
+    assert installed(target) == {"lazyapp": "1.0", "lazylib": "1.0"}
+    listing = http_get(f"{mirror_site.base_url}/python/snapshots.json")
+    days = {d["date"]: d for d in json.loads(listing.body)["snapshots"]}
+    assert days["2025-01-01"]["reconstructed"] is True
