@@ -611,37 +611,42 @@ class Catalog:
         if names is not None:
             name_filter = f"AND p.name IN ({', '.join('?' for _ in names)})"
             params.extend(names)
+        # One pass in name order, no sort and no window: CROSS JOIN makes SQLite walk
+        # projects by the name index and each project's files by (project_id, filename),
+        # which is exactly the ORDER BY. The sort this replaces held every row of a
+        # full generation (1M files) before yielding the first project. Source priority
+        # is resolved below, per name: the subscribed source with the lowest position
+        # among those with a live file owns the project.
         sql = f"""
-            WITH live AS (
-                SELECT p.id, p.name, p.display_name, p.last_event_id, s.name AS source,
-                       ROW_NUMBER() OVER (PARTITION BY p.name ORDER BY x.position) AS rank
-                FROM projects p
-                JOIN subscriptions x ON x.source_id = p.source_id AND x.repo_id = ?
-                JOIN sources s ON s.id = p.source_id
-                WHERE EXISTS (SELECT 1 FROM files f0
-                              WHERE f0.project_id = p.id AND f0.removed_at IS NULL)
-                {name_filter}
-            )
-            SELECT l.name, l.display_name, l.last_event_id, l.source, {_FILE_COLUMNS}, f.url
-            FROM live l JOIN files f ON f.project_id = l.id AND f.removed_at IS NULL
-            WHERE l.rank = 1
-            ORDER BY l.name, f.filename
+            SELECT p.name, p.display_name, p.last_event_id, s.name, x.position,
+                   {_FILE_COLUMNS}, f.url
+            FROM projects p CROSS JOIN subscriptions x CROSS JOIN sources s
+                 CROSS JOIN files f
+            WHERE x.source_id = p.source_id AND x.repo_id = ? AND s.id = p.source_id
+                  AND f.project_id = p.id AND f.removed_at IS NULL {name_filter}
+            ORDER BY p.name, p.id, f.filename
         """
         with self._lock:
             cursor = self._db.execute(sql, params)
-            rows = cursor.fetchmany(4096)
-            current: list[Any] | None = None
+            best: tuple[Any, ...] | None = None  # (name, display, serial, source, position)
             files: list[FileRecord] = []
+            head: tuple[Any, ...] | None = None
+            rows = cursor.fetchmany(4096)
             while rows:
                 for row in rows:
-                    if current is None or row[0] != current[0]:
-                        if current is not None:
-                            yield _project(current, files)
-                        current, files = list(row[:4]), []
-                    files.append(_file_from_row(row[4:]))
+                    if head is None or row[0] != head[0] or row[4] != head[4]:
+                        # A new project: another name, or the same name in another source.
+                        if best is not None and row[0] != best[0]:
+                            yield _project(best, files)
+                            best = None
+                        head = row[:5]
+                        if best is None or head[4] < best[4]:
+                            best, files = head, []
+                    if head is best:
+                        files.append(_file_from_row(row[5:]))
                 rows = cursor.fetchmany(4096)
-            if current is not None:
-                yield _project(current, files)
+            if best is not None:
+                yield _project(best, files)
 
     def project_names(self, repo: Repo) -> list[tuple[NormalizedName, str]]:
         """(name, display name) of every project the repository shows, sorted by name."""
