@@ -16,6 +16,7 @@ from typing import Any
 
 from generator.errors import ConfigError
 from generator.mirror_config import MirrorSettings, parse_mirror_settings
+from generator.python_config import PythonSettings, parse_python_settings
 
 ENV_CONFIG = "TIMESHELF_CONFIG"
 CONFIG_NAME = "timeshelf.toml"
@@ -73,6 +74,42 @@ timeout = 30
 # UTC): daily at 01:00.
 sync_schedule = "0 1 * * *"
 
+[python]
+# Environments of deployed bundles (`POST /__api__/bundles`, `timeshelf env build`).
+# Python interpreters to build with, analysed at startup (version, pip, venv); empty
+# means the interpreter running timeshelf. A bundle's python.version picks one.
+executables = []
+# Packages installed in every interpreter above and used from there, not fetched.
+external = []
+# A configured interpreter missing an external: true stops `timeshelf serve`, false warns.
+externals_check_is_fatal = true
+# true: a requirement pinning another version than the system's external installs that
+# version from the repository; false: the system's copy satisfies it whatever the pin.
+external_version_matching = false
+# true: python.version must match major.minor.patch; false: same major.minor, highest patch.
+exact_version_matching = false
+# "pip" or "uv" (a bundle may ask for uv with python.package_manager.allow_uv).
+installer = "pip"
+# Requirements installed in every environment besides the bundle's (e.g. "gunicorn").
+extra_packages = []
+# Requirement lines naming these are removed (logged). The default list: packages that
+# install only on Windows or macOS; add to it, or empty it.
+prohibited = ["appnope", "pyobjc", "pyobjc-core", "pyobjc-framework-cocoa", "pypiwin32", "pywin32", "pywinpty", "windows-curses", "winpty", "wmi"]
+# Whether requirements may use -i/--extra-index-url/-f/--trusted-host, -e, and URLs.
+allow_index_options = false
+allow_editable = false
+allow_direct_references = false
+# Where built environments are kept (and their build logs).
+environments_dir = "environments"
+# Build from the index as of this day, YYYY-MM-DD (/<repository>/<day>/simple/); empty
+# means latest. A deploy may ask for another day.
+snapshot = ""
+# The repository of this server that environments install from.
+repository = "python"
+# Resolve unpinned requirements with pip-compile against the index first, so the
+# environment is reproducible from its lockfile.
+compile_unpinned = false
+
 # Each mirror source may have a table of its own; every key is optional:
 # [sources.pypi]
 # file_mode = "lazy"                  # lazy: fetched on first request; prefetch: at sync
@@ -102,6 +139,7 @@ class Config:
     snapshot_daily_days: int = 90
     snapshot_monthly: bool = True
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
+    python: PythonSettings = field(default_factory=PythonSettings)
 
     @property
     def base_url(self) -> str:
@@ -195,6 +233,7 @@ def load_config(explicit: Path | None = None) -> Config:
         snapshot_daily_days=_get(table, "snapshots", "daily_days", int, 90),
         snapshot_monthly=_get(table, "snapshots", "monthly", bool, True),
         mirror=parse_mirror_settings(table),
+        python=parse_python_settings(table, base),
     )
 
 
