@@ -47,7 +47,8 @@ class Manifest:
     python_requires: str | None
     package_manager: str
     package_file: str
-    allow_uv: bool
+    # None: the manifest leaves the installer to the server.
+    allow_uv: bool | None
     checksums: tuple[tuple[str, str], ...]
 
     @classmethod
@@ -84,7 +85,7 @@ class Manifest:
             python_requires=requires,
             package_manager=str(manager.get("name", "pip")),
             package_file=str(package_file),
-            allow_uv=bool(manager.get("allow_uv", False)),
+            allow_uv=None if manager.get("allow_uv") is None else bool(manager["allow_uv"]),
             checksums=tuple(sorted(checksums)),
         )
 

@@ -233,7 +233,8 @@ class EnvironmentCache:
         assert environment is not None
         return dataclasses.replace(environment, hit=False)
 
-    def _run(self, argv: Sequence[str], log: Log, env: dict[str, str] | None = None) -> str:
+    def run(self, argv: Sequence[str], log: Log, env: dict[str, str] | None = None) -> str:
+        """Run a command, its output to ``log``; its stdout. ``BuildError`` if it fails."""
         log("$ " + " ".join(argv))
         try:
             done = subprocess.run(
@@ -254,7 +255,7 @@ class EnvironmentCache:
 
     def _create(self, plan: BuildPlan, target: Path, log: Log) -> None:
         venv, python = target / "venv", target / "venv" / "bin" / "python"
-        env = _clean_env()
+        env = installer_env(self.root / ".cache")
         requirements = target / "requirements.txt"
         requirements.write_text(
             "".join(
@@ -266,13 +267,13 @@ class EnvironmentCache:
         if plan.installer == "uv":
             if self.uv is None:
                 raise BuildError("uv is not installed on the server: install it or use pip")
-            self._run(
+            self.run(
                 [self.uv, "venv", "--quiet", "--python", plan.python.executable, str(venv)],
                 log,
                 env,
             )
         else:
-            self._run([plan.python.executable, "-m", "venv", str(venv)], log, env)
+            self.run([plan.python.executable, "-I", "-m", "venv", str(venv)], log, env)
         # The environment's own pip configuration: our index, our timeouts, nothing else.
         (venv / "pip.conf").write_text(
             f"[global]\nindex-url = {plan.index_url}\ntimeout = 60\nretries = 2\n"
@@ -282,7 +283,7 @@ class EnvironmentCache:
         if plan.requirements or plan.extra_packages:
             if plan.installer == "uv":
                 assert self.uv is not None
-                self._run(
+                self.run(
                     [
                         self.uv,
                         "pip",
@@ -290,6 +291,7 @@ class EnvironmentCache:
                         "--python",
                         str(python),
                         "--no-config",
+                        "--no-progress",
                         "--index-url",
                         plan.index_url,
                         "-r",
@@ -301,7 +303,7 @@ class EnvironmentCache:
                     env,
                 )
             else:
-                self._run(
+                self.run(
                     [
                         str(python),
                         "-m",
@@ -312,6 +314,14 @@ class EnvironmentCache:
                         plan.index_url,
                         "--no-input",
                         "--disable-pip-version-check",
+                        "--progress-bar",
+                        "off",
+                        "--timeout",
+                        "60",
+                        "--retries",
+                        "2",
+                        "--cache-dir",
+                        env["PIP_CACHE_DIR"],
                         "-r",
                         str(requirements),
                         "-c",
@@ -322,11 +332,11 @@ class EnvironmentCache:
                 )
         if plan.installer == "uv":
             assert self.uv is not None
-            freeze = self._run(
+            freeze = self.run(
                 [self.uv, "pip", "freeze", "--python", str(python)], lambda _: None, env
             )
         else:
-            freeze = self._run(
+            freeze = self.run(
                 [str(python), "-m", "pip", "freeze", "--isolated", "--disable-pip-version-check"],
                 lambda _: None,
                 env,
@@ -339,27 +349,23 @@ class EnvironmentCache:
         if not plan.externals:
             return
         names = [name for name, _ in plan.externals]
-        script = (
-            "import importlib.metadata as m, json, sys, pathlib\n"
-            "out = {}\n"
-            "for n in sys.argv[1:]:\n"
-            "    d = m.distribution(n)\n"
-            "    base = pathlib.Path(d.locate_file(''))\n"
-            "    tops = {pathlib.Path(str(f)).parts[0] for f in (d.files or []) if not str(f).startswith('..')}\n"
-            "    out[n] = [str(base / t) for t in sorted(tops) if (base / t).exists()]\n"
-            "print(json.dumps(out))\n"
-        )
         found = json.loads(
-            self._run([plan.python.executable, "-I", "-c", script, *names], lambda _: None)
+            self.run(
+                [plan.python.executable, "-I", "-c", _EXTERNALS_PROBE, *names], lambda _: None
+            )
         )
         shared = venv / "externals"
         shared.mkdir()
-        for name, paths in found.items():
-            for path in paths:
+        for name, entry in found.items():
+            for path in entry["paths"]:
                 link = shared / Path(path).name
                 if not link.exists():
                     os.symlink(path, link)
-            log(f"external {name}: linked from {plan.python.executable}")
+            closure = ", ".join(entry["dependencies"]) or "none"
+            log(
+                f"external {name}: linked from {plan.python.executable} "
+                f"with its installed dependencies ({closure})"
+            )
         site = next((venv / "lib").glob("python*/site-packages"))
         (site / "timeshelf-externals.pth").write_text(str(shared) + "\n")
 
@@ -401,6 +407,40 @@ class EnvironmentCache:
         return removed
 
 
+# Run by the system interpreter: for each external, the top-level paths (packages,
+# modules, .dist-info) of it and of its installed dependency closure, so that an external
+# imports (jinja2 needs markupsafe) while nothing else of the system becomes visible.
+# Dependencies behind an ``extra ==`` marker are left out: the bundle did not ask for them.
+_EXTERNALS_PROBE = r"""
+import importlib.metadata as m, json, pathlib, re, sys
+def tops(d):
+    base = pathlib.Path(d.locate_file(""))
+    names = {pathlib.Path(str(f)).parts[0] for f in (d.files or []) if not str(f).startswith("..")}
+    return [str(base / t) for t in sorted(names) if (base / t).exists()]
+def norm(n):
+    return re.sub(r"[-_.]+", "-", n).lower()
+out = {}
+for name in sys.argv[1:]:
+    seen, todo, paths = set(), [name], []
+    while todo:
+        current = norm(todo.pop())
+        if current in seen:
+            continue
+        try:
+            d = m.distribution(current)
+        except m.PackageNotFoundError:
+            continue
+        seen.add(current)
+        paths += tops(d)
+        for line in d.requires or []:
+            if re.search(r"\bextra\s*==", line):
+                continue
+            todo.append(re.match(r"\s*([A-Za-z0-9._-]+)", line).group(1))
+    out[name] = {"paths": paths, "dependencies": sorted(seen - {norm(name)})}
+print(json.dumps(out))
+"""
+
+
 def find_uv() -> str | None:
     """The uv binary: on PATH, beside this interpreter, or from the ``uv`` package."""
     found = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
@@ -415,12 +455,17 @@ def find_uv() -> str | None:
     return None
 
 
-def _clean_env() -> dict[str, str]:
-    """The installer's environment: no PIP_*/UV_* settings of whoever runs the server."""
+def installer_env(cache: Path) -> dict[str, str]:
+    """The installer's environment: no PIP_*/UV_* settings of whoever runs the server, and
+    download caches of our own beside the environments (uv links files from its cache, so
+    it must be on the same file system)."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env["PIP_CONFIG_FILE"] = os.devnull
+    env["PIP_CACHE_DIR"] = str(cache / "pip")
+    env["UV_CACHE_DIR"] = str(cache / "uv")
     env["UV_NO_CONFIG"] = "1"
+    env["UV_PYTHON_DOWNLOADS"] = "never"
     env["PYTHONNOUSERSITE"] = "1"
     return env
 

@@ -30,6 +30,7 @@ print(json.dumps({
     "version": platform.python_version(),
     "pip": u.find_spec("pip") is not None and (m.version("pip") if u.find_spec("pip") else None),
     "venv": u.find_spec("venv") is not None and u.find_spec("ensurepip") is not None,
+    "bundled_pip": __import__("ensurepip").version() if u.find_spec("ensurepip") else None,
     "externals": externals,
 }))
 """
@@ -47,6 +48,8 @@ class PythonInstall:
     version: str
     pip: str | None
     venv: bool
+    # The pip that ``python -m venv`` puts into a new environment (ensurepip's).
+    bundled_pip: str | None = None
     externals: tuple[tuple[NormalizedName, str], ...]
 
     @property
@@ -71,12 +74,16 @@ def analyse(executable: str, externals: Sequence[str] = (), timeout: float = 60.
         raise PythonError(f"cannot run the Python {executable!r}: {e}") from e
     if done.returncode != 0:
         raise PythonError(f"the Python {executable!r} failed: {done.stderr.strip()[-300:]}")
-    facts = json.loads(done.stdout)
+    try:
+        facts = json.loads(done.stdout)
+    except ValueError as e:
+        raise PythonError(f"the Python {executable!r} answered the probe with {done.stdout!r}") from e
     return PythonInstall(
         executable=executable,
         version=facts["version"],
         pip=facts["pip"] or None,
         venv=bool(facts["venv"]),
+        bundled_pip=facts.get("bundled_pip"),
         externals=tuple(sorted((canonicalize_name(k), v) for k, v in facts["externals"].items())),
     )
 
@@ -110,6 +117,16 @@ def select_python(
         raise PythonError("no Python is configured: set [python] executables in timeshelf.toml")
     available = ", ".join(f"{i.version} ({i.executable})" for i in installs)
     ordered = sorted(installs, key=lambda i: i.parsed, reverse=True)
+    if requires:
+        # environment.python.requires is always respected when present (Connect >= 2025.03).
+        try:
+            specifier = SpecifierSet(requires)
+        except InvalidSpecifier as e:
+            raise PythonError(f"invalid environment.python.requires {requires!r}") from e
+        for install in ordered:
+            if install.parsed in specifier:
+                return install
+        raise PythonError(f"no configured Python satisfies {requires} (available: {available})")
     if version:
         try:
             wanted = Version(version)
@@ -123,13 +140,4 @@ def select_python(
             return matches[0]
         rule = "exactly" if exact else "the same major.minor as"
         raise PythonError(f"no configured Python matches {rule} {version} (available: {available})")
-    if requires:
-        try:
-            specifier = SpecifierSet(requires)
-        except InvalidSpecifier as e:
-            raise PythonError(f"invalid environment.python.requires {requires!r}") from e
-        for install in ordered:
-            if install.parsed in specifier:
-                return install
-        raise PythonError(f"no configured Python satisfies {requires} (available: {available})")
     return ordered[0]
