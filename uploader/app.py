@@ -40,10 +40,13 @@ def create_app(inst: Installation, *, serve_site: bool = True) -> Flask:
     app.extensions["timeshelf"] = inst
 
     from uploader.api import bp as api_bp
+    from uploader.bundle_api import bp as bundle_bp
     from uploader.legacy_upload import bp as upload_bp
     from uploader.mirror_files import bp as mirror_files_bp
 
     app.register_blueprint(upload_bp)
+    # Before api_bp, whose catch-all answers unknown /__api__/ paths.
+    app.register_blueprint(bundle_bp)
     app.register_blueprint(api_bp)
     # Always: nginx passes its misses below /files/ here (lazily mirrored files).
     app.register_blueprint(mirror_files_bp)

@@ -27,6 +27,10 @@ def serve(ctx: Context, listen: str | None) -> None:
     run(ctx.inst, listen)
 
 
+# The deployment commands (bundle, deploy, env, python check) register themselves on `cli`.
+from uploader import deploy_cli  # noqa: E402, F401
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``timeshelf`` console script."""
     return run_cli(argv)

@@ -74,9 +74,17 @@ def run(inst: Installation, listen: str | None) -> None:
     ``ConfigError`` for an address that is not ``HOST:PORT`` or cannot be listened on
     (in use, not local), so the CLI reports it in one line.
     """
+    from uploader.bundle_api import BUILDER
+    from uploader.deploy import startup_builder
+
     address = listen or inst.config.listen
     check_address(address, "listen address")
+    # The Pythons bundles build with are analysed now: a fatal problem stops the start.
+    builder = startup_builder(
+        inst.config, base_url(inst.config, listen), warn=lambda line: click.echo(line, err=True)
+    )
     app = create_app(inst)
+    app.extensions[BUILDER] = builder
     try:
         server = create_server(
             app,
