@@ -150,7 +150,8 @@ def _make_file(
     yanked: Any, metadata: Any,
 ) -> UpstreamFile | None:
     sha256 = _digest(hashes, "sha256")
-    if sha256 is None:
+    # The name becomes a path segment below /files/: nothing that could leave it.
+    if sha256 is None or "/" in filename or "\\" in filename or filename.startswith("."):
         return None
     try:
         parsed = parse_filename(filename, project)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
 from flask import Blueprint, Flask, Response, current_app
 
@@ -27,16 +28,20 @@ log = logging.getLogger(__name__)
 bp = Blueprint("mirror_files", __name__)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 METADATA = ".metadata"
+_FETCHER_LOCK = threading.Lock()
 
 
 def fetcher(app: Flask) -> Fetcher:
     """The app's one fetcher (one lock table for all its threads)."""
-    found = app.extensions.get("timeshelf_fetcher")
-    if not isinstance(found, Fetcher):
-        inst = installation(app)
-        found = make_fetcher(inst, make_client(inst.config.mirror))
-        app.extensions["timeshelf_fetcher"] = found
-    return found
+    # Under a lock: two threads each making one would each lock only their own
+    # requests, and concurrent first requests would download once per fetcher.
+    with _FETCHER_LOCK:
+        found = app.extensions.get("timeshelf_fetcher")
+        if not isinstance(found, Fetcher):
+            inst = installation(app)
+            found = make_fetcher(inst, make_client(inst.config.mirror))
+            app.extensions["timeshelf_fetcher"] = found
+        return found
 
 
 def _plain(status: int, message: str) -> Response:
