@@ -246,7 +246,7 @@ class Builder:
             self.cache.run(
                 [
                     sys.executable, "-m", "piptools", "compile", "--quiet", "--no-header",
-                    "--no-annotate", "--no-emit-index-url", "--no-emit-trusted-host",
+                    "--no-annotate", "--no-emit-index-url", "--no-emit-trusted-host", "--no-strip-extras",
                     "--index-url", plan.index_url, "--cache-dir", env["PIP_CACHE_DIR"],
                     "--output-file", str(output), str(source),
                 ],
