@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,9 @@ class Run:
     requests: int
     peak_rss_mb: float
     exit_code: int
+    # timeshelf only: the seconds of the sync itself, before it regenerates the site
+    # (its pages, snapshots and web UI); bandersnatch writes its pages as it syncs.
+    sync_phase_s: float | None = None
 
 
 def build_dists(directory: Path, projects: int, versions: int) -> list[Path]:
@@ -95,6 +99,8 @@ def measure(argv: list[str], env: dict[str, str], port: int, cwd: Path | None = 
     before = request_count(port)
     started = time.monotonic()
     log = open(WORK / "runs.log", "ab")  # noqa: SIM115
+    log.write(f"\n$ {' '.join(argv)}\n".encode())
+    log.flush()
     process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=log)
     deadline = started + RUN_TIMEOUT
     while True:
@@ -130,9 +136,12 @@ def timeshelf_runs(mode: str, port: int, projects: int, workers: int) -> list[Ru
     for label in ("first", "no-op"):
         seconds, requests, rss, code = measure(
             [str(TIMESHELF), "--config", str(config), "sync"], env, port)
+        summary = [line for line in (WORK / "runs.log").read_text().splitlines()
+                   if line.startswith("pypi: ")][-1]
+        phase = float(re.search(r"([0-9.]+)s\)?$", summary)[1])  # type: ignore[index]
         runs.append(Run(tool="timeshelf", mode=mode, sync=label, seconds=round(seconds, 2),
                         projects_per_s=round(projects / seconds, 1), requests=requests,
-                        peak_rss_mb=round(rss, 1), exit_code=code))
+                        peak_rss_mb=round(rss, 1), exit_code=code, sync_phase_s=phase))
     return runs
 
 
@@ -169,13 +178,15 @@ def bandersnatch_runs(mode: str, port: int, projects: int, workers: int) -> list
 
 def table(runs: list[Run]) -> str:
     lines = [
-        "| tool | files | sync | seconds | projects/s | requests | peak RSS (MB) | exit |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| tool | files | sync | seconds | projects/s | sync phase (s) | requests "
+        "| peak RSS (MB) | exit |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in runs:
         files = "pages only" if r.mode == "lazy" else "pages + files"
+        phase = "" if r.sync_phase_s is None else r.sync_phase_s
         lines.append(f"| {r.tool} | {files} | {r.sync} | {r.seconds} | {r.projects_per_s} | "
-                     f"{r.requests} | {r.peak_rss_mb} | {r.exit_code} |")
+                     f"{phase} | {r.requests} | {r.peak_rss_mb} | {r.exit_code} |")
     return "\n".join(lines)
 
 

@@ -33,6 +33,7 @@ from generator.errors import (
 from generator.naming import check_slug, is_same_version, version_sort_key
 from generator.records import (
     SOURCE_TYPES,
+    Activity,
     CuratedList,
     Event,
     EventKind,
@@ -767,6 +768,44 @@ class Catalog:
             for r in rows
         ]
 
+
+    def project_summaries(
+        self, source: str, names: Iterable[str]
+    ) -> dict[NormalizedName, str]:
+        """{name: summary} of the given projects of ``source`` (the last file's summary)."""
+        ordered = sorted(set(names))
+        found: dict[NormalizedName, str] = {}
+        for start in range(0, len(ordered), _CHUNK):
+            chunk = ordered[start : start + _CHUNK]
+            rows = self._query(
+                "SELECT p.name, p.summary FROM projects p JOIN sources s ON s.id = p.source_id "
+                f"WHERE s.name = ? AND p.name IN ({', '.join('?' for _ in chunk)})",
+                (source, *chunk),
+            )
+            found.update({NormalizedName(r[0]): r[1] for r in rows})
+        return found
+
+    def recent_activity(self, repo: Repo, limit: int = 50) -> list[Activity]:
+        """The newest file events (added, yanked, un-yanked, removed) of the repository's
+        sources, newest first. Shadowed projects are included: callers filter by owner."""
+        rows = self._query(
+            "SELECT e.id, e.at, e.kind, s.name, p.name, p.display_name, f.filename, "
+            "f.version, e.detail FROM events e "
+            "JOIN sources s ON s.id = e.source_id JOIN projects p ON p.id = e.project_id "
+            "JOIN files f ON f.id = e.file_id "
+            "WHERE e.source_id IN (SELECT source_id FROM subscriptions WHERE repo_id = ?) "
+            "AND e.kind IN ('file_added', 'file_yanked', 'file_unyanked', 'file_removed') "
+            "ORDER BY e.id DESC LIMIT ?",
+            (repo.id, limit),
+        )
+        return [
+            Activity(
+                id=r[0], at=r[1], kind=r[2], source=r[3], project=NormalizedName(r[4]),
+                display_name=r[5], filename=r[6], version=r[7],
+                reason=str(json.loads(r[8]).get("reason") or ""),
+            )
+            for r in rows
+        ]
 
     # -- the past (dated snapshots) -----------------------------------------------------
     #

@@ -82,6 +82,9 @@ class Distribution:
     digests: Digests
     # The wheel's .dist-info/METADATA bytes, served as <file>.metadata (PEP 658/714).
     core_metadata: bytes | None
+    # An sdist's PKG-INFO bytes: not served (PEP 658 is for wheels here), kept in the
+    # store as <file>.pkg-info for the description on the web UI's package page.
+    pkg_info: bytes | None = None
 
 
 def hash_file(path: Path) -> Digests:
@@ -179,6 +182,7 @@ def inspect_distribution(
         summary=summary,
         digests=hash_file(path),
         core_metadata=core,
+        pkg_info=raw_metadata if core is None else None,
     )
 
 

@@ -116,13 +116,18 @@ def ingest_file(
         if record.sha256 != dist.digests.sha256:
             raise FileAlreadyExists(dist.filename, record.sha256)
     key = file_key(dist.digests.sha256, dist.filename)
-    fresh = [k for k in (key, f"{key}.metadata", f"{key}.asc") if not store.exists(k)]
+    fresh = [
+        k for k in (key, f"{key}.metadata", f"{key}.pkg-info", f"{key}.asc")
+        if not store.exists(k)
+    ]
     try:
         store.put_file(key, path, sha256=dist.digests.sha256)
         metadata_sha256 = None
         if dist.core_metadata is not None:
             store.put_bytes(f"{key}.metadata", dist.core_metadata)
             metadata_sha256 = hashlib.sha256(dist.core_metadata).hexdigest()
+        if dist.pkg_info is not None:
+            store.put_bytes(f"{key}.pkg-info", dist.pkg_info)
         if signature is not None:
             store.put_bytes(f"{key}.asc", signature)
         new = catalog.add_file(

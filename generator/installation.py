@@ -24,6 +24,7 @@ from generator.records import Repo
 from generator.render import Renderer
 from generator.snapshots import Materializer, Retention
 from generator.store import LocalStore
+from generator.webui import WebUi
 
 
 class Installation:
@@ -51,6 +52,12 @@ class Installation:
     @cached_property
     def renderer(self) -> Renderer:
         return Renderer()
+
+    @cached_property
+    def webui(self) -> WebUi:
+        return WebUi(
+            self.catalog, self.config.output_path, self.config.base_url, store=self.store
+        )
 
     def close(self) -> None:
         if "catalog" in self.__dict__:
@@ -83,10 +90,12 @@ class Installation:
         full: bool = False,
         progress: Progress | None = None,
         snapshots: bool = True,
+        ui: bool = True,
     ) -> list[Report]:
         """Regenerate the given repositories (default: all), incrementally unless ``full``.
 
-        With ``snapshots``, also write the dated snapshots of days that ended since.
+        With ``snapshots``, also write the dated snapshots of days that ended since; with
+        ``ui``, the web UI pages of the repositories and the home page.
         """
         with self.generation_lock():
             chosen = list(repos) if repos is not None else list(self.catalog.list_repos())
@@ -103,7 +112,11 @@ class Installation:
                     ).run(self.now())
                     report.snapshots_written = days.written
                     report.snapshots_pruned = days.pruned
+                if ui:
+                    self.webui.generate_repo(repo, full=full)
                 reports.append(report)
+            if ui:
+                self.webui.finish()
             return reports
 
     @property

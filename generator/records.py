@@ -108,6 +108,21 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Activity:
+    """A change to one file of a repository's sources, as its activity log shows it."""
+
+    id: int
+    at: str
+    kind: EventKind
+    source: str
+    project: NormalizedName
+    display_name: str
+    filename: str
+    version: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TokenRecord:
     """What the catalog keeps of an API token (never the token itself)."""
 

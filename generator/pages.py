@@ -1,0 +1,326 @@
+"""The web UI's pages: records in, HTML and JSON out (no I/O, no clock).
+
+Pages sit at fixed depths of the site, so every link is relative and the site works
+under any prefix:
+
+    /                                  home: repositories and the search box
+    /<repo>/                           repository: setup, packages, activity
+    /<repo>/packages/<c>/              the packages whose name starts with <c>
+    /<repo>/project/<name>/            package: description, versions, files
+    /<repo>/search/<c>.json            search shard: [display name, version] rows
+    /static/ui.css, /static/ui.js      assets (copied from site/static/)
+
+Absolute URLs appear only in the setup commands, built from the configured
+``base_url``. Every description is sanitized HTML from ``generator.markup``; every
+other value goes through Jinja2's autoescaping.
+
+``UI_VERSION`` names the output format: change it whenever a byte of output would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+from packaging.utils import NormalizedName
+from packaging.version import InvalidVersion, Version
+
+from generator.client_setup import (
+    Snippet,
+    index_snippets,
+    index_url,
+    trusted_host,
+    upload_snippets,
+)
+from generator.naming import version_sort_key
+from generator.records import Activity, FileRecord, ProjectState, Repo, Source
+from generator.render import dumps, file_url
+from generator.resources import templates_dir
+from generator.store import file_key
+
+UI_VERSION = "1"
+# From /<repo>/project/<name>/ up to the site root.
+PACKAGE_ROOT = "../../../"
+# Repositories with at most this many projects list them all on their page.
+INLINE_LIMIT = 300
+ACTIVITY_LIMIT = 40
+_KINDS = {
+    "file_added": "added",
+    "file_yanked": "yanked",
+    "file_unyanked": "un-yanked",
+    "file_removed": "removed",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PackageRow:
+    """A project in a repository's lists and search shards."""
+
+    name: NormalizedName
+    display_name: str
+    version: str
+    source: str
+    summary: str
+    updated: str
+
+    def to_json(self) -> list[str]:
+        return [self.name, self.display_name, self.version, self.source, self.summary,
+                self.updated]
+
+    @classmethod
+    def from_json(cls, row: Sequence[str]) -> PackageRow:
+        return cls(name=NormalizedName(row[0]), display_name=row[1], version=row[2],
+                   source=row[3], summary=row[4], updated=row[5])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepoCard:
+    """A repository on the home page."""
+
+    name: str
+    description: str
+    sources: tuple[Source, ...]
+    projects: int
+    shards: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileView:
+    filename: str
+    href: str
+    size: str
+    size_bytes: int
+    sha256: str
+    uploaded: str
+    requires_python: str
+    packagetype: str
+    yanked: bool
+    yanked_reason: str
+    signature_href: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VersionView:
+    version: str
+    anchor: str
+    date: str
+    yanked: bool
+    prerelease: bool
+    files: tuple[FileView, ...]
+
+
+def shard_key(name: str) -> str:
+    """The search shard and letter page of a normalized project name: its first character."""
+    return name[:1]
+
+
+def is_prerelease(version: str) -> bool:
+    try:
+        return Version(version).is_prerelease
+    except InvalidVersion:
+        return False
+
+
+def latest_version(files: Iterable[FileRecord]) -> str:
+    """The version a package page leads with, as PyPI picks it: the newest final release
+    that is not yanked, else the newest not yanked, else the newest."""
+    versions: dict[str, bool] = {}
+    for f in files:
+        versions[f.version] = versions.get(f.version, True) and f.yanked
+    ordered = sorted(versions, key=version_sort_key, reverse=True)
+    for candidates in (
+        [v for v in ordered if not versions[v] and not is_prerelease(v)],
+        [v for v in ordered if not versions[v]],
+        ordered,
+    ):
+        if candidates:
+            return candidates[0]
+    return ""
+
+
+def description_file(files: Iterable[FileRecord], version: str) -> FileRecord | None:
+    """The file whose metadata describes ``version``: a wheel with PEP 658 metadata, else
+    an sdist (its PKG-INFO), each in filename order."""
+    chosen = [f for f in files if f.version == version]
+    wheels = sorted((f for f in chosen if f.metadata_sha256), key=lambda f: f.filename)
+    sdists = sorted((f for f in chosen if f.packagetype == "sdist"), key=lambda f: f.filename)
+    for found in (wheels, sdists):
+        if found:
+            return found[0]
+    return None
+
+
+def package_row(project: ProjectState, summary: str) -> PackageRow:
+    version = latest_version(project.files)
+    return PackageRow(
+        name=project.name,
+        display_name=project.display_name,
+        version=version,
+        source=project.source,
+        summary=summary,
+        updated=max((f.upload_time for f in project.files), default="")[:10],
+    )
+
+
+def human_size(size: int) -> str:
+    """Decimal units, as PyPI shows them: ``512 bytes``, ``12.3 kB``, ``4.1 MB``."""
+    if size < 1000:
+        return f"{size} bytes"
+    value = float(size)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            return f"{value:.1f} {unit}"
+    return f"{size} bytes"  # pragma: no cover
+
+
+def show_time(timestamp: str) -> str:
+    """``2026-03-01T12:00:00.000000Z`` → ``2026-03-01 12:00 UTC``."""
+    if len(timestamp) < 16:
+        return timestamp
+    return f"{timestamp[:10]} {timestamp[11:16]} UTC"
+
+
+def version_anchor(version: str) -> str:
+    return "v-" + quote(version, safe="")
+
+
+def search_shard(rows: Iterable[PackageRow]) -> bytes:
+    """A search shard: ``{"projects": [[display name, version], ...]}`` in name order."""
+    return dumps({"projects": [[r.display_name, r.version] for r in rows]})
+
+
+def shard_data(rows: Iterable[PackageRow]) -> bytes:
+    """The rows of one shard as the generator keeps them (hidden, for later updates)."""
+    return dumps({"version": UI_VERSION, "rows": [r.to_json() for r in rows]})
+
+
+def read_shard_data(data: bytes) -> list[PackageRow]:
+    """Rows written by ``shard_data``; ``ValueError`` if they are of another format."""
+    document = json.loads(data)
+    if document.get("version") != UI_VERSION:
+        raise ValueError("shard data of another format")
+    return [PackageRow.from_json(r) for r in document["rows"]]
+
+
+class UiRenderer:
+    """Renders the web UI with the templates in ``directory``/ui."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(directory or templates_dir()),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self.env.filters["url_parts"] = _url_parts
+        self._home = self.env.get_template("ui/home.html")
+        self._repo = self.env.get_template("ui/repo.html")
+        self._package = self.env.get_template("ui/package.html")
+        self._letter = self.env.get_template("ui/letter.html")
+
+    def home_html(self, repos: Sequence[RepoCard]) -> bytes:
+        search = [{"name": r.name, "shards": r.shards} for r in repos if r.shards]
+        return self._home.render(
+            root="", repos=repos,
+            search_repos=json.dumps(search, sort_keys=True, separators=(",", ":")),
+        ).encode()
+
+    def repo_html(
+        self, *, repo: Repo, sources: Sequence[Source], base_url: str, projects: int,
+        shards: str, rows: Sequence[PackageRow] | None, activity: Sequence[Activity],
+    ) -> bytes:
+        """The repository page; ``rows`` is the whole package list when it is short."""
+        url = index_url(base_url, repo.name)
+        uploads = [
+            (s, upload_snippets(base_url, s.name)) for s in sources if s.type == "local-python"
+        ]
+        return self._repo.render(
+            root="../", repo=repo, sources=sources, index_url=url,
+            latest_url=url, base_index=f"{base_url}{repo.name}/",
+            trusted=trusted_host(url), snippets=index_snippets(url, repo.name),
+            uploads=uploads, projects=projects, shards=shards, rows=rows,
+            activity=[(a, _KINDS.get(a.kind, a.kind), show_time(a.at)) for a in activity],
+            search_repos=json.dumps([{"name": repo.name, "shards": shards}],
+                                    separators=(",", ":")),
+        ).encode()
+
+    def letter_html(self, repo: Repo, letter: str, rows: Sequence[PackageRow],
+                    shards: str) -> bytes:
+        return self._letter.render(
+            root="../../../", repo=repo, letter=letter, rows=rows, shards=shards,
+        ).encode()
+
+    def package_html(
+        self, *, repo: Repo, project: ProjectState, summary: str, description: str,
+        base_url: str,
+    ) -> bytes:
+        """A package page; ``description`` must be sanitized HTML (``generator.markup``)."""
+        files_prefix = PACKAGE_ROOT + "files/"
+        by_version: dict[str, list[FileRecord]] = {}
+        for f in project.files:
+            by_version.setdefault(f.version, []).append(f)
+        versions = []
+        for version in sorted(by_version, key=version_sort_key, reverse=True):
+            files = sorted(by_version[version], key=lambda f: f.filename)
+            views = tuple(_file_view(files_prefix, f) for f in files)
+            versions.append(VersionView(
+                version=version, anchor=version_anchor(version),
+                date=min(f.upload_time for f in files)[:10],
+                yanked=all(f.yanked for f in files), prerelease=is_prerelease(version),
+                files=views,
+            ))
+        latest = latest_version(project.files)
+        latest_files = by_version.get(latest, [])
+        requires = sorted({f.requires_python for f in latest_files if f.requires_python})
+        url = index_url(base_url, repo.name)
+        host = trusted_host(url)
+        install = (
+            f"pip install --index-url {url}{f' --trusted-host {host}' if host else ''} "
+            f"{project.display_name}"
+        )
+        return self._package.render(
+            root=PACKAGE_ROOT, repo=repo, project=project, summary=summary,
+            description=Markup(description),  # noqa: S704 (sanitized by generator.markup)
+            versions=versions, latest=latest, requires_python=", ".join(requires),
+            install=Snippet(id="install", title="Install", where="shell", text=install),
+            index_url=url,
+        ).encode()
+
+
+def _file_view(files_prefix: str, f: FileRecord) -> FileView:
+    href = file_url(files_prefix, f)
+    return FileView(
+        filename=f.filename,
+        href=f"{href}#sha256={f.sha256}",
+        size=human_size(f.size),
+        size_bytes=f.size,
+        sha256=f.sha256,
+        uploaded=show_time(f.upload_time),
+        requires_python=f.requires_python or "",
+        packagetype="wheel" if f.packagetype == "bdist_wheel" else "sdist",
+        yanked=f.yanked,
+        yanked_reason=f.yanked_reason,
+        signature_href=files_prefix + quote(file_key(f.sha256, f.filename), safe="/") + ".asc"
+        if f.has_signature else None,
+    )
+
+
+def _url_parts(text: str, url: str) -> list[tuple[str, bool]]:
+    """``text`` cut around each occurrence of ``url``: (piece, is_url) pairs, for templates
+    that mark the URL so the page's script can replace it."""
+    pieces = text.split(url)
+    out: list[tuple[str, bool]] = []
+    for i, piece in enumerate(pieces):
+        if piece:
+            out.append((piece, False))
+        if i < len(pieces) - 1:
+            out.append((url, True))
+    return out
