@@ -1,6 +1,6 @@
 # timeshelf: `make run` starts the product, `make test` runs every check.
 # Both install what they need: a virtualenv with the Python dependencies, and (as root,
-# only when missing) Debian's nginx for the end-to-end tests.
+# only when missing) Debian's nginx and PostgreSQL for the tests.
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -33,6 +33,14 @@ system-deps:
 	      || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
 	  else \
 	    echo "nginx is missing: install it (e.g. apt-get install nginx-light) and re-run" >&2; exit 1; \
+	  fi; \
+	fi
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing PostgreSQL (Debian package; the tests start a private cluster)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "PostgreSQL is missing: install it (e.g. apt-get install postgresql) and re-run" >&2; exit 1; \
 	  fi; \
 	fi
 

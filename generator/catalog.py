@@ -1,8 +1,9 @@
 """The catalog: sources, repositories, projects, files and the event log.
 
-All SQL of timeshelf lives here and in ``schema``. The default backend is one SQLite
-file in WAL mode; statements stick to the SQL that PostgreSQL shares so another backend
-needs a connection factory and a placeholder translation, not a rewrite.
+All SQL of timeshelf lives here and in ``schema`` (and what differs between engines in
+``dialect``). The default backend is one SQLite file in WAL mode; a ``postgresql://``
+URL selects PostgreSQL. Statements stick to the SQL both share; the dialect translates
+placeholders and DDL and serializes writers on either.
 
 Every write is one transaction that also appends its events; readers never see a file
 row without its event, nor an event without its row.
@@ -12,10 +13,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -23,6 +23,7 @@ from typing import Any, cast
 from packaging.utils import NormalizedName, canonicalize_name
 
 from generator.clock import format_timestamp
+from generator.dialect import Cursor, dialect_for
 from generator.errors import (
     Conflict,
     FileAlreadyExists,
@@ -87,26 +88,19 @@ class Catalog:
     ``FileAlreadyExists``/``FileRemoved`` for reused filenames.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
+        """Open (and migrate) the catalog at ``path``: a SQLite file, or a
+        ``postgresql://`` URL. ``StoreError`` when it cannot be opened."""
+        self.dialect = dialect_for(path)
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"cannot open the catalog {path}: {e}") from e
+        self._db = self.dialect.connect()
         self._lock = threading.RLock()
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA busy_timeout=30000")
             self.migrate()
         except BaseException as e:
             self._db.close()
-            if isinstance(e, sqlite3.DatabaseError):
-                raise StoreError(f"cannot open the catalog {path}: {e}") from e
+            if isinstance(e, self.dialect.errors):
+                raise StoreError(f"cannot open the catalog {self.dialect.display}: {e}") from e
             raise
 
     def close(self) -> None:
@@ -120,12 +114,23 @@ class Catalog:
 
     # -- plumbing -----------------------------------------------------------------------
 
+    @property
+    def is_shared(self) -> bool:
+        """True for a database server several processes and hosts share (PostgreSQL)."""
+        return self.dialect.shared
+
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        """Hold the catalog-wide lock ``name`` (blocks until free): an advisory lock on
+        PostgreSQL (every host), a file lock beside a SQLite catalog."""
+        return self.dialect.session_lock(name)
+
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
-        """One write transaction; ``BEGIN IMMEDIATE`` so writers queue instead of deadlocking."""
+    def _write(self) -> Iterator[Cursor]:
+        """One write transaction; writers queue (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL
+        advisory lock) instead of deadlocking or racing."""
         with self._lock:
             cursor = self._db.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
+            self.dialect.begin_write(cursor)
             try:
                 yield cursor
             except BaseException:
@@ -139,10 +144,7 @@ class Catalog:
 
     def schema_version(self) -> int:
         with self._lock:
-            exists = self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
-            ).fetchone()
-            if not exists:
+            if not self.dialect.has_table(self._db, "schema_version"):
                 return 0
             row = self._db.execute("SELECT version FROM schema_version").fetchone()
             return int(row[0]) if row else 0
@@ -160,26 +162,26 @@ class Catalog:
                 if current >= SCHEMA_VERSION:
                     break
                 for statement in MIGRATIONS[current]:
-                    cur.execute(statement)
+                    cur.execute(self.dialect.ddl(statement))
                 current += 1
                 cur.execute("DELETE FROM schema_version")
                 cur.execute("INSERT INTO schema_version (version) VALUES (?)", (current,))
         if current > SCHEMA_VERSION:
             raise StoreError(
-                f"the catalog {self.path} has schema version {current}, newer than this "
+                f"the catalog {self.dialect.display} has schema version {current}, newer than this "
                 f"timeshelf understands ({SCHEMA_VERSION}): upgrade timeshelf"
             )
         return SCHEMA_VERSION
 
     def check_integrity(self) -> list[str]:
-        """Problems found by SQLite's integrity and foreign-key checks (empty when sound)."""
-        problems = [r[0] for r in self._query("PRAGMA integrity_check") if r[0] != "ok"]
-        problems += [f"foreign key: {tuple(r)}" for r in self._query("PRAGMA foreign_key_check")]
-        return problems
+        """Problems found by SQLite's integrity and foreign-key checks (empty when sound;
+        PostgreSQL checks on every write)."""
+        with self._lock:
+            return self.dialect.integrity_problems(self._db)
 
     @staticmethod
     def _event(
-        cur: sqlite3.Cursor,
+        cur: Cursor,
         at: datetime,
         kind: EventKind,
         *,
@@ -480,7 +482,7 @@ class Catalog:
         )
 
     def _project_files(
-        self, cur: sqlite3.Cursor, source: Source, project: str
+        self, cur: Cursor, source: Source, project: str
     ) -> tuple[int, list[tuple[int, str, str, int, str]]]:
         name = canonicalize_name(project)
         row = cur.execute(
@@ -1124,7 +1126,7 @@ class Catalog:
 
     @staticmethod
     def _mirror_project_id(
-        cur: sqlite3.Cursor, source: Source, change: ProjectChange
+        cur: Cursor, source: Source, change: ProjectChange
     ) -> int | None:
         row = cur.execute(
             "SELECT id FROM projects WHERE source_id = ? AND name = ?",
@@ -1148,7 +1150,7 @@ class Catalog:
         return cur.lastrowid
 
     def _apply_project(
-        self, cur: sqlite3.Cursor, source: Source, project_id: int, change: ProjectChange,
+        self, cur: Cursor, source: Source, project_id: int, change: ProjectChange,
         at: datetime,
     ) -> list[str]:
         refused: list[str] = []
@@ -1305,7 +1307,7 @@ def _token(row: Sequence[Any]) -> TokenRecord:
 
 
 def _insert_file(
-    cur: sqlite3.Cursor, project_id: int | None, display_name: str, record: FileRecord,
+    cur: Cursor, project_id: int | None, display_name: str, record: FileRecord,
     at: datetime, *, effective: datetime | str | None = None,
 ) -> None:
     """Insert a file row recorded at ``at`` that counts from ``effective`` (default ``at``)."""

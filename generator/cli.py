@@ -401,6 +401,13 @@ def _report(reports: Sequence[Report]) -> None:
             info(f"{r.repo}: snapshot(s) written for {days[0]}" + (f" .. {days[-1]}" if len(days) > 1 else ""))
         if r.snapshots_pruned:
             info(f"{r.repo}: {len(r.snapshots_pruned)} snapshot(s) past retention removed (still served on demand)")
+    # With [output] target the generation ended with a publish: say what it wrote.
+    current = click.get_current_context(silent=True)
+    holder = current.find_object(Context) if current is not None else None
+    inst = holder._installation if holder is not None else None
+    if inst is not None and inst.last_publish is not None:
+        info(inst.last_publish.summary())
+        inst.last_publish = None
 
 
 @cli.command()
@@ -417,6 +424,27 @@ def generate(ctx: Context, repos: Sequence[str], full: bool) -> None:
             _report(inst.generate(chosen, full=full, progress=bar.update))
     else:
         _report(inst.generate(chosen, full=full))
+
+
+@cli.command()
+@click.option("--to", "target", default=None, metavar="s3://BUCKET/PREFIX",
+              help="Where to publish (default: [output] target).")
+@click.option("--state", default=None, metavar="s3://BUCKET/KEY",
+              help="The manifest's key (default: [output] state, else "
+                   "s3://BUCKET/.timeshelf/PREFIX/manifest.json).")
+@click.option("-v", "--verbose", is_flag=True, help="Say what each phase does.")
+@pass_ctx
+def publish(ctx: Context, target: str | None, state: str | None, verbose: bool) -> None:
+    """Push the generated site to S3: only what changed, files before pages, the
+    roots and snapshots.json last, removed objects deleted afterwards."""
+    from generator.s3 import S3Location
+
+    inst = ctx.inst
+    chosen = S3Location.from_url(target, "--to") if target else None
+    manifest = S3Location.from_url(state, "--state") if state else None
+    with inst.generation_lock():
+        report = inst.publish(chosen, manifest, progress=info if verbose else None)
+    info(report.summary())
 
 
 @cli.command()
@@ -461,6 +489,7 @@ def nginx_conf(ctx: Context, listen: str, standalone: bool, sidecar: str | None)
             root=inst.config.output_path, listen=listen,
             sidecar=sidecar or inst.config.listen, standalone=standalone,
             max_body_size=inst.config.max_request_size,
+            tls_certificate=inst.config.tls_certificate, tls_key=inst.config.tls_key,
         ),
         nl=False,
     )

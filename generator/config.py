@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.dialect import is_database_url
 from generator.errors import ConfigError
 from generator.mirror_config import MirrorSettings, parse_mirror_settings
 from generator.python_config import PythonSettings, parse_python_settings
+from generator.s3 import S3Location, S3Settings
 
 ENV_CONFIG = "TIMESHELF_CONFIG"
 CONFIG_NAME = "timeshelf.toml"
@@ -28,15 +31,30 @@ DEFAULT_CONFIG = """\
 [catalog]
 # The catalog database: one SQLite file (WAL mode).
 path = "catalog.sqlite3"
+# Or a PostgreSQL database that several sidecars (and one generator) share, e.g.
+# "postgresql://timeshelf@db.internal/timeshelf" (the password from ~/.pgpass or
+# PGPASSWORD, not from here). Empty: the SQLite file above.
+url = ""
 
 [store]
 # Where distribution files are kept, content-addressed. The default is the site's own
 # files/ folder, so the web server serves them without a copy.
 path = "site/files"
+# Or an S3 bucket, "s3://BUCKET/PREFIX" (then `path` is unused): uploads and mirrored
+# files are written there directly. Use the published site's files/ folder, e.g.
+# "s3://BUCKET/PREFIX/files" with [output] target = "s3://BUCKET/PREFIX", so publishing
+# never copies a distribution. Empty: the directory above.
+url = ""
 
 [output]
 # The static site that `timeshelf generate` writes and nginx (or `timeshelf serve`) serves.
 path = "site"
+# Publish the site to S3 after every generation, "s3://BUCKET/PREFIX" (what
+# `timeshelf publish --to` does by hand). Empty: the site stays in `path` only.
+target = ""
+# Where publishing keeps its manifest (the content hash of every object it wrote),
+# outside the public prefix. Empty: s3://BUCKET/.timeshelf/PREFIX/manifest.json.
+state = ""
 
 [server]
 # Address `timeshelf serve` listens on (the sidecar; in the default setup it also serves
@@ -49,6 +67,10 @@ public_url = ""
 max_request_size = 209715200
 # Worker threads of the sidecar's WSGI server.
 threads = 8
+# PEM certificate (chain) and private key: with both, `timeshelf nginx-conf` writes an
+# HTTPS server (and setup instructions drop --trusted-host). Empty: plain HTTP.
+tls_certificate = ""
+tls_key = ""
 
 [snapshots]
 # Dated snapshots kept on disk: every day of the last `daily_days` days, and the first
@@ -60,6 +82,19 @@ monthly = true
 [secrets]
 # The token signing key, written by `timeshelf init` with mode 0600. Never share it.
 path = "secret.key"
+
+[s3]
+# How to reach the object store of s3:// locations above. Credentials come from the
+# profile below or the usual AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# the shared credentials file, an instance role), never from this file.
+# An S3-compatible server (MinIO, Ceph), e.g. "http://127.0.0.1:9000"; empty: AWS.
+endpoint_url = ""
+# Region of the buckets; empty: from the environment or profile.
+region = ""
+# A profile of the shared AWS configuration; empty: the default chain.
+profile = ""
+# "path" for servers that do not resolve BUCKET.HOST names; "auto" or "virtual".
+addressing_style = "auto"
 
 [mirror]
 # `timeshelf sync` (sources of type pypi and curated-pypi): project pages fetched at once.
@@ -139,12 +174,21 @@ class Config:
     snapshot_daily_days: int = 90
     snapshot_monthly: bool = True
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
+    catalog_url: str = ""
+    store_url: str = ""
+    output_target: str = ""
+    output_state: str = ""
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+    s3: S3Settings = field(default_factory=S3Settings)
     python: PythonSettings = field(default_factory=PythonSettings)
 
     @property
     def base_url(self) -> str:
         """The site's absolute URL, ending in ``/``."""
-        url = self.public_url or f"http://{self.listen}/"
+        # With TLS configured, nginx serves the site over HTTPS (`timeshelf nginx-conf`).
+        scheme = "https" if self.tls_certificate is not None else "http"
+        url = self.public_url or f"{scheme}://{self.listen}/"
         return url if url.endswith("/") else url + "/"
 
 
@@ -233,8 +277,43 @@ def load_config(explicit: Path | None = None) -> Config:
         snapshot_daily_days=_get(table, "snapshots", "daily_days", int, 90),
         snapshot_monthly=_get(table, "snapshots", "monthly", bool, True),
         mirror=parse_mirror_settings(table),
+        **_scale_out_settings(table, resolve),
         python=parse_python_settings(table, base),
     )
+
+
+def _scale_out_settings(
+    table: dict[str, Any], resolve: Callable[[str, str, str], Path]
+) -> dict[str, Any]:
+    """PostgreSQL catalog, S3 store and publish target, TLS, ``[s3]`` (checked)."""
+    catalog_url = _get(table, "catalog", "url", str, "")
+    if catalog_url and not is_database_url(catalog_url):
+        raise ConfigError(
+            f"[catalog] url = {catalog_url!r} is invalid: use postgresql://USER@HOST/DATABASE "
+            "(or leave it empty for the SQLite file in [catalog] path)"
+        )
+    store_url = _get(table, "store", "url", str, "")
+    target = _get(table, "output", "target", str, "")
+    state = _get(table, "output", "state", str, "")
+    for section, key, value in (("store", "url", store_url), ("output", "target", target),
+                                ("output", "state", state)):
+        if value:
+            S3Location.from_url(value, f"[{section}] {key}")
+    tls = {}
+    for key in ("tls_certificate", "tls_key"):
+        given = _get(table, "server", key, str, "")
+        tls[key] = resolve("server", key, "") if given else None
+    if (tls["tls_certificate"] is None) != (tls["tls_key"] is None):
+        raise ConfigError(
+            "[server] tls_certificate and tls_key go together: set both (PEM files) or neither"
+        )
+    s3 = S3Settings(**{
+        key: _get(table, "s3", key, str, default)
+        for key, default in (("endpoint_url", ""), ("region", ""), ("profile", ""),
+                             ("addressing_style", "auto"))
+    })
+    return {"catalog_url": catalog_url, "store_url": store_url, "output_target": target,
+            "output_state": state, "s3": s3, **tls}
 
 
 def write_initial_files(directory: Path) -> Path:

@@ -2,28 +2,37 @@
 
 The CLI and the sidecar both work through this object, so they agree on where things
 are and on when pages are regenerated. Generation is serialized by a file lock in the
-output directory: concurrent uploads and a cron'd ``generate`` never interleave writes.
+output directory (a PostgreSQL advisory lock when the catalog is shared): concurrent
+uploads and a cron'd ``generate`` never interleave writes. With ``[output] target`` each
+generation ends by publishing the site to S3, under the same lock.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator.catalog import Catalog
 from generator.clock import Clock, system_clock
 from generator.config import Config, load_config
-from generator.errors import StoreError
+from generator.errors import ConfigError, StoreError
 from generator.generate import Progress, Report, generate_repo
 from generator.records import Repo
 from generator.render import Renderer
 from generator.snapshots import Materializer, Retention
-from generator.store import LocalStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from generator.publish import PublishReport
+    from generator.s3 import S3Location
+from generator.store import BlobStore, LocalStore
 from generator.webui import WebUi
 
 
@@ -33,6 +42,8 @@ class Installation:
     def __init__(self, config: Config, clock: Clock = system_clock) -> None:
         self.config = config
         self.clock = clock
+        # What the last generation's publish did (with [output] target).
+        self.last_publish: PublishReport | None = None
 
     @classmethod
     def from_config_file(cls, path: Path | None = None, clock: Clock = system_clock) -> Installation:
@@ -43,11 +54,46 @@ class Installation:
 
     @cached_property
     def catalog(self) -> Catalog:
-        return Catalog(self.config.catalog_path)
+        return Catalog(self.config.catalog_url or self.config.catalog_path)
 
     @cached_property
-    def store(self) -> LocalStore:
+    def store(self) -> BlobStore:
+        """The blob store: ``[store] url`` (S3) if set, else the ``[store] path`` directory."""
+        if self.config.store_url:
+            from generator.s3 import S3Location
+            from generator.s3store import S3Store
+
+            return S3Store(S3Location.from_url(self.config.store_url), self.s3_client)
         return LocalStore(self.config.store_path)
+
+    @cached_property
+    def s3_client(self) -> S3Client:
+        """One S3 client (thread-safe) for the store and publishing, from ``[s3]``."""
+        from generator.s3 import make_client
+
+        return make_client(self.config.s3)
+
+    def publish(
+        self, target: S3Location | None = None, state: S3Location | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> PublishReport:
+        """Publish the output directory to ``target`` (default ``[output] target``);
+        the caller holds the generation lock. ``ConfigError`` when there is no target."""
+        from generator.publish import publish_site
+        from generator.s3 import S3Location
+        from generator.s3store import S3Store
+
+        if target is None:
+            if not self.config.output_target:
+                raise ConfigError(
+                    "no publish target: pass --to s3://BUCKET/PREFIX or set [output] target"
+                )
+            target = S3Location.from_url(self.config.output_target, "[output] target")
+        if state is None and self.config.output_state:
+            state = S3Location.from_url(self.config.output_state, "[output] state")
+        store = self.store if isinstance(self.store, S3Store) else None
+        return publish_site(self.config.output_path, self.s3_client, target, state,
+                            store=store, progress=progress)
 
     @cached_property
     def renderer(self) -> Renderer:
@@ -70,7 +116,12 @@ class Installation:
 
     @contextmanager
     def generation_lock(self) -> Iterator[None]:
-        """Exclusive right to write the output directory (blocks until free)."""
+        """Exclusive right to write the output directory (blocks until free); with a
+        shared (PostgreSQL) catalog, an advisory lock every host of the installation sees."""
+        if self.catalog.is_shared:
+            with self.catalog.exclusive("generate"):
+                yield
+            return
         output = self.config.output_path
         try:
             output.mkdir(parents=True, exist_ok=True)
@@ -103,7 +154,8 @@ class Installation:
             for repo in chosen:
                 report = generate_repo(
                     self.catalog, self.renderer, self.config.output_path, repo,
-                    store=self.store, full=full, progress=progress,
+                    store=self.store if isinstance(self.store, LocalStore) else None,
+                    full=full, progress=progress,
                 )
                 if snapshots:
                     days = Materializer(
@@ -117,6 +169,8 @@ class Installation:
                 reports.append(report)
             if ui:
                 self.webui.finish()
+            if self.config.output_target:
+                self.last_publish = self.publish()
             return reports
 
     @property

@@ -64,6 +64,8 @@ def render_nginx_conf(
     sidecar: str,
     standalone: bool,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    tls_certificate: Path | None = None,
+    tls_key: Path | None = None,
 ) -> str:
     """The nginx configuration serving the site in ``root``, as text.
 
@@ -74,8 +76,12 @@ def render_nginx_conf(
     one process, pid/logs/temporary files in DIR); without it, maps and a ``server``
     block to include inside ``http {}``.
 
+    With ``tls_certificate`` and ``tls_key`` (PEM files, both or neither) the server
+    speaks HTTPS on ``listen`` (TLS 1.2 and 1.3).
+
     Raises ``ConfigError`` for an address that is not ``HOST:PORT``, a relative
-    ``root`` or one with characters nginx would misread, or a non-positive size.
+    ``root`` or one with characters nginx would misread, or a non-positive size, and
+    for a certificate or key that is missing, unreadable or given alone.
     """
     check_address(listen, "listen address")
     sidecar_host, sidecar_port = check_address(sidecar, "sidecar address")
@@ -86,11 +92,36 @@ def render_nginx_conf(
         )
     if max_body_size <= 0:
         raise ConfigError(f"max body size {max_body_size} is invalid: it must be positive")
+    _check_tls(tls_certificate, tls_key)
     sidecar_host = reachable_host(sidecar_host)
     return _template().render(
+        tls_certificate=str(tls_certificate) if tls_certificate else "",
+        tls_key=str(tls_key) if tls_key else "",
         root=str(root),
         listen=listen,
         sidecar=f"{sidecar_host}:{sidecar_port}",
         max_body_size=max_body_size,
         standalone=standalone,
     )
+
+
+def _check_tls(certificate: Path | None, key: Path | None) -> None:
+    if (certificate is None) != (key is None):
+        raise ConfigError(
+            "[server] tls_certificate and tls_key go together: set both (PEM files) or neither"
+        )
+    for what, path in (("tls_certificate", certificate), ("tls_key", key)):
+        if path is None:
+            continue
+        if not path.is_absolute() or _UNSAFE_PATH.search(str(path)):
+            raise ConfigError(
+                f"[server] {what} {str(path)!r} cannot be used by nginx: it must be absolute "
+                "and free of double quotes, backslashes, '$' and control characters"
+            )
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as e:
+            raise ConfigError(
+                f"[server] {what} {str(path)!r} cannot be read: {e.strerror or e}"
+            ) from e

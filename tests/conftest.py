@@ -21,6 +21,8 @@ from generator.clock import ENV_NOW, format_timestamp
 from generator.config import ENV_CONFIG, load_config
 from generator.installation import Installation
 from tests.factory import WheelSpec, build_sdist, build_wheel
+from tests.pgserver import PostgresCluster, run_postgres
+from tests.s3server import CREDENTIALS, S3Server, run_moto
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -152,3 +154,30 @@ def cli(installation: Installation, capsys: pytest.CaptureFixture[str]) -> CliRu
 @pytest.fixture
 def dists(tmp_path: Path) -> Dists:
     return Dists(tmp_path / "dists")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A private PostgreSQL cluster for the whole session (started on first use)."""
+    with run_postgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_location(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where a fresh catalog goes, on each engine: a SQLite path or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "catalog.sqlite3"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.create_database()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server on 127.0.0.1 for the whole session, with dummy credentials in the
+    environment (so subprocesses and boto3 clients of the tests use them)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in CREDENTIALS.items():
+            patch.setenv(name, value)
+        with run_moto() as server:
+            yield server

@@ -232,7 +232,7 @@ def nginx_conf_for(
 
 def listen_port(conf: str) -> int:
     """The port of the first ``listen 127.0.0.1:PORT;`` in an nginx configuration."""
-    match = re.search(r"^\s*listen\s+127\.0\.0\.1:([0-9]+)\s*;", conf, re.MULTILINE)
+    match = re.search(r"^\s*listen\s+127\.0\.0\.1:([0-9]+)(?:\s+ssl)?\s*;", conf, re.MULTILINE)
     if match is None:
         raise ValueError("the configuration has no `listen 127.0.0.1:PORT;`")
     return int(match[1])

@@ -20,9 +20,9 @@ from generator.errors import NotFound
 from generator.fetch import Fetcher, HashMismatch
 from generator.httpclient import UpstreamUnavailable
 from generator.mirror import make_client, make_fetcher
-from generator.store import file_key
+from generator.store import BlobStore, LocalStore, file_key
 from uploader.app import installation
-from uploader.static_site import _send, is_hidden
+from uploader.static_site import _send, content_type_for, is_hidden
 
 log = logging.getLogger(__name__)
 bp = Blueprint("mirror_files", __name__)
@@ -80,6 +80,22 @@ def mirrored_file(a: str, b: str, sha256: str, filename: str) -> Response:
         finally:
             # First requests are rare (once per file): no idle connection per thread.
             chosen.client.close_thread()
-        if inst.store.root.resolve() != (inst.config.output_path / "files").resolve():
-            inst.store.link_into(key, inst.config.output_path / "files")
-    return _send(inst.store.path(key), path, vary=False)
+    store = inst.store
+    if not isinstance(store, LocalStore):
+        return _stream(store, key, path)
+    if store.root.resolve() != (inst.config.output_path / "files").resolve():
+        store.link_into(key, inst.config.output_path / "files")
+    return _send(store.path(key), path, vary=False)
+
+
+def _stream(store: BlobStore, key: str, path: str) -> Response:
+    """A file of an S3 store, streamed through (the site's own copy is published later)."""
+    from generator.s3store import S3Store
+
+    if not isinstance(store, S3Store):
+        return Response(store.read(key), mimetype=content_type_for(path))
+    body, size = store.open(key)
+    response = Response(body.iter_chunks(1 << 20), mimetype=content_type_for(path))
+    response.headers["Content-Length"] = str(size)
+    response.headers["Content-Type"] = content_type_for(path)
+    return response

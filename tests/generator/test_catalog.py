@@ -45,9 +45,10 @@ def tick() -> Ticker:
 
 
 @pytest.fixture
-def catalog(tmp_path: Path, tick: Ticker) -> Iterator[Catalog]:
-    """Sources "a" and "b" (local-python), "mirror" (pypi); repository "python" on a, b."""
-    with Catalog(tmp_path / "catalog.sqlite3") as cat:
+def catalog(catalog_location: str | Path, tick: Ticker) -> Iterator[Catalog]:
+    """Sources "a" and "b" (local-python), "mirror" (pypi); repository "python" on a, b;
+    on SQLite and on PostgreSQL."""
+    with Catalog(catalog_location) as cat:
         for name, kind in (("a", "local-python"), ("b", "local-python"), ("mirror", "pypi")):
             cat.create_source(name, kind, tick())
         cat.create_repo("python", tick(), description="test")

@@ -28,7 +28,7 @@ from generator.generate import Report, simple_dir
 from generator.ingest import ingest_file
 from generator.installation import Installation
 from generator.records import FileRecord
-from generator.store import file_key
+from generator.store import LocalStore, file_key
 from tests.conftest import START, CliRunner, Dists, FakeClock
 from tests.factory import SIGNATURE, build_sdist
 
@@ -291,6 +291,7 @@ def bulk_add(inst: Installation, paths: list[Path], source: str = "local") -> No
     for path in paths:
         dist = inspect_distribution(path)
         key = file_key(dist.digests.sha256, dist.filename)
+        assert isinstance(inst.store, LocalStore)
         target = inst.store.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)

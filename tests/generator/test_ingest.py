@@ -31,7 +31,7 @@ from generator.errors import (
 from generator.generate import simple_dir
 from generator.ingest import check_signature, ingest_file, ingest_paths
 from generator.installation import Installation
-from generator.store import file_key
+from generator.store import LocalStore, file_key
 from tests.conftest import CliRunner, Dists, FakeClock, footprint_of
 from tests.factory import (
     SIGNATURE,
@@ -413,6 +413,7 @@ def test_add_accepts(
     assert [f["filename"] for f in files] == [path.name]
     assert files[0]["hashes"] == {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     assert f">{path.name}</a>" in html
+    assert isinstance(installation.store, LocalStore)
     stored = installation.store.path(file_key(files[0]["hashes"]["sha256"], path.name))
     assert stored.read_bytes() == path.read_bytes()
 
