@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ from generator.store import BlobStore, LocalStore, file_key
 SIGNATURE_BEGIN = b"-----BEGIN PGP SIGNATURE-----"
 SIGNATURE_END = b"-----END PGP SIGNATURE-----"
 MAX_SIGNATURE_SIZE = 64 * 1024
+_BLOB_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,33 +118,42 @@ def ingest_file(
         if record.sha256 != dist.digests.sha256:
             raise FileAlreadyExists(dist.filename, record.sha256)
     key = file_key(dist.digests.sha256, dist.filename)
-    fresh = [
-        k for k in (key, f"{key}.metadata", f"{key}.pkg-info", f"{key}.asc")
-        if not store.exists(k)
-    ]
-    try:
-        store.put_file(key, path, sha256=dist.digests.sha256)
-        metadata_sha256 = None
-        if dist.core_metadata is not None:
-            store.put_bytes(f"{key}.metadata", dist.core_metadata)
-            metadata_sha256 = hashlib.sha256(dist.core_metadata).hexdigest()
-        if dist.pkg_info is not None:
-            store.put_bytes(f"{key}.pkg-info", dist.pkg_info)
-        if signature is not None:
-            store.put_bytes(f"{key}.asc", signature)
-        new = catalog.add_file(
-            source, dist.project, dist.display_name, dist.summary or "",
-            _record(dist, at, metadata_sha256, signature is not None), at,
-        )
-        if not new and signature is not None and found is not None and not found[0].has_signature:
-            catalog.set_signature(source, dist.filename, at)
-    except (FileAlreadyExists, FileRemoved):
-        _forget(store, fresh)
-        raise
+    # Another ingest of the same bytes under the same name (to another source) must not
+    # see the blob as its own to delete when it is refused: one at a time per key.
+    with _blob_lock(key):
+        fresh = [
+            k for k in (key, f"{key}.metadata", f"{key}.pkg-info", f"{key}.asc")
+            if not store.exists(k)
+        ]
+        try:
+            store.put_file(key, path, sha256=dist.digests.sha256)
+            metadata_sha256 = None
+            if dist.core_metadata is not None:
+                store.put_bytes(f"{key}.metadata", dist.core_metadata)
+                metadata_sha256 = hashlib.sha256(dist.core_metadata).hexdigest()
+            if dist.pkg_info is not None:
+                store.put_bytes(f"{key}.pkg-info", dist.pkg_info)
+            if signature is not None:
+                store.put_bytes(f"{key}.asc", signature)
+            new = catalog.add_file(
+                source, dist.project, dist.display_name, dist.summary or "",
+                _record(dist, at, metadata_sha256, signature is not None), at,
+            )
+            if not new and signature is not None and found is not None and not found[0].has_signature:
+                catalog.set_signature(source, dist.filename, at)
+        except (FileAlreadyExists, FileRemoved):
+            _forget(store, fresh)
+            raise
     return Accepted(
         filename=dist.filename, project=dist.project, version=dist.version,
         sha256=dist.digests.sha256, new=new,
     )
+
+
+def _blob_lock(key: str) -> threading.Lock:
+    """The lock of a store key: the same key always gets the same one of a fixed few."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return _BLOB_LOCKS[digest[0] % len(_BLOB_LOCKS)]
 
 
 def _record(dist: Distribution, at: datetime, metadata_sha256: str | None, signed: bool) -> FileRecord:

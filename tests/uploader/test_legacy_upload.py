@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 import threading
 import time
 import zipfile
@@ -1028,6 +1029,35 @@ def test_parallel_uploads_of_one_name_with_different_bytes_keep_one(sidecar: Sid
                                          for s in ("", ".metadata")}
     assert after.staging == frozenset()
     assert_stored(sidecar, winner, "contested")
+
+
+def test_refusal_in_one_source_never_deletes_a_blob_another_just_stored(
+    sidecar: Sidecar,
+) -> None:
+    """Same bytes, same name, to two sources at once while one of them takes a conflict.
+
+    Regression: the refused upload deleted the blob it had found missing and written,
+    which the accepted upload to the other source had written too and now referenced.
+    """
+    for round_ in range(15):
+        name = f"cross-source-{round_}"
+        x = wheel(sidecar, name)
+        y = wheel(sidecar, name, module_body="other = True\n")
+        jobs = [(y, "other"), (x, "other"), (x, "local")]
+
+        replies = parallel([(lambda d=d, s=s: sidecar.post(upload_parts(d), source=s,  # type: ignore[misc]
+                                                            holder=s)) for d, s in jobs], workers=3)
+
+        assert sorted(r.status for r in replies) == [200, 200, 409], [r.reason for r in replies]
+        assert_stored(sidecar, x, name)
+    db = sqlite3.connect(sidecar.home / "catalog.sqlite3")
+    try:
+        rows = db.execute("SELECT sha256, filename FROM files").fetchall()
+    finally:
+        db.close()
+    missing = [f for digest, f in rows
+               if not (sidecar.store / digest[:2] / digest[2:4] / digest / f).is_file()]
+    assert missing == []
 
 
 def test_storage_failure_is_a_500_that_names_no_server_path(sidecar: Sidecar) -> None:
