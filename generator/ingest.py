@@ -139,7 +139,9 @@ def ingest_file(
                 source, dist.project, dist.display_name, dist.summary or "",
                 _record(dist, at, metadata_sha256, signature is not None), at,
             )
-            if not new and signature is not None and found is not None and not found[0].has_signature:
+            if not new and signature is not None:
+                # Also when a concurrent unsigned upload of the file committed first (then
+                # ``found`` was None); a no-op for a file already signed.
                 catalog.set_signature(source, dist.filename, at)
         except (FileAlreadyExists, FileRemoved):
             _forget(store, fresh)

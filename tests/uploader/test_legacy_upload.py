@@ -899,6 +899,21 @@ def test_late_signature_for_an_identical_reupload_is_recorded(sidecar: Sidecar) 
     assert 'data-gpg-sig="true"' in project_page(sidecar, "late-signature")
 
 
+def test_signature_racing_its_unsigned_upload_is_recorded(sidecar: Sidecar) -> None:
+    """The unsigned and the signed upload of one file at once: the file ends up signed."""
+    for round_ in range(10):
+        name = f"sign-race-{round_}"
+        dist = wheel(sidecar, name)
+        signature = Part("gpg_signature", SIGNATURE, filename=f"{dist.name}.asc")
+        forms = [upload_parts(dist), upload_parts(dist, extra=[signature])]
+
+        replies = parallel([(lambda f=f: sidecar.post(f)) for f in forms],  # type: ignore[misc]
+                           workers=2)
+
+        assert [r.status for r in replies] == [200, 200]
+        assert 'data-gpg-sig="true"' in project_page(sidecar, name), round_
+
+
 def test_same_filename_may_live_in_two_sources(sidecar: Sidecar) -> None:
     dist = wheel(sidecar, "two-sources")
     changed = wheel(sidecar, "two-sources", module_body="other = 1\n")
