@@ -19,6 +19,7 @@ import json
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +123,7 @@ def _save_body(destination: Path, limit: int) -> None:
 
 @bp.post("/__api__/bundles")
 def upload_bundle() -> Response:
+    received = time.time()
     _authorize()
     app = _app()
     builder, tasks = builder_for(app), tasks_for(app)
@@ -155,7 +157,7 @@ def upload_bundle() -> Response:
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    task = tasks.create(bundle_id)
+    task = tasks.create(bundle_id, started=received)
     task.environment = plan.key
     task.log(f"bundle {bundle_id} received ({archive.stat().st_size} bytes)")
     for line in lines:

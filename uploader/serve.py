@@ -80,8 +80,11 @@ def run(inst: Installation, listen: str | None) -> None:
     address = listen or inst.config.listen
     check_address(address, "listen address")
     # The Pythons bundles build with are analysed now: a fatal problem stops the start.
+    # Builds install from the site where clients reach it: [server] public_url (say, nginx
+    # in front), else this very server.
+    index_base = inst.config.base_url if inst.config.public_url else base_url(inst.config, listen)
     builder = startup_builder(
-        inst.config, base_url(inst.config, listen), warn=lambda line: click.echo(line, err=True)
+        inst.config, index_base, warn=lambda line: click.echo(line, err=True)
     )
     app = create_app(inst)
     app.extensions[BUILDER] = builder

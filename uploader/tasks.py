@@ -124,9 +124,13 @@ class TaskRegistry:
         self._tasks: OrderedDict[str, Task] = OrderedDict()
         self._lock = threading.Lock()
 
-    def create(self, bundle_id: str = "") -> Task:
+    def create(self, bundle_id: str = "", started: float | None = None) -> Task:
+        """A new task; ``started`` (a ``time.time()``) backdates it to when the request came,
+        so ``elapsed`` is the server-side time of the whole deploy."""
         self.directory.mkdir(parents=True, exist_ok=True)
         task = Task(uuid.uuid4().hex, self.directory, bundle_id)
+        if started is not None:
+            task.started = started
         (self.directory / f"{task.id}.log").touch()
         with self._lock:
             self._tasks[task.id] = task
