@@ -295,8 +295,16 @@ def _open_zip(path: Path, filename: str, limits: Limits) -> zipfile.ZipFile:
             raise DistributionTooLarge(
                 filename, f"{len(infos)} archive members, the limit is {limits.max_members}"
             )
+        seen: set[str] = set()
         for info in infos:
             _check_member_name(filename, info.filename)
+            # Readers disagree on which copy of a repeated name counts (zipfile takes the
+            # last), so METADATA could say one thing to the index and another to installers.
+            if info.filename in seen:
+                raise InvalidDistribution(
+                    filename, f"member {info.filename!r} appears more than once in the archive"
+                )
+            seen.add(info.filename)
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise InvalidDistribution(
                     filename,

@@ -16,6 +16,7 @@ import re
 import sqlite3
 import threading
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -445,6 +446,28 @@ def wheel_zip_bomb(sidecar: Sidecar, name: str) -> Attempt:
     # 80 MiB of zeros deflate to ~80 kB: over PyPI's 64 MiB floor and ratio 50.
     dist = wheel(sidecar, name, extra={f"{name}/zeros.bin": bytes(80 * 1024 * 1024)})
     assert dist.stat().st_size < MAX_REQUEST_SIZE // 10
+    return lambda: sidecar.post(upload_parts(dist))
+
+
+def zip_with_duplicates(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    """A zip whose central directory names one member twice (zipfile only warns)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        warnings.simplefilter("ignore", UserWarning)
+        for member, data in members:
+            archive.writestr(zipfile.ZipInfo(member, (2024, 1, 1, 0, 0, 0)), data)
+    return path
+
+
+@refused(400, "more than once")
+def wheel_duplicate_metadata_member(sidecar: Sidecar, name: str) -> Attempt:
+    # Which METADATA counts would depend on the reader: the index's .metadata could say
+    # one thing and the installed wheel another (a dependency smuggled in).
+    members = list(wheel_members(WheelSpec(name, "1.0")).items())
+    metadata = next(m for m, _ in members if m.endswith("/METADATA"))
+    smuggled = metadata_text(name, "1.0", requires_dist=("evil-package",)).encode()
+    dist = zip_with_duplicates(sidecar.fresh_dir() / wheel_filename(name, "1.0"),
+                               [*members, (metadata, smuggled)])
     return lambda: sidecar.post(upload_parts(dist))
 
 
