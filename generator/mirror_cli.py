@@ -16,7 +16,7 @@ import click
 
 from generator.cli import Context, _report, cli, info, pass_ctx
 from generator.curated import compile_closure, read_requirements
-from generator.errors import Conflict
+from generator.errors import Conflict, TimeshelfError
 from generator.mirror import Mirror, SyncReport, mirror_sources
 from generator.records import CuratedList
 
@@ -79,8 +79,16 @@ def sync(ctx: Context, source: str | None, type_: str | None, no_generate: bool)
     failed = False
     changed: list[str] = []
     for src in chosen:
-        with _bar(sys.stderr.isatty(), f"syncing {src.name}") as (on_total, on_progress):
-            report = Mirror(inst, src, on_total=on_total, on_progress=on_progress).sync()
+        try:
+            with _bar(sys.stderr.isatty(), f"syncing {src.name}") as (on_total, on_progress):
+                report = Mirror(inst, src, on_total=on_total, on_progress=on_progress).sync()
+        except TimeshelfError as e:
+            # One unreachable upstream (or a run already going) must not stop the others.
+            if len(chosen) == 1:
+                raise
+            info(f"{src.name}: error: {e}")
+            failed = True
+            continue
         info(summary(report))
         for line in report.errors[:20]:
             info(f"  error: {line}")

@@ -409,3 +409,17 @@ def test_unknown_source_settings_are_refused(
     result = cli("list", "sources")
     assert result.code == 1
     assert 'use "lazy" or "prefetch"' in result.err
+
+
+def test_an_unreachable_upstream_does_not_stop_the_other_sources(
+    mirror: CliRunner, installation: Installation, upstream: FakeUpstream, dists: Dists,
+) -> None:
+    publish(upstream, dists, "alpha", "1.0")
+    assert mirror("create", "source", "--name", "gone", "--type", "pypi", "--upstream",
+                  "http://127.0.0.1:9/simple/").code == 0
+
+    result = mirror("sync")
+
+    assert result.code == 1
+    assert "gone: error: http://127.0.0.1:9/simple/: no answer after 3 attempts" in result.err
+    assert filenames(installation, "alpha") == {"alpha-1.0-py3-none-any.whl"}
