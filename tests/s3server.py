@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -57,6 +58,13 @@ class S3Server:
         name = f"bucket-{os.getpid()}-{next(self._names)}"
         self.client().create_bucket(Bucket=name)
         return name
+
+    def make_public(self, bucket: str, prefix: str) -> None:
+        """Let anyone read ``prefix`` (the bucket policy of a public site)."""
+        statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                     "Resource": f"arn:aws:s3:::{bucket}/{prefix}/*"}
+        self.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps(
+            {"Version": "2012-10-17", "Statement": [statement]}))
 
 
 class RequestCounter:
