@@ -25,6 +25,7 @@ _TITLES = {
     409: "Conflict",
     410: "Gone",
     413: "Payload Too Large",
+    422: "Unprocessable Content",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
