@@ -839,7 +839,11 @@ class Catalog:
     def changed_between(
         self, repo: Repo, start: str, end: str
     ) -> set[NormalizedName] | None:
-        """Projects with an event in [start, end) in any source; None if subscriptions changed."""
+        """Projects with an event in [start, end) in any source; None if subscriptions changed.
+
+        Reads only the events of that interval (index ``events_by_at``): a new day costs
+        what happened that day, not the size of the log.
+        """
         if self._query(
             "SELECT 1 FROM events WHERE repo_id = ? AND at >= ? AND at < ? LIMIT 1",
             (repo.id, start, end),
@@ -897,7 +901,10 @@ class Catalog:
         if names is not None:
             name_filter = f"AND p.name IN ({', '.join('?' for _ in names)})"
             params.extend(names)
-        params += [at, at, at, at, at, recorded]
+        params += [at, at, at, recorded]
+        # The serial is computed once per project (a materialized CTE), not once per file
+        # row, and each file's last yank event is looked up once: a project with
+        # thousands of files and events used to cost files times events.
         sql = f"""
             WITH subs AS ({subs}),
             live AS (
@@ -909,29 +916,30 @@ class Catalog:
                 WHERE EXISTS (SELECT 1 FROM files f0 WHERE f0.project_id = p.id
                               AND {visible.format(f="f0")})
                 {name_filter}
+            ),
+            chosen AS MATERIALIZED (
+                SELECT l.id, l.name, l.source,
+                       COALESCE((SELECT MAX(e.id) FROM events e
+                                 WHERE e.project_id = l.id AND e.at < ?), 0) AS serial
+                FROM live l
+                WHERE l.rank = 1
             )
-            SELECT l.name, f.display_name,
-                   COALESCE((SELECT MAX(e.id) FROM events e
-                             WHERE e.project_id = l.id AND e.at < ?), 0),
-                   l.source,
+            SELECT c.name, f.display_name, c.serial, c.source,
                    f.filename, f.version, f.packagetype, f.sha256, f.blake2_256, f.size,
                    f.requires_python, f.upload_time, f.metadata_sha256,
                    CASE WHEN f.signed_at IS NOT NULL AND f.signed_at < ? THEN 1 ELSE 0 END,
-                   (SELECT e.kind FROM events e WHERE e.file_id = f.id AND e.at < ?
-                      AND e.kind IN ('file_yanked', 'file_unyanked')
-                    ORDER BY e.at DESC, e.id DESC LIMIT 1),
-                   (SELECT e.detail FROM events e WHERE e.file_id = f.id AND e.at < ?
-                      AND e.kind IN ('file_yanked', 'file_unyanked')
-                    ORDER BY e.at DESC, e.id DESC LIMIT 1),
-                   f.added_at
-            FROM live l JOIN files f ON f.project_id = l.id
+                   y.kind, y.detail, f.added_at
+            FROM chosen c JOIN files f ON f.project_id = c.id
                  AND f.added_at < ? AND COALESCE(f.recorded_at, f.added_at) < ?
                  AND (f.removed_at IS NULL OR f.removed_at >= ?)
-            WHERE l.rank = 1
-            ORDER BY l.name, f.filename
+            LEFT JOIN events y ON y.id = (
+                SELECT e.id FROM events e WHERE e.file_id = f.id AND e.at < ?
+                   AND e.kind IN ('file_yanked', 'file_unyanked')
+                ORDER BY e.at DESC, e.id DESC LIMIT 1)
+            ORDER BY c.name, f.filename
         """
-        # The last placeholders are the visibility bounds of the final join.
-        params += [at]
+        # The last placeholders: the removal bound of the final join, the yank instant.
+        params += [at, at]
         with self._lock:
             cursor = self._db.execute(sql, params)
             current: list[Any] | None = None
@@ -952,6 +960,52 @@ class Catalog:
                     ))
             if current is not None:
                 yield _project(current, files)
+
+    def project_names_at(self, repo: Repo, at: str) -> list[tuple[NormalizedName, str]]:
+        """``project_names`` for the state just before ``at``: what a snapshot's root lists.
+
+        The display name is that of the newest visible file (by ``added_at``, then
+        filename), as ``iter_projects_at`` gives it; no file rows are read beyond that.
+        """
+        sources = self.subscriptions_at(repo, at)
+        recorded = at
+        if not sources:
+            past = self.reconstruction(repo)
+            if past is None or at > past.until:
+                return []
+            sources, recorded = past.sources, "9999"
+        ids = [self.get_source(name).id for name in sources]
+        subs = " UNION ALL ".join("SELECT ? AS source_id, ? AS position" for _ in ids)
+        params: list[Any] = []
+        for position, source_id in enumerate(ids):
+            params += [source_id, position]
+        visible = (
+            "{f}.added_at < ? AND COALESCE({f}.recorded_at, {f}.added_at) < ? "
+            "AND ({f}.removed_at IS NULL OR {f}.removed_at >= ?)"
+        )
+        params += [at, recorded, at, at, recorded, at]
+        rows = self._query(
+            f"""
+            WITH subs AS ({subs}),
+            live AS (
+                SELECT p.id, p.name,
+                       ROW_NUMBER() OVER (PARTITION BY p.name ORDER BY x.position) AS rank
+                FROM projects p
+                JOIN subs x ON x.source_id = p.source_id
+                WHERE EXISTS (SELECT 1 FROM files f0 WHERE f0.project_id = p.id
+                              AND {visible.format(f="f0")})
+            )
+            SELECT l.name,
+                   (SELECT f.display_name FROM files f WHERE f.project_id = l.id
+                      AND {visible.format(f="f")}
+                    ORDER BY f.added_at DESC, f.filename LIMIT 1)
+            FROM live l
+            WHERE l.rank = 1
+            ORDER BY l.name
+            """,
+            params,
+        )
+        return [(NormalizedName(r[0]), r[1]) for r in rows]
 
     def snapshot_days(self, repo: Repo) -> dict[str, tuple[str, bool]]:
         """Days written to the output: day → (render version, reconstructed)."""

@@ -187,6 +187,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated_at TEXT NOT NULL
         )""",
     ),
+    # 6: find the events of one day without reading the whole log. Materializing a
+    # snapshot day asks which projects had events in that day (``changed_between``);
+    # without this index every new day scanned every event ever recorded.
+    ("CREATE INDEX events_by_at ON events (at)",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

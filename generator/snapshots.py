@@ -12,7 +12,8 @@ Materialization writes ``<out>/<R>/<D>/simple/`` once and never touches it again
 
 so a page that did not change is stored once, and a new day costs what changed that day
 plus one directory entry per project (it starts from the previous day's links and
-re-renders only the projects with events that day). A day is built under a hidden name
+re-renders only the projects with events that day; the root pages are the previous
+day's when no project came, went or was renamed). A day is built under a hidden name
 and renamed into place whole; the catalog records it (with the render version) last.
 A retention policy bounds the days kept; other days are rendered on demand by the
 sidecar with the same code, hence the same bytes.
@@ -25,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -223,15 +225,19 @@ class Materializer:
         links: dict[str, str] = {}
         listing: dict[NormalizedName, str] = {}
         changed: set[NormalizedName] | None = None
+        prior: Path | None = None
+        before: dict[NormalizedName, str | None] = {}
         if previous is not None:
-            changed = self.catalog.changed_between(self.repo, day_end(previous), at)
-        if changed is not None and previous is not None:
             prior = self.base / previous.isoformat() / "simple"
-            links = _read_links(prior)
-            listing = _read_listing(prior / "index.json")
+            changed = self.catalog.changed_between(self.repo, day_end(previous), at)
+            links = _read_links(prior) if changed is not None else {}
+            listing = _read_listing(prior / "index.json") if changed is not None else {}
+            if links and not listing:  # the previous root is unreadable: start afresh
+                changed, links = None, {}
+        if changed is not None:
+            before = {name: listing.pop(name, None) for name in changed}
             for gone in changed:
                 links.pop(gone, None)
-                listing.pop(gone, None)
         rendered = 0
         for project in self.catalog.iter_projects_at(self.repo, at, changed):
             html, data = render_project(self.renderer, project)
@@ -240,43 +246,79 @@ class Materializer:
             rendered += 1
         for project_name, target in links.items():
             os.symlink(target, simple / project_name)
-        html_root, json_root = render_root(self.renderer, sorted(listing.items()))
+        if prior is not None and changed is not None and all(
+            listing.get(name) == shown for name, shown in before.items()
+        ):
+            # The same listing as the day before (no project came, went or was renamed):
+            # share its root pages instead of rendering every project's name again.
+            for suffix in ("html", "json"):
+                os.link(prior / f"index.{suffix}", simple / f"index.{suffix}")
+        else:
+            self._write_root(simple, sorted(listing.items()))
+        os.rename(build, final)
+        return rendered
+
+    def _write_root(self, simple: Path, listing: list[tuple[NormalizedName, str]]) -> None:
+        html_root, json_root = render_root(self.renderer, listing)
         for suffix, content in (("html", html_root), ("json", json_root)):
             digest = hashlib.sha256(content).hexdigest()
             stored = self.pages / "root" / f"{digest}.{suffix}"
             if not stored.exists():
                 write_bytes(stored, content)
             os.link(stored, simple / f"index.{suffix}")
-        os.rename(build, final)
-        return rendered
 
     def _prune(self, today: date, days: list[date]) -> list[str]:
+        """Remove the days retention no longer keeps, then the pages only they linked.
+
+        Costs what changed, not the size of the repository: a pruned day's page can only
+        be unused if its project changed before the next kept day (otherwise that day
+        links the same page), and only a project's own entry in a kept day can link its
+        pages (a page holds its project's name), so only those entries are read.
+        """
+        on_disk = [d for d in days if (self.base / d.isoformat() / "simple").is_dir()]
+        doomed = [d for d in on_disk if not self.retention.keeps(d, today)]
+        kept = [d for d in on_disk if self.retention.keeps(d, today)]
+        candidates: dict[str, set[str]] = {}
+        for day in doomed:
+            after = next((k for k in kept if k > day), None)
+            names = (
+                None if after is None
+                else self.catalog.changed_between(self.repo, day_end(day), day_end(after))
+            )
+            simple = self.base / day.isoformat() / "simple"
+            for name, target in _read_links(simple, names).items():
+                candidates.setdefault(name, set()).add(target)
         pruned = []
-        for day in days:
-            name = day.isoformat()
-            path = self.base / name
-            if not self.retention.keeps(day, today) and path.is_dir():
-                shutil.rmtree(path)
-                self.catalog.forget_snapshot(self.repo, name)
-                pruned.append(name)
+        for day in doomed:
+            shutil.rmtree(self.base / day.isoformat())
+            self.catalog.forget_snapshot(self.repo, day.isoformat())
+            pruned.append(day.isoformat())
         if pruned:
-            self._collect_pages()
+            self._collect_pages(candidates, kept)
         return pruned
 
-    def _collect_pages(self) -> None:
-        """Delete stored pages no kept day links to any more."""
-        used: set[str] = set()
-        for entry in self.base.iterdir():
-            if entry.name.startswith(".") or not (entry / "simple").is_dir():
-                continue
-            used.update(Path(t).name for t in _read_links(entry / "simple").values())
-        for shard in self.pages.iterdir() if self.pages.is_dir() else ():
-            for entry in shard.iterdir():
-                if shard.name == "root":
-                    if entry.stat().st_nlink <= 1:
-                        entry.unlink()
-                elif entry.name not in used:
-                    shutil.rmtree(entry, ignore_errors=True)
+    def _collect_pages(self, candidates: dict[str, set[str]], kept: list[date]) -> None:
+        """Delete the candidate pages (link targets, by project) no kept day links to,
+        and the root pages no day links to."""
+        for day in kept:
+            if not candidates:
+                break
+            for name, target in _read_links(self.base / day.isoformat() / "simple",
+                                            candidates).items():
+                targets = candidates.get(name)
+                if targets is not None:
+                    targets.discard(target)
+                    if not targets:
+                        del candidates[name]
+        prefix = f"../../{PAGES}/"
+        for targets in candidates.values():
+            for target in targets:
+                if target.startswith(prefix) and ".." not in target[len(prefix):]:
+                    shutil.rmtree(self.pages / target[len(prefix):], ignore_errors=True)
+        roots = self.pages / "root"
+        for entry in roots.iterdir() if roots.is_dir() else ():
+            if entry.stat().st_nlink <= 1:
+                entry.unlink()
 
     def _write_index(self, days: list[date], observed: date) -> None:
         written = self.catalog.snapshot_days(self.repo)
@@ -296,12 +338,18 @@ class Materializer:
         write_if_changed(self.base / "snapshots.json", dumps(document))
 
 
-def _read_links(simple: Path) -> dict[str, str]:
+def _read_links(simple: Path, names: Iterable[str] | None = None) -> dict[str, str]:
+    """Project → link target of a day's ``simple/`` (only ``names``, when given)."""
     links: dict[str, str] = {}
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir(simple):
-            if entry.is_symlink():
-                links[entry.name] = os.readlink(entry.path)
+    if names is None:
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(simple):
+                if entry.is_symlink():
+                    links[entry.name] = os.readlink(entry.path)
+        return links
+    for name in names:
+        with contextlib.suppress(OSError):  # not in that day (or not a link)
+            links[name] = os.readlink(simple / name)
     return links
 
 
@@ -323,8 +371,7 @@ def render_on_demand(
     """
     at = day_end(day)
     if project is None:
-        listing = [(p.name, p.display_name) for p in catalog.iter_projects_at(repo, at)]
-        return render_root(renderer, listing)
+        return render_root(renderer, catalog.project_names_at(repo, at))
     name = canonicalize_name(project)
     for state in catalog.iter_projects_at(repo, at, [name]):
         return render_project(renderer, state)

@@ -186,6 +186,33 @@ def test_retention_prunes_old_days_and_unused_pages(history: Installation, clock
     assert set(history.catalog.snapshot_days(repo)) == {"2026-03-01", "2026-03-04"}
 
 
+@pytest.mark.parametrize(
+    ("retention", "kept"),
+    [
+        (Retention(daily_days=1, monthly=True), ["2026-03-01", "2026-03-04"]),
+        (Retention(daily_days=2, monthly=False), ["2026-03-03", "2026-03-04"]),
+        (Retention(daily_days=0, monthly=False), []),
+    ],
+    ids=["gap-before-kept-day", "oldest-days", "every-day"],
+)
+def test_pruning_keeps_exactly_the_pages_kept_days_link(
+    history: Installation, clock: FakeClock, retention: Retention, kept: list[str]
+) -> None:
+    base = history.config.output_path / "python"
+    clock.set(datetime(2026, 3, 5, 12, tzinfo=UTC))
+    Materializer(history.catalog, history.renderer, history.config.output_path,
+                 history.catalog.get_repo("python"), retention).run(history.now())
+    assert sorted(p.name for p in base.iterdir() if p.name[0].isdigit()) == kept
+    linked = {os.readlink(link) for day in kept for link in day_dir(history, day).iterdir()
+              if link.is_symlink()}
+    stored = {f"../../.pages/{p.parent.name}/{p.name}" for p in (base / ".pages").glob("*/*")
+              if p.parent.name != "root"}
+    assert stored == linked
+    roots = {p.stat().st_ino for p in (base / ".pages" / "root").iterdir()}
+    assert roots == {day_dir(history, day).joinpath(f"index.{suffix}").stat().st_ino
+                     for day in kept for suffix in ("html", "json")}
+
+
 def test_interrupted_day_build_is_redone(history: Installation, clock: FakeClock, cli: CliRunner) -> None:
     base = history.config.output_path / "python"
     leftover = base / ".build-2026-03-05" / "simple"
