@@ -111,9 +111,17 @@ def handle_timeshelf_error(error: TimeshelfError) -> Response:
 
 
 def handle_too_large(_error: Exception) -> Response:
+    from flask import current_app
+
     inst = installation_from_request()
     limit = inst.config.max_request_size if inst else 0
-    return handle_error(UploadError(413, f"Request body too large: the limit is {limit} bytes"))
+    # Werkzeug raises the same 413 for each of the three limits: name them all.
+    return handle_error(UploadError(
+        413,
+        f"Request body too large: the limits are {limit} bytes in all, "
+        f"{current_app.config['MAX_FORM_PARTS']} form parts and "
+        f"{current_app.config['MAX_FORM_MEMORY_SIZE']} bytes per form field",
+    ))
 
 
 def installation_from_request() -> Installation | None:

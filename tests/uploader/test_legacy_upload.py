@@ -618,7 +618,7 @@ def source_name_header_injection_scoped_token(sidecar: Sidecar, name: str) -> At
 # T-16 size
 
 
-@refused(413, "too large")
+@refused(413, "too large: the limits are 4194304 bytes in all, 5000 form parts")
 def too_many_form_parts(sidecar: Sidecar, name: str) -> Attempt:
     extra = [Part("classifiers", b"Private :: Do Not Upload")] * 6000
     return post_wheel(sidecar, name, extra=extra)
