@@ -20,6 +20,7 @@ from generator.installation import Installation
 from generator.nginx import check_address, reachable_host
 from generator.records import Repo, Source
 from uploader.app import create_app
+from uploader.logs import configure_logging
 
 # Seconds an idle or stalled connection is kept: long enough for a slow upload link
 # between chunks, short enough that dead clients do not pin worker threads.
@@ -79,6 +80,7 @@ def run(inst: Installation, listen: str | None) -> None:
 
     address = listen or inst.config.listen
     check_address(address, "listen address")
+    configure_logging()
     # The Pythons bundles build with are analysed now: a fatal problem stops the start.
     # Builds install from the site where clients reach it: [server] public_url (say, nginx
     # in front), else this very server.
