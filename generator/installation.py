@@ -10,8 +10,11 @@ generation ends by publishing the site to S3, under the same lock.
 from __future__ import annotations
 
 import fcntl
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
@@ -34,6 +37,19 @@ if TYPE_CHECKING:
     from generator.s3 import S3Location
 from generator.store import BlobStore, LocalStore
 from generator.webui import WebUi
+
+# A full re-render of a repository's web UI runs in a second process from this many
+# projects on (below it, starting a Python process costs more than it saves).
+PARALLEL_UI_MIN_PROJECTS = 2000
+
+
+def _generate_ui_in_worker(config: Config, repo_name: str) -> None:
+    """Render a repository's whole web UI (in a worker process of ``Installation``)."""
+    inst = Installation(config)
+    try:
+        inst.webui.generate_repo(inst.catalog.get_repo(repo_name), full=True)
+    finally:
+        inst.close()
 
 
 class Installation:
@@ -152,6 +168,7 @@ class Installation:
             chosen = list(repos) if repos is not None else list(self.catalog.list_repos())
             reports = []
             for repo in chosen:
+                background = self._start_ui_worker(repo, full) if ui else None
                 report = generate_repo(
                     self.catalog, self.renderer, self.config.output_path, repo,
                     store=self.store if isinstance(self.store, LocalStore) else None,
@@ -165,13 +182,38 @@ class Installation:
                     report.snapshots_written = days.written
                     report.snapshots_pruned = days.pruned
                 if ui:
-                    self.webui.generate_repo(repo, full=full)
+                    self._generate_ui(repo, full, background)
                 reports.append(report)
             if ui:
                 self.webui.finish()
             if self.config.output_target:
                 self.last_publish = self.publish()
             return reports
+
+    def _start_ui_worker(self, repo: Repo, full: bool) -> Future[None] | None:
+        """Start a whole re-render of ``repo``'s web UI in another process, when it is
+        large and there is a second CPU: it then runs beside the index's generation
+        instead of after it (both read the catalog; they write different folders)."""
+        if (os.cpu_count() or 1) < 2 or not self.webui.needs_full(repo, full):
+            return None
+        if len(self.catalog.project_names(repo)) < PARALLEL_UI_MIN_PROJECTS:
+            return None
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            return pool.submit(_generate_ui_in_worker, self.config, repo.name)
+        finally:
+            pool.shutdown(wait=False)
+
+    def _generate_ui(self, repo: Repo, full: bool, background: Future[None] | None) -> None:
+        if background is None:
+            self.webui.generate_repo(repo, full=full)
+            return
+        try:
+            background.result()
+        except BrokenProcessPool as e:
+            raise StoreError(f"the web UI of {repo.name!r} could not be generated: {e}") from e
+        # Anything that changed while the worker ran (a concurrent upload) is caught up.
+        self.webui.generate_repo(repo)
 
     @property
     def retention(self) -> Retention:

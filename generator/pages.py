@@ -19,6 +19,7 @@ other value goes through Jinja2's autoescaping.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 from packaging.utils import NormalizedName
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from generator.client_setup import (
     Snippet,
@@ -39,7 +40,7 @@ from generator.client_setup import (
 )
 from generator.naming import version_sort_key
 from generator.records import Activity, FileRecord, ProjectState, Repo, Source
-from generator.render import dumps, file_url
+from generator.render import dumps
 from generator.resources import templates_dir
 from generator.store import file_key
 
@@ -94,7 +95,6 @@ class FileView:
     filename: str
     href: str
     size: str
-    size_bytes: int
     sha256: str
     uploaded: str
     requires_python: str
@@ -119,11 +119,20 @@ def shard_key(name: str) -> str:
     return name[:1]
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _version_info(version: str) -> tuple[tuple[int, Version | str], bool]:
+    """(sort key, is a pre-release) of a version string; cached: a full generation asks
+    about the same few thousand strings a million times."""
+    key = version_sort_key(version)
+    return key, isinstance(key[1], Version) and key[1].is_prerelease
+
+
 def is_prerelease(version: str) -> bool:
-    try:
-        return Version(version).is_prerelease
-    except InvalidVersion:
-        return False
+    return _version_info(version)[1]
+
+
+def _newest_first(versions: Iterable[str]) -> list[str]:
+    return sorted(versions, key=lambda v: _version_info(v)[0], reverse=True)
 
 
 def latest_version(files: Iterable[FileRecord]) -> str:
@@ -132,7 +141,7 @@ def latest_version(files: Iterable[FileRecord]) -> str:
     versions: dict[str, bool] = {}
     for f in files:
         versions[f.version] = versions.get(f.version, True) and f.yanked
-    ordered = sorted(versions, key=version_sort_key, reverse=True)
+    ordered = _newest_first(versions)
     for candidates in (
         [v for v in ordered if not versions[v] and not is_prerelease(v)],
         [v for v in ordered if not versions[v]],
@@ -268,7 +277,7 @@ class UiRenderer:
         for f in project.files:
             by_version.setdefault(f.version, []).append(f)
         versions = []
-        for version in sorted(by_version, key=version_sort_key, reverse=True):
+        for version in _newest_first(by_version):
             files = sorted(by_version[version], key=lambda f: f.filename)
             views = tuple(_file_view(files_prefix, f) for f in files)
             versions.append(VersionView(
@@ -296,20 +305,18 @@ class UiRenderer:
 
 
 def _file_view(files_prefix: str, f: FileRecord) -> FileView:
-    href = file_url(files_prefix, f)
+    url = files_prefix + quote(file_key(f.sha256, f.filename), safe="/")
     return FileView(
         filename=f.filename,
-        href=f"{href}#sha256={f.sha256}",
-        size=human_size(f.size),
-        size_bytes=f.size,
+        href=f"{url}#sha256={f.sha256}",
+        size=f"{human_size(f.size)} ({f.size} bytes)" if f.size >= 1000 else human_size(f.size),
         sha256=f.sha256,
         uploaded=show_time(f.upload_time),
         requires_python=f.requires_python or "",
         packagetype="wheel" if f.packagetype == "bdist_wheel" else "sdist",
         yanked=f.yanked,
         yanked_reason=f.yanked_reason,
-        signature_href=files_prefix + quote(file_key(f.sha256, f.filename), safe="/") + ".asc"
-        if f.has_signature else None,
+        signature_href=url + ".asc" if f.has_signature else None,
     )
 
 

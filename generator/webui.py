@@ -56,7 +56,7 @@ from generator.pages import (
 from generator.records import Activity, ProjectState, Repo, Source
 from generator.render import dumps
 from generator.resources import site_dir
-from generator.store import BlobStore, file_key
+from generator.store import BlobStore, LocalStore, file_key
 
 STATE = ".webui.json"
 DATA = ".webui"
@@ -111,6 +111,7 @@ class WebUi:
         self.base_url = base_url
         self.store = store
         self.renderer = renderer or UiRenderer()
+        self._store_root: Path | None = None
 
     # -- repositories ---------------------------------------------------------------------
 
@@ -122,12 +123,7 @@ class WebUi:
         base = self.output / repo.name
         head = self.catalog.last_event_id()
         state = read_state(base)
-        names: set[NormalizedName] | None = None
-        if (
-            not full and state is not None and state.is_current(self.base_url)
-            and (base / "index.html").is_file()
-        ):
-            names = self.catalog.changed_since(repo, state.serial, head)
+        names = self._changed(repo, state, head) if not full else None
         report = UiReport(repo=repo.name, mode="full" if names is None else "incremental")
         if state is not None and names is not None and not names:
             if state.serial != head:
@@ -146,6 +142,24 @@ class WebUi:
             shards=tuple(sorted(counts.items())),
         ))
         return report
+
+    def needs_full(self, repo: Repo, full: bool = False) -> bool:
+        """True when ``generate_repo`` would render every page of ``repo``."""
+        if full:
+            return True
+        return self._changed(repo, read_state(self.output / repo.name),
+                             self.catalog.last_event_id()) is None
+
+    def _changed(
+        self, repo: Repo, state: UiState | None, head: int
+    ) -> set[NormalizedName] | None:
+        """Projects changed since the watermark; None when everything must be rendered."""
+        base = self.output / repo.name
+        if state is None or not state.is_current(self.base_url):
+            return None
+        if not (base / "index.html").is_file():
+            return None
+        return self.catalog.changed_since(repo, state.serial, head)
 
     def _full(self, repo: Repo, base: Path, report: UiReport) -> dict[str, int]:
         projects_dir = base / "project"
@@ -289,13 +303,32 @@ class WebUi:
         if cached is not None and cached.startswith(tag):
             return cached[len(tag):].decode(), None, True
         suffix = ".metadata" if chosen.metadata_sha256 else ".pkg-info"
-        key = file_key(chosen.sha256, chosen.filename) + suffix
-        if not self.store.exists(key):
+        data = self._read_blob(file_key(chosen.sha256, chosen.filename) + suffix)
+        if data is None:
             # A mirrored file not fetched yet, or an older upload: the summary only.
             return "", None, cached is not None
-        described = read_description(self.store.read(key))
+        described = read_description(data)
         html = render_description(described.text, described.content_type) if described else ""
         return html, (tag + html.encode()) if html else None, cached is not None
+
+    def _read_blob(self, key: str) -> bytes | None:
+        """The bytes of a store key, None when absent. A local store is read directly:
+        ``LocalStore.path`` resolves the whole path on each call, which a full run of
+        100k projects would pay 100k times."""
+        if isinstance(self.store, LocalStore):
+            if self._store_root is None:
+                self._store_root = self.store.root.resolve()
+            if ".." in key.split("/"):
+                return None
+            try:
+                return (self._store_root / key).read_bytes()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            except OSError as e:
+                raise StoreError(f"cannot read {key} from the store: {e.strerror or e}") from e
+        if self.store is None or not self.store.exists(key):
+            return None
+        return self.store.read(key)
 
     def _write_shard(
         self, base: Path, letter: str, rows: Sequence[PackageRow], report: UiReport

@@ -401,3 +401,21 @@ def test_activity_leaves_out_shadowed_sources(
     home = (_output(installation) / "index.html").read_text()
     assert "mirror" in home
     assert "2 projects" in home
+
+
+def test_a_large_full_run_renders_the_ui_in_a_second_process_with_the_same_bytes(
+    installation: Installation, dists: Dists, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add(installation, _wheel(dists, "Demo", "1.0", description="*one*"),
+        dists.wheel("other", "1.0"), dists.sdist("third", "2.0"))
+    installation.generate(full=True)
+    sequential = _pages(installation)
+    monkeypatch.setattr("generator.installation.PARALLEL_UI_MIN_PROJECTS", 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    for entry in _output(installation).iterdir():
+        if entry.name != "files":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    repo = installation.catalog.get_repo("python")
+    assert installation._start_ui_worker(repo, full=True) is not None
+    installation.generate(full=True)
+    assert _pages(installation) == sequential
