@@ -29,6 +29,7 @@ from generator.errors import (
     FileRemoved,
     InvalidDistribution,
     NotFound,
+    StoreError,
     TimeshelfError,
 )
 from generator.ingest import Accepted, ingest_file
@@ -173,8 +174,12 @@ class _Hasher(Protocol):
 def _staged(inst: Installation, content: FileStorage) -> Iterator[tuple[Path, dict[str, str]]]:
     """Stream the upload into a private temporary file, hashing as it goes."""
     staging = inst.config.file.parent / "tmp"
-    staging.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=staging, prefix="upload-", delete=False)  # noqa: SIM115
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(dir=staging, prefix="upload-", delete=False)  # noqa: SIM115
+    except OSError as e:
+        # A full or read-only disk is the server's fault: a 5xx with a message, not a crash.
+        raise StoreError(f"cannot stage the upload in {staging}: {e}") from e
     path = Path(handle.name)
     hashes: dict[str, _Hasher] = {
         "sha256_digest": hashlib.sha256(),
@@ -182,11 +187,14 @@ def _staged(inst: Installation, content: FileStorage) -> Iterator[tuple[Path, di
         "md5_digest": hashlib.md5(),  # noqa: S324 - compared only because clients send it
     }
     try:
-        with handle:
-            while chunk := content.stream.read(1 << 20):
-                handle.write(chunk)
-                for h in hashes.values():
-                    h.update(chunk)
+        try:
+            with handle:
+                while chunk := content.stream.read(1 << 20):
+                    handle.write(chunk)
+                    for h in hashes.values():
+                        h.update(chunk)
+        except OSError as e:
+            raise StoreError(f"cannot stage the upload in {staging}: {e}") from e
         yield path, {k: h.hexdigest() for k, h in hashes.items()}
     finally:
         with contextlib.suppress(OSError):
