@@ -591,29 +591,53 @@ class Catalog:
         return {NormalizedName(r[0]) for r in rows}
 
     def iter_projects(
-        self, repo: Repo, names: Iterable[str] | None = None
+        self, repo: Repo, names: Iterable[str] | None = None, *,
+        start: str | None = None, stop: str | None = None,
     ) -> Iterator[ProjectState]:
         """Stream the repository's projects in name order, resolved by source priority.
 
         The first subscribed source holding a project (a file not removed) owns all of its
-        files. With ``names``, only those projects (absent ones are simply not yielded).
+        files. With ``names``, only those projects (absent ones are simply not yielded);
+        with ``start``/``stop``, only names in ``[start, stop)`` (see ``split_projects``).
         Holds one project in memory at a time.
         """
         if names is None:
-            yield from self._iter_projects(repo, None)
+            yield from self._iter_projects(repo, None, start, stop)
             return
         ordered = sorted(set(names))
-        for start in range(0, len(ordered), _CHUNK):
-            yield from self._iter_projects(repo, ordered[start : start + _CHUNK])
+        for first in range(0, len(ordered), _CHUNK):
+            yield from self._iter_projects(repo, ordered[first : first + _CHUNK], start, stop)
+
+    def split_projects(self, repo: Repo, parts: int, min_size: int = 1) -> list[str | None]:
+        """``parts + 1`` name bounds cutting the repository's projects into runs of about
+        equal size, for ``iter_projects(start=bounds[i], stop=bounds[i + 1])``; the first
+        and last are None (open ends). Fewer runs when a run would hold fewer than
+        ``min_size`` projects."""
+        rows = self._query(
+            "SELECT DISTINCT p.name FROM projects p CROSS JOIN subscriptions x "
+            "WHERE x.source_id = p.source_id AND x.repo_id = ? ORDER BY p.name",
+            (repo.id,),
+        )
+        names = [r[0] for r in rows]
+        parts = max(1, min(parts, len(names) // max(1, min_size)))
+        inner = sorted({names[len(names) * i // parts] for i in range(1, parts)})
+        return [None, *inner, None]
 
     def _iter_projects(
-        self, repo: Repo, names: Sequence[str] | None
+        self, repo: Repo, names: Sequence[str] | None, start: str | None = None,
+        stop: str | None = None,
     ) -> Iterator[ProjectState]:
         name_filter = ""
         params: list[Any] = [repo.id]
         if names is not None:
             name_filter = f"AND p.name IN ({', '.join('?' for _ in names)})"
             params.extend(names)
+        if start is not None:
+            name_filter += " AND p.name >= ?"
+            params.append(start)
+        if stop is not None:
+            name_filter += " AND p.name < ?"
+            params.append(stop)
         # One pass in name order, no sort and no window: CROSS JOIN makes SQLite walk
         # projects by the name index and each project's files by (project_id, filename),
         # which is exactly the ORDER BY. The sort this replaces held every row of a

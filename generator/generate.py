@@ -13,9 +13,12 @@ watermark moves last, the next run redoes the interrupted work.
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,13 +26,17 @@ from packaging.utils import NormalizedName
 
 from generator.catalog import Catalog
 from generator.fsutil import write_if_changed, write_new_directory
-from generator.records import Repo
+from generator.records import ProjectState, Repo
 from generator.render import RENDER_VERSION, Renderer, project_json, root_json
 from generator.store import LocalStore, file_key
 
 # From /<repo>/latest/simple/<project>/ up to the site root, then into /files/.
 PROJECT_FILES_PREFIX = "../../../../files/"
 Progress = Callable[[int], None]
+# A full generation of at least this many projects renders in several processes, one
+# run of project names each (``Catalog.split_projects``): rendering and the file system
+# calls take about the same time, so on 2 cores 1M files take about half as long.
+PARALLEL_MIN_PROJECTS = 5000
 
 
 @dataclass(slots=True)
@@ -95,35 +102,34 @@ def generate_repo(
     # written whole in one step (no read, one rename: 100k new projects cost a third of
     # the system calls of page-by-page writes); the listing also finds leftovers.
     on_disk = _project_dirs(base) if names is None else None
-    relative = str(base.relative_to(output))
-
-    for project in catalog.iter_projects(repo, names):
-        if link and store is not None:
-            for f in project.files:
-                key = file_key(f.sha256, f.filename)
-                if f.url is not None and not store.exists(key):
-                    continue  # a mirrored file not fetched yet: the sidecar fetches it lazily
-                store.link_into(key, site_files)
-                for extra in (".metadata", ".asc"):
-                    if store.exists(key + extra):
-                        store.link_into(key + extra, site_files)
-        page_dir = base / project.name
-        html = renderer.project_html(project, PROJECT_FILES_PREFIX)
-        data = project_json(project, PROJECT_FILES_PREFIX)
-        pages = {"index.html": html, "index.json": data}
-        is_new = project.name not in on_disk if on_disk is not None else not page_dir.is_dir()
-        if is_new:
-            write_new_directory(page_dir, pages)
-            written = list(pages)
-        else:
-            written = [n for n, content in pages.items() if write_if_changed(page_dir / n, content)]
-        for page in written:
-            report.written += 1
-            report.pages.append(f"{relative}/{project.name}/{page}")
-        shown[project.name] = project.display_name
-        report.projects += 1
-        if progress is not None:
-            progress(1)
+    pages = _Pages(output, base, on_disk, store if link else None)
+    bounds: list[str | None] = [None, None]
+    if names is None and type(renderer) is Renderer:
+        bounds = catalog.split_projects(
+            repo, min(2, os.cpu_count() or 1), min_size=PARALLEL_MIN_PROJECTS // 2
+        )
+    if len(bounds) > 2:
+        parts = [
+            _Part(
+                catalog=catalog.path, templates=renderer.directory, repo=repo,
+                start=start, stop=stop, pages=pages.subset(start, stop),
+            )
+            for start, stop in itertools.pairwise(bounds[1:])
+        ]
+        # spawn, not fork: the sidecar generates from a thread of a threaded server.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=len(parts), mp_context=context) as pool:
+            futures = [pool.submit(_render_part, part) for part in parts]
+            pages.render(
+                renderer, catalog.iter_projects(repo, start=None, stop=bounds[1]), progress
+            )
+            for future in futures:
+                pages.merge(future.result(), progress)
+    else:
+        pages.render(renderer, catalog.iter_projects(repo, names), progress)
+    shown.update(pages.shown)
+    report.projects, report.written = len(pages.shown), len(pages.written)
+    report.pages.extend(pages.written)
 
     if names is None:
         current = dict(shown)
@@ -157,6 +163,98 @@ def generate_repo(
             report.deleted += 1
     catalog.record_generation(repo, head, RENDER_VERSION, shown)
     return report
+
+
+@dataclass(slots=True)
+class _Pages:
+    """Writes project pages into ``base``; what it wrote, and the projects it showed.
+
+    ``on_disk`` (a full generation's listing of ``base``, else None: look per project)
+    tells new projects, written as one new directory, from existing ones, rewritten
+    page by page when changed. ``store``, when set, is linked into ``output/files``.
+    """
+
+    output: Path
+    base: Path
+    on_disk: set[NormalizedName] | None
+    store: LocalStore | None
+    shown: dict[NormalizedName, str] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
+
+    def subset(self, start: str | None, stop: str | None) -> _Pages:
+        """The same writer for the names in ``[start, stop)`` (for another process)."""
+        on_disk = None if self.on_disk is None else {
+            n for n in self.on_disk
+            if (start is None or n >= start) and (stop is None or n < stop)
+        }
+        return _Pages(self.output, self.base, on_disk, self.store)
+
+    def render(
+        self, renderer: Renderer, projects: Iterable[ProjectState], progress: Progress | None
+    ) -> None:
+        relative = str(self.base.relative_to(self.output))
+        for project in projects:
+            if self.store is not None:
+                _link_files(self.store, project, self.output / "files")
+            page_dir = self.base / project.name
+            html = renderer.project_html(project, PROJECT_FILES_PREFIX)
+            data = project_json(project, PROJECT_FILES_PREFIX)
+            pages = {"index.html": html, "index.json": data}
+            if self.on_disk is not None:
+                is_new = project.name not in self.on_disk
+            else:
+                is_new = not page_dir.is_dir()
+            if is_new:
+                write_new_directory(page_dir, pages)
+                written = list(pages)
+            else:
+                written = [
+                    n for n, content in pages.items() if write_if_changed(page_dir / n, content)
+                ]
+            self.written.extend(f"{relative}/{project.name}/{page}" for page in written)
+            self.shown[project.name] = project.display_name
+            if progress is not None:
+                progress(1)
+
+    def merge(self, other: _Pages, progress: Progress | None) -> None:
+        self.shown.update(other.shown)
+        self.written.extend(other.written)
+        if progress is not None:
+            progress(len(other.shown))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Part:
+    """One run of project names to render in another process."""
+
+    catalog: Path | str
+    templates: Path
+    repo: Repo
+    start: str | None
+    stop: str | None
+    pages: _Pages
+
+
+def _render_part(part: _Part) -> _Pages:
+    """Render one part (in a worker process); return its writer with what it did."""
+    with Catalog(part.catalog) as catalog:
+        part.pages.render(
+            Renderer(part.templates),
+            catalog.iter_projects(part.repo, start=part.start, stop=part.stop),
+            None,
+        )
+    return part.pages
+
+
+def _link_files(store: LocalStore, project: ProjectState, site_files: Path) -> None:
+    for f in project.files:
+        key = file_key(f.sha256, f.filename)
+        if f.url is not None and not store.exists(key):
+            continue  # a mirrored file not fetched yet: the sidecar fetches it lazily
+        store.link_into(key, site_files)
+        for extra in (".metadata", ".asc"):
+            if store.exists(key + extra):
+                store.link_into(key + extra, site_files)
 
 
 def _project_dirs(base: Path) -> set[NormalizedName]:

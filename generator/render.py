@@ -59,8 +59,9 @@ class Renderer:
     """Renders pages from records with the templates in ``directory``."""
 
     def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or templates_dir()
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(directory or templates_dir()),
+            loader=jinja2.FileSystemLoader(self.directory),
             autoescape=True,
             trim_blocks=True,
             lstrip_blocks=True,
