@@ -100,6 +100,9 @@ def _load(body: bytes, url: str) -> dict[str, Any]:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError) as e:
         raise UpstreamError(f"{url}: not valid JSON ({e})") from e
+    except RecursionError as e:
+        # A hostile upstream's '[' * 100000 must fail this page, not the whole sync.
+        raise UpstreamError(f"{url}: not valid JSON (nested too deeply)") from e
     if not isinstance(document, dict) or not isinstance(document.get("meta"), dict):
         raise UpstreamError(f"{url}: not a PEP 691 document (no 'meta' object)")
     version = str(document["meta"].get("api-version", ""))

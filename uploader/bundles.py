@@ -58,6 +58,9 @@ class Manifest:
             document = json.loads(data)
         except (ValueError, UnicodeDecodeError) as e:
             raise BundleError(f"manifest.json is not valid JSON: {e}") from e
+        except RecursionError as e:
+            # json's decoder recurses per nesting level: '[' * 100000 must be a 400, not a 500.
+            raise BundleError("manifest.json is nested too deeply: use a flat JSON object") from e
         if not isinstance(document, dict):
             raise BundleError("manifest.json must be a JSON object")
         python = _object(document, "python")
