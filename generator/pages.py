@@ -5,7 +5,7 @@ under any prefix:
 
     /                                  home: repositories and the search box
     /<repo>/                           repository: setup, packages, activity
-    /<repo>/packages/<c>/              the packages whose name starts with <c>
+    /<repo>/packages/<prefix>/         the packages whose name starts with <prefix>
     /<repo>/project/<name>/            package: description, versions, files
     /<repo>/search/<c>.json            search shard: [display name, version] rows
     /static/ui.css, /static/ui.js      assets (copied from site/static/)
@@ -50,6 +50,9 @@ PACKAGE_ROOT = "../../../"
 # Repositories with at most this many projects list them all on their page.
 INLINE_LIMIT = 300
 ACTIVITY_LIMIT = 40
+# Rows on one page of the package list, and the longest name prefix a page splits by.
+PAGE_LIMIT = 500
+MAX_PREFIX = 8
 _KINDS = {
     "file_added": "added",
     "file_yanked": "yanked",
@@ -112,6 +115,41 @@ class VersionView:
     yanked: bool
     prerelease: bool
     files: tuple[FileView, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrefixPage:
+    """A page of the package list: the projects whose name starts with ``prefix``, or,
+    when they are too many for one page, links to longer prefixes (``groups``: prefix
+    and count) and the few names no longer than the prefix itself."""
+
+    prefix: str
+    rows: tuple[PackageRow, ...]
+    groups: tuple[tuple[str, int], ...]
+
+
+def prefix_pages(rows: Sequence[PackageRow], prefix: str,
+                 limit: int | None = None) -> list[PrefixPage]:
+    """The pages of the package list below ``prefix`` (``rows`` sorted, all starting with
+    it), the page of ``prefix`` first. A page lists at most ``limit`` rows (default
+    ``PAGE_LIMIT``), so one change re-renders a bounded page whatever the size of the
+    repository."""
+    limit = PAGE_LIMIT if limit is None else limit
+    if len(rows) <= limit or len(prefix) >= MAX_PREFIX:
+        return [PrefixPage(prefix=prefix, rows=tuple(rows), groups=())]
+    depth = len(prefix) + 1
+    own: list[PackageRow] = []
+    grouped: dict[str, list[PackageRow]] = {}
+    for row in rows:
+        if len(row.name) < depth:
+            own.append(row)
+        else:
+            grouped.setdefault(row.name[:depth], []).append(row)
+    pages = [PrefixPage(prefix=prefix, rows=tuple(own),
+                        groups=tuple((p, len(g)) for p, g in grouped.items()))]
+    for sub, group in grouped.items():
+        pages.extend(prefix_pages(group, sub, limit))
+    return pages
 
 
 def shard_key(name: str) -> str:
@@ -261,10 +299,12 @@ class UiRenderer:
                                     separators=(",", ":")),
         ).encode()
 
-    def letter_html(self, repo: Repo, letter: str, rows: Sequence[PackageRow],
-                    shards: str) -> bytes:
+    def prefix_html(self, repo: Repo, page: PrefixPage, shards: str) -> bytes:
+        """A page of the package list (``/<repo>/packages/<prefix>/``)."""
+        parents = [page.prefix[:i] for i in range(1, len(page.prefix))]
         return self._letter.render(
-            root="../../../", repo=repo, letter=letter, rows=rows, shards=shards,
+            root="../../../", repo=repo, page=page, parents=parents, shards=shards,
+            letter=page.prefix[:1],
         ).encode()
 
     def package_html(

@@ -4,7 +4,7 @@ For each repository (after its ``latest`` index), ``WebUi.generate_repo`` render
 
     <out>/<repo>/project/<name>/index.html     package pages, only of changed projects
     <out>/<repo>/search/<c>.json               search shards (first character <c>)
-    <out>/<repo>/packages/<c>/index.html       the package list, one page per shard
+    <out>/<repo>/packages/<p>/index.html       the package list by name prefix (bounded pages)
     <out>/<repo>/index.html                    the repository page, when anything changed
 
 and ``WebUi.finish`` the home page ``<out>/index.html`` and the assets in
@@ -48,6 +48,7 @@ from generator.pages import (
     description_file,
     latest_version,
     package_row,
+    prefix_pages,
     read_shard_data,
     search_shard,
     shard_data,
@@ -185,7 +186,10 @@ class WebUi:
             self._remove(projects_dir / name, report)
         for gone in sorted(old_letters - set(counts)):
             self._remove_shard(base, gone, report)
-        self._write_letter_pages(repo, base, counts, counts, report)
+        letters = "".join(sorted(counts))
+        for key in letters:
+            self._write_list_pages(repo, base, key, read_rows(base, key) or [], None, None,
+                                   letters, report)
         return counts
 
     def _incremental(
@@ -202,10 +206,11 @@ class WebUi:
             found[project.name] = package_row(project, summary)
         for name in sorted(names - set(found)):
             self._remove(projects_dir / name, report)
-        before = set(counts)
+        before = "".join(sorted(counts))
         affected: dict[str, list[NormalizedName]] = {}
         for name in names:
             affected.setdefault(shard_key(name), []).append(name)
+        updated: dict[str, tuple[list[PackageRow], list[PackageRow]]] = {}
         for letter, changed in sorted(affected.items()):
             kept = read_rows(base, letter)
             if kept is None:
@@ -218,16 +223,21 @@ class WebUi:
                 if name in found:
                     rows[name] = found[name]
             if rows:
-                counts[letter] = self._write_shard(
-                    base, letter, [rows[n] for n in sorted(rows)], report
-                )
+                ordered = [rows[n] for n in sorted(rows)]
+                counts[letter] = self._write_shard(base, letter, ordered, report)
+                updated[letter] = (kept, ordered)
             else:
                 counts.pop(letter, None)
                 self._remove_shard(base, letter, report)
-        pages = counts if set(counts) != before else {
-            c: n for c, n in counts.items() if c in affected
-        }
-        self._write_letter_pages(repo, base, pages, counts, report)
+        letters = "".join(sorted(counts))
+        for key in letters:
+            if letters != before:  # every page's letter navigation changes
+                rows_now = updated[key][1] if key in updated else read_rows(base, key) or []
+                self._write_list_pages(repo, base, key, rows_now, None, None, letters, report)
+            elif key in updated:
+                old, new = updated[key]
+                self._write_list_pages(repo, base, key, new, old, set(affected[key]),
+                                       letters, report)
         return counts
 
     def _projects(
@@ -344,18 +354,34 @@ class WebUi:
             if path.exists():
                 path.unlink()
                 report.deleted.append(str(path.relative_to(self.output)))
-        self._remove(base / "packages" / letter, report)
+        for prefix in sorted(_list_page_dirs(base, letter)):
+            self._remove(base / "packages" / prefix, report)
 
-    def _write_letter_pages(
-        self, repo: Repo, base: Path, pages: dict[str, int], counts: dict[str, int],
-        report: UiReport,
+    def _write_list_pages(
+        self, repo: Repo, base: Path, letter: str, rows: Sequence[PackageRow],
+        old_rows: Sequence[PackageRow] | None, changed: set[NormalizedName] | None,
+        letters: str, report: UiReport,
     ) -> None:
-        letters = "".join(sorted(counts))
-        for letter in sorted(pages):
-            rows = read_rows(base, letter) or []
-            html = self.renderer.letter_html(repo, letter, rows, letters)
-            if write_if_changed(base / "packages" / letter / "index.html", html):
-                report.written.append(f"{repo.name}/packages/{letter}/index.html")
+        """Write the package-list pages of one letter. With ``old_rows`` and ``changed``,
+        only the pages on the way to a changed name, unless the pages themselves changed
+        (a page split or merged); pages no longer needed are removed."""
+        pages = prefix_pages(rows, letter)
+        shape = {(p.prefix, bool(p.groups)) for p in pages}
+        if old_rows is None or changed is None:
+            existing = _list_page_dirs(base, letter)
+            chosen = pages
+        else:
+            old_shape = {(p.prefix, bool(p.groups)) for p in prefix_pages(old_rows, letter)}
+            existing = {prefix for prefix, _ in old_shape}
+            chosen = pages if shape != old_shape else [
+                p for p in pages if any(name.startswith(p.prefix) for name in changed)
+            ]
+        for page in chosen:
+            html = self.renderer.prefix_html(repo, page, letters)
+            if write_if_changed(base / "packages" / page.prefix / "index.html", html):
+                report.written.append(f"{repo.name}/packages/{page.prefix}/index.html")
+        for prefix in sorted(existing - {prefix for prefix, _ in shape}):
+            self._remove(base / "packages" / prefix, report)
 
     def _write_repo_page(
         self, repo: Repo, base: Path, counts: dict[str, int], report: UiReport
@@ -452,6 +478,15 @@ def copy_static(output: Path) -> list[str]:
         ):
             written.append(f"static/{path.name}")
     return written
+
+
+def _list_page_dirs(base: Path, letter: str) -> set[str]:
+    """The package-list page directories of one letter on disk."""
+    try:
+        return {e.name for e in os.scandir(base / "packages")
+                if e.is_dir() and e.name.startswith(letter)}
+    except FileNotFoundError:
+        return set()
 
 
 def _sources_of(sources: Iterable[Source], repo: Repo) -> list[Source]:

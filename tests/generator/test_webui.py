@@ -20,7 +20,14 @@ from generator.client_setup import index_snippets, trusted_host, upload_snippets
 from generator.config import load_config
 from generator.installation import Installation
 from generator.markup import read_description, render_description
-from generator.pages import UiRenderer, human_size, latest_version, search_shard
+from generator.pages import (
+    PackageRow,
+    UiRenderer,
+    human_size,
+    latest_version,
+    prefix_pages,
+    search_shard,
+)
 from generator.records import FileRecord, ProjectState, Repo
 from generator.webui import UiReport, read_state
 from tests.conftest import Dists, FakeClock
@@ -419,3 +426,51 @@ def test_a_large_full_run_renders_the_ui_in_a_second_process_with_the_same_bytes
     assert installation._start_ui_worker(repo, full=True) is not None
     installation.generate(full=True)
     assert _pages(installation) == sequential
+
+
+def _row(name: str) -> PackageRow:
+    return PackageRow(name=NormalizedName(name), display_name=name, version="1", source="local",
+                      summary="", updated="2026-03-01")
+
+
+def test_prefix_pages_split_until_each_page_is_short() -> None:
+    names = sorted(["p", "pa", "pb-one", "pb-two", "pb-three", "pc", "pd"])
+    pages = {p.prefix: p for p in prefix_pages([_row(n) for n in names], "p", limit=2)}
+    assert [r.name for r in pages["p"].rows] == ["p"]
+    assert pages["p"].groups == (("pa", 1), ("pb", 3), ("pc", 1), ("pd", 1))
+    assert pages["pb"].groups == (("pb-", 3),)
+    assert set(pages) == {"p", "pa", "pb", "pb-", "pb-o", "pb-t", "pc", "pd"}
+    assert [r.name for r in pages["pb-t"].rows] == ["pb-three", "pb-two"]
+    assert sum(len(p.rows) for p in pages.values() if not p.groups) + 1 == len(names)
+    single = prefix_pages([_row(n) for n in names], "p", limit=10)
+    assert len(single) == 1
+    assert len(single[0].rows) == len(names)
+
+
+def test_the_package_list_splits_and_merges_its_pages_incrementally(
+    installation: Installation, dists: Dists, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("generator.pages.PAGE_LIMIT", 2)
+    add(installation, dists.wheel("pa", "1"), dists.wheel("pb", "1"))
+    _ui(installation)
+    packages = _output(installation) / "python" / "packages"
+    assert sorted(os.listdir(packages)) == ["p"]
+    clock.advance(minutes=1)
+    add(installation, dists.wheel("pc", "1"))
+    report = _ui(installation)
+    assert sorted(os.listdir(packages)) == ["p", "pa", "pb", "pc"]
+    assert "python/packages/pc/index.html" in report.written
+    clock.advance(minutes=1)
+    add(installation, dists.wheel("pc", "2"))
+    report = _ui(installation)
+    assert [w for w in report.written if "/packages/" in w] == [
+        "python/packages/pc/index.html"
+    ]
+    clock.advance(minutes=1)
+    installation.catalog.remove(installation.catalog.get_source("local"), "pa", clock.now)
+    _ui(installation)
+    assert sorted(os.listdir(packages)) == ["p"]
+    page = (packages / "p" / "index.html").read_text()
+    assert "pb" in page
+    assert "pc" in page
