@@ -183,13 +183,14 @@
       document.querySelectorAll(".index-url").forEach(function (node) { node.textContent = url; });
     }
 
-    function pick(day, quiet) {
+    function pick(day, keepFocus) {
       selected = day;
       focused = parseDay(day);
       input.value = day;
       setUrl(base + day + "/simple/");
-      render(false);
-      if (!quiet) { announce("Index URL set to the snapshot of " + label(parseDay(day))); }
+      /* The grid is rebuilt: focus goes back to the picked day when it was there. */
+      render(keepFocus);
+      announce("Index URL set to the snapshot of " + label(parseDay(day)));
     }
 
     function render(moveFocus) {
@@ -266,7 +267,7 @@
     calendar.addEventListener("click", function (event) {
       var button = event.target.closest ? event.target.closest("button[data-date]") : null;
       if (button && button.getAttribute("aria-disabled") !== "true") {
-        pick(button.getAttribute("data-date"));
+        pick(button.getAttribute("data-date"), true);
       }
     });
     calendar.addEventListener("keydown", function (event) {
@@ -297,7 +298,7 @@
     function choose() {
       if (dateRadio.checked) {
         picker.hidden = false;
-        pick(selected || ordered[ordered.length - 1]);
+        pick(selected || ordered[ordered.length - 1], false);
       } else {
         picker.hidden = true;
         setUrl(latestUrl);
@@ -307,7 +308,7 @@
 
     input.addEventListener("change", function () {
       if (Object.prototype.hasOwnProperty.call(days, input.value)) {
-        pick(input.value);
+        pick(input.value, false);
       } else if (input.value) {
         announce("No snapshot for " + input.value);
         help.textContent = "No snapshot for " + input.value + ": pick a marked day.";

@@ -260,6 +260,13 @@ def test_picking_a_date_sets_the_snapshot_url_and_copy_puts_it_on_the_clipboard(
     for snippet in ("#pip-config", "#requirements", "#uv-project", "#uv-env", "#poetry", "#pdm"):
         expect(page.locator(snippet)).to_contain_text(dated)
         expect(page.locator(snippet)).not_to_contain_text(latest)
+    # The keyboard moves through the days and picks one, as the calendar's help says.
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    expect(page.locator("#index-url")).to_have_text(ui_site.sub + "python/2026-03-03/simple/")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Enter")
+    expect(page.locator("#index-url")).to_have_text(dated)
     page.locator(".url-box button.copy").click()
     expect(page.locator(".url-box button.copy")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == dated
