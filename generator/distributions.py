@@ -287,7 +287,8 @@ def _open_zip(path: Path, filename: str, limits: Limits) -> zipfile.ZipFile:
         raise InvalidDistribution(filename, "not a zip file (a wheel or .zip sdist is a zip archive)")
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+    # NotImplementedError: a zip64 record naming a "zip file version" zipfile cannot read.
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as e:
         raise InvalidDistribution(filename, f"corrupt zip archive: {e}") from e
     try:
         infos = archive.infolist()
@@ -334,7 +335,9 @@ def _scan_zip(archive: zipfile.ZipFile, filename: str, wanted: set[str], limits:
     except InvalidDistribution:
         # A limit was hit (``DistributionTooLarge`` is a ``ValueError`` too): keep its type.
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as e:
+    # RuntimeError: an encrypted member; NotImplementedError: a flag zipfile cannot read.
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, RuntimeError,
+            NotImplementedError) as e:
         raise InvalidDistribution(filename, f"corrupt zip archive: {e}") from e
     return found
 

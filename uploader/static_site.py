@@ -105,8 +105,19 @@ def _finish(response: Response, path: str, *, vary: bool) -> Response:
     return response
 
 
+def _is_inside_site(file: Path) -> bool:
+    """True when ``file``, symlinks followed, is below the output or the store directory."""
+    config = installation(current_app).config
+    real = file.resolve()
+    return any(real.is_relative_to(root.resolve())
+               for root in (config.output_path, config.store_path))
+
+
 def _send(file: Path, path: str, *, vary: bool) -> Response:
     """``file`` as the answer for URL path ``path`` (conditional, ranges, our headers)."""
+    if not _is_inside_site(file):
+        # A symlink planted in the store or the site must not publish the machine's files.
+        return _not_found(vary=vary)
     # An explicit type: guessing from the name would add Content-Encoding: gzip to a
     # .tar.gz, and clients would then unpack it and fail the hash check.
     response = send_file(file, mimetype=content_type_for(path), conditional=True, etag=True,
