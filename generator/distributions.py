@@ -238,6 +238,9 @@ def _read_core_metadata(
 
 
 def _check_member_name(filename: str, member: str) -> PurePosixPath:
+    if not member:
+        # zipfile's ZipInfo.is_dir() indexes the last character: an empty name crashed it.
+        raise InvalidDistribution(filename, "an archive member has an empty name")
     path = PurePosixPath(member)
     if member.startswith(("/", "\\")) or ".." in path.parts or "\\" in member or "\0" in member:
         raise InvalidDistribution(

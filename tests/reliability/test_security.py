@@ -115,15 +115,18 @@ def test_oversized_headers_are_refused_not_a_crash(tmp_path: Path) -> None:
 
 FUZZ_FINDS = [
     # zip64 end record naming "zip file version 23.5": zipfile raised NotImplementedError.
-    ("crash-zip-version.bin", "proj_000-1.0-py3-none-any.whl"),
+    ("crash-zip-version.bin", "proj_000-1.0-py3-none-any.whl", "corrupt zip archive"),
+    # a member with an empty name: zipfile's is_dir() raised IndexError.
+    ("crash-empty-member.bin", "proj_000-1.0-py3-none-any.whl", "empty name"),
 ]
 
 
-@pytest.mark.parametrize(("name", "filename"), FUZZ_FINDS, ids=[n for n, _ in FUZZ_FINDS])
-def test_fuzzer_finds_are_invalid_distributions(name: str, filename: str,
+@pytest.mark.parametrize(("name", "filename", "message"), FUZZ_FINDS,
+                         ids=[n for n, _, _ in FUZZ_FINDS])
+def test_fuzzer_finds_are_invalid_distributions(name: str, filename: str, message: str,
                                                 tmp_path: Path) -> None:
     path = tmp_path / filename
     path.write_bytes((HERE / name).read_bytes()[1:])  # first byte: the fuzzer's target
-    with pytest.raises(InvalidDistribution, match="corrupt zip archive"):
+    with pytest.raises(InvalidDistribution, match=message):
         inspect_distribution(path)
     assert os.path.exists(path)
