@@ -286,7 +286,12 @@ def _read_member(archive: IO[bytes], budget: _Budget, cap: int | None = None) ->
 
 
 def _open_zip(path: Path, filename: str, limits: Limits) -> zipfile.ZipFile:
-    if not zipfile.is_zipfile(path):
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except zipfile.BadZipFile as e:
+        # is_zipfile itself raises for an end record that spans disks (found by atheris).
+        raise InvalidDistribution(filename, f"corrupt zip archive: {e}") from e
+    if not is_zip:
         raise InvalidDistribution(filename, "not a zip file (a wheel or .zip sdist is a zip archive)")
     try:
         archive = zipfile.ZipFile(path)

@@ -118,6 +118,8 @@ FUZZ_FINDS = [
     ("crash-zip-version.bin", "proj_000-1.0-py3-none-any.whl", "corrupt zip archive"),
     # a member with an empty name: zipfile's is_dir() raised IndexError.
     ("crash-empty-member.bin", "proj_000-1.0-py3-none-any.whl", "empty name"),
+    # an end record spanning disks: zipfile.is_zipfile itself raised BadZipFile.
+    ("crash-multi-disk.bin", "proj_000-1.0-py3-none-any.whl", "corrupt zip archive"),
 ]
 
 
