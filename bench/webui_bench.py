@@ -20,7 +20,7 @@ rendering them (``readme_renderer``), then with the per-page description cache.
 
 Run from the repository root (about 10 minutes for 100k projects)::
 
-    .venv/bin/python -m bench.webui_bench --projects 100000 --describe 2000 --markdown
+    .venv/bin/python -m bench.webui_bench --projects 100000 --describe 1000 --write-results
 """
 
 from __future__ import annotations
@@ -243,6 +243,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "markup": MARKUP_VERSION,
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "load_average_after": round(os.getloadavg()[0], 1),
+        "cpus": os.cpu_count(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
@@ -252,7 +253,7 @@ def markdown(r: dict[str, Any]) -> str:
     lines = [
         "## Web UI generation (`bench/webui_bench.py`)",
         "",
-        f"Run {r['date']} ({r['machine']}, 2 CPUs): one repository of {r['projects']:,} "
+        f"Run {r['date']} ({r['machine']}, {r['cpus']} CPUs): one repository of {r['projects']:,} "
         f"projects ({r['files']:,} files, `bench.dataset`), full generation in-process into "
         f"an empty output, medians of {r['rounds']} alternating rounds.",
         "",
@@ -287,6 +288,25 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+MARK_BEGIN = "<!-- webui_bench:begin -->"
+MARK_END = "<!-- webui_bench:end -->"
+
+
+def write_results(section: str, path: Path = RESULTS) -> None:
+    """Put ``section`` between this benchmark's markers in RESULTS.md (appended the first
+    time), leaving every other section as it is."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    block = f"{MARK_BEGIN}\n{section}{MARK_END}\n"
+    if MARK_BEGIN in text and MARK_END in text:
+        head, _, rest = text.partition(MARK_BEGIN)
+        _, _, tail = rest.partition(MARK_END + "\n")
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", type=int, default=100_000,
@@ -299,11 +319,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("bench/work/webui"),
                         help="working directory (dataset cache and outputs)")
     parser.add_argument("--markdown", action="store_true", help="also print a RESULTS.md section")
+    parser.add_argument("--write-results", action="store_true",
+                        help="put the section into bench/RESULTS.md")
     args = parser.parse_args(argv)
     result = run(args)
     print(json.dumps(result, indent=2))
     if args.markdown:
         print(markdown(result))
+    if args.write_results:
+        write_results(markdown(result))
     return 0
 
 

@@ -422,9 +422,17 @@ def test_a_large_full_run_renders_the_ui_in_a_second_process_with_the_same_bytes
     for entry in _output(installation).iterdir():
         if entry.name != "files":
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    repo = installation.catalog.get_repo("python")
-    assert installation._start_ui_worker(repo, full=True) is not None
+    started: list[object] = []
+    start = Installation._start_ui_worker
+
+    def spy(self: Installation, repo: Repo, full: bool) -> object:
+        started.append(start(self, repo, full))
+        return started[-1]
+
+    monkeypatch.setattr(Installation, "_start_ui_worker", spy)
     installation.generate(full=True)
+    assert len(started) == 1
+    assert started[0] is not None
     assert _pages(installation) == sequential
 
 
