@@ -60,7 +60,7 @@ unit: venv system-deps
 test: lint typecheck unit
 
 bench: venv system-deps
-	$(PY) bench/run.py
+	$(PY) -m bench.run $(NAME) $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(RUN_DIR) build dist *.egg-info
