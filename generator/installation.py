@@ -10,11 +10,10 @@ generation ends by publishing the site to S3, under the same lock.
 from __future__ import annotations
 
 import fcntl
-import multiprocessing
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING
 from generator.catalog import Catalog
 from generator.clock import Clock, system_clock
 from generator.config import Config, load_config
-from generator.errors import ConfigError, StoreError
+from generator.errors import ConfigError, StoreError, TimeshelfError
 from generator.generate import Progress, Report, generate_repo
 from generator.records import Repo
 from generator.render import Renderer
@@ -43,13 +42,28 @@ from generator.webui import WebUi
 PARALLEL_UI_MIN_PROJECTS = 2000
 
 
-def _generate_ui_in_worker(config: Config, repo_name: str) -> None:
-    """Render a repository's whole web UI (in a worker process of ``Installation``)."""
-    inst = Installation(config)
+# The worker is a plain ``python -c`` process (not multiprocessing's spawn, which would
+# re-run the parent's main script, e.g. any script without a ``__main__`` guard).
+_UI_WORKER = (
+    "import sys; from generator.installation import ui_worker_main; "
+    "sys.exit(ui_worker_main(sys.argv[1:]))"
+)
+
+
+def ui_worker_main(argv: Sequence[str]) -> int:
+    """The worker process: ``CONFIG REPO`` renders that repository's whole web UI; exits
+    1 with the error's one line on stderr."""
+    config_file, repo_name = argv
     try:
-        inst.webui.generate_repo(inst.catalog.get_repo(repo_name), full=True)
-    finally:
-        inst.close()
+        inst = Installation(load_config(Path(config_file)))
+        try:
+            inst.webui.generate_repo(inst.catalog.get_repo(repo_name), full=True)
+        finally:
+            inst.close()
+    except TimeshelfError as e:
+        print(e, file=sys.stderr)
+        return 1
+    return 0
 
 
 class Installation:
@@ -169,20 +183,12 @@ class Installation:
             reports = []
             for repo in chosen:
                 background = self._start_ui_worker(repo, full) if ui else None
-                report = generate_repo(
-                    self.catalog, self.renderer, self.config.output_path, repo,
-                    store=self.store if isinstance(self.store, LocalStore) else None,
-                    full=full, progress=progress,
-                )
-                if snapshots:
-                    days = Materializer(
-                        self.catalog, self.renderer, self.config.output_path, repo,
-                        self.retention,
-                    ).run(self.now())
-                    report.snapshots_written = days.written
-                    report.snapshots_pruned = days.pruned
-                if ui:
-                    self._generate_ui(repo, full, background)
+                try:
+                    report = self._generate_one(repo, full, progress, snapshots, ui, background)
+                finally:
+                    if background is not None and background.poll() is None:
+                        background.kill()
+                        background.wait()
                 reports.append(report)
             if ui:
                 self.webui.finish()
@@ -190,7 +196,27 @@ class Installation:
                 self.last_publish = self.publish()
             return reports
 
-    def _start_ui_worker(self, repo: Repo, full: bool) -> Future[None] | None:
+    def _generate_one(
+        self, repo: Repo, full: bool, progress: Progress | None, snapshots: bool, ui: bool,
+        background: subprocess.Popen[bytes] | None,
+    ) -> Report:
+        """The index, the dated snapshots and the web UI of one repository."""
+        report = generate_repo(
+            self.catalog, self.renderer, self.config.output_path, repo,
+            store=self.store if isinstance(self.store, LocalStore) else None,
+            full=full, progress=progress,
+        )
+        if snapshots:
+            days = Materializer(
+                self.catalog, self.renderer, self.config.output_path, repo, self.retention,
+            ).run(self.now())
+            report.snapshots_written = days.written
+            report.snapshots_pruned = days.pruned
+        if ui:
+            self._generate_ui(repo, full, background)
+        return report
+
+    def _start_ui_worker(self, repo: Repo, full: bool) -> subprocess.Popen[bytes] | None:
         """Start a whole re-render of ``repo``'s web UI in another process, when it is
         large and there is a second CPU: it then runs beside the index's generation
         instead of after it (both read the catalog; they write different folders)."""
@@ -198,20 +224,27 @@ class Installation:
             return None
         if len(self.catalog.project_names(repo)) < PARALLEL_UI_MIN_PROJECTS:
             return None
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        try:
-            return pool.submit(_generate_ui_in_worker, self.config, repo.name)
-        finally:
-            pool.shutdown(wait=False)
+        here = str(Path(__file__).resolve().parents[1])
+        paths = [here, *filter(None, [os.environ.get("PYTHONPATH")])]
+        return subprocess.Popen(
+            [sys.executable, "-c", _UI_WORKER, str(self.config.file), repo.name],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+        )
 
-    def _generate_ui(self, repo: Repo, full: bool, background: Future[None] | None) -> None:
+    def _generate_ui(
+        self, repo: Repo, full: bool, background: subprocess.Popen[bytes] | None
+    ) -> None:
         if background is None:
             self.webui.generate_repo(repo, full=full)
             return
-        try:
-            background.result()
-        except BrokenProcessPool as e:
-            raise StoreError(f"the web UI of {repo.name!r} could not be generated: {e}") from e
+        _, errors = background.communicate()
+        if background.returncode != 0:
+            lines = errors.decode(errors="replace").strip().splitlines()
+            raise StoreError(
+                f"the web UI of {repo.name!r} could not be generated: "
+                f"{lines[-1] if lines else f'the worker exited {background.returncode}'}"
+            )
         # Anything that changed while the worker ran (a concurrent upload) is caught up.
         self.webui.generate_repo(repo)
 

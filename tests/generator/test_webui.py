@@ -18,7 +18,7 @@ from packaging.utils import NormalizedName
 
 from generator.client_setup import index_snippets, trusted_host, upload_snippets
 from generator.config import load_config
-from generator.installation import Installation
+from generator.installation import Installation, ui_worker_main
 from generator.markup import read_description, render_description
 from generator.pages import (
     PackageRow,
@@ -425,7 +425,7 @@ def test_a_large_full_run_renders_the_ui_in_a_second_process_with_the_same_bytes
     started: list[object] = []
     start = Installation._start_ui_worker
 
-    def spy(self: Installation, repo: Repo, full: bool) -> object:
+    def spy(self: Installation, repo: Repo, full: bool) -> object:  # a Popen or None
         started.append(start(self, repo, full))
         return started[-1]
 
@@ -482,3 +482,11 @@ def test_the_package_list_splits_and_merges_its_pages_incrementally(
     page = (packages / "p" / "index.html").read_text()
     assert "pb" in page
     assert "pc" in page
+
+
+def test_the_ui_worker_reports_a_failure_in_one_line(
+    installation: Installation, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ui_worker_main([str(installation.config.file), "nope"]) == 1
+    assert "unknown repository 'nope'" in capsys.readouterr().err
+    assert ui_worker_main([str(installation.config.file), "python"]) == 0
