@@ -35,11 +35,15 @@ CLIENTS = ("pip", "uv")
 REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
 
 
-def client_env(home: Path) -> dict[str, str]:
-    """An environment for pip and uv that no configuration of this machine reaches."""
+def client_env(home: Path, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """An environment for pip and uv that no configuration of this machine reaches.
+
+    Variables starting with any of ``drop`` (upper-cased) are left out too.
+    """
+    dropped = ("PIP_", "UV_", "TIMESHELF_", *drop)
     env = {
         k: v for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "UV_", "TIMESHELF_")) and not k.lower().endswith("_proxy")
+        if not k.upper().startswith(dropped) and not k.lower().endswith("_proxy")
     }
     env.update(
         HOME=str(home),

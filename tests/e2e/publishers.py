@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import client_env as installer_env
+
 PYTHON = Path(sys.executable)
 BIN = PYTHON.parent
 # Pinned so that a run today and a run next year talk to the sidecar alike.
@@ -40,28 +42,12 @@ _DROPPED_PREFIXES = (
 
 def client_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """An environment for pip, uv, twine, poetry, pdm, flit and hatch (see the module doc)."""
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.upper().startswith(_DROPPED_PREFIXES) and not k.lower().endswith("_proxy")
-    }
     home.mkdir(parents=True, exist_ok=True)
     cache = home / ".cache"
+    env = installer_env(home, drop=_DROPPED_PREFIXES)
     env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(cache),
         XDG_DATA_HOME=str(home / ".local" / "share"),
-        NO_PROXY="127.0.0.1",
         PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_NO_CACHE_DIR="1",
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PIP_NO_INPUT="1",
-        PIP_PROGRESS_BAR="off",
-        UV_NO_CACHE="1",
-        UV_NO_CONFIG="1",
-        UV_PYTHON_DOWNLOADS="never",
-        UV_NO_PROGRESS="1",
         UV_KEYRING_PROVIDER="disabled",
         POETRY_CONFIG_DIR=str(home / "poetry-config"),
         POETRY_CACHE_DIR=str(cache / "poetry"),
