@@ -638,21 +638,34 @@ class Catalog:
         if stop is not None:
             name_filter += " AND p.name < ?"
             params.append(stop)
-        # One pass in name order, no sort and no window: CROSS JOIN makes SQLite walk
-        # projects by the name index and each project's files by (project_id, filename),
-        # which is exactly the ORDER BY. The sort this replaces held every row of a
-        # full generation (1M files) before yielding the first project. Source priority
-        # is resolved below, per name: the subscribed source with the lowest position
-        # among those with a live file owns the project.
-        sql = f"""
-            SELECT p.name, p.display_name, p.last_event_id, s.name, x.position,
-                   {_FILE_COLUMNS}, f.url
-            FROM projects p CROSS JOIN subscriptions x CROSS JOIN sources s
-                 CROSS JOIN files f
-            WHERE x.source_id = p.source_id AND x.repo_id = ? AND s.id = p.source_id
-                  AND f.project_id = p.id AND f.removed_at IS NULL {name_filter}
-            ORDER BY p.name, p.id, f.filename
-        """
+        # Rows come in (name, project, filename) order; source priority is resolved below,
+        # per name: the subscribed source with the lowest position among those with a
+        # live file owns the project. No window function: CROSS JOIN fixes the join order.
+        if names is None:
+            # A whole scan reads the files in stored order and sorts them: walking
+            # projects by name is one random read per project, and on a cold page cache
+            # that took 270 s for 1M files on the benchmark machine (31 s this way).
+            sql = f"""
+                SELECT p.name, p.display_name, p.last_event_id, s.name, x.position,
+                       {_FILE_COLUMNS}, f.url
+                FROM files f CROSS JOIN projects p CROSS JOIN subscriptions x
+                     CROSS JOIN sources s
+                WHERE p.id = f.project_id AND x.source_id = p.source_id AND x.repo_id = ?
+                      AND s.id = p.source_id AND f.removed_at IS NULL {name_filter}
+                ORDER BY p.name, p.id, f.filename
+            """
+        else:
+            # A few projects: by the name index, then each one's files by (project_id,
+            # filename), which is already the requested order (no sort).
+            sql = f"""
+                SELECT p.name, p.display_name, p.last_event_id, s.name, x.position,
+                       {_FILE_COLUMNS}, f.url
+                FROM projects p CROSS JOIN subscriptions x CROSS JOIN sources s
+                     CROSS JOIN files f
+                WHERE x.source_id = p.source_id AND x.repo_id = ? AND s.id = p.source_id
+                      AND f.project_id = p.id AND f.removed_at IS NULL {name_filter}
+                ORDER BY p.name, p.id, f.filename
+            """
         with self._lock:
             cursor = self._db.execute(sql, params)
             best: tuple[Any, ...] | None = None  # (name, display, serial, source, position)
