@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from packaging.utils import NormalizedName
 
@@ -39,6 +40,23 @@ Progress = Callable[[int], None]
 PARALLEL_MIN_PROJECTS = 5000
 
 
+class CompanionWriter(Protocol):
+    """Receives every project of a full pass, in name order, after its index pages."""
+
+    def add(self, project: ProjectState) -> None: ...
+
+    def close(self) -> Any:
+        """Finish the part; what it returns must be picklable (it may cross processes)."""
+
+
+class Companion(Protocol):
+    """Other pages made from the same projects (the web UI's package pages): a full
+    generation hands them each project it reads, so the catalog is read once, in every
+    process of the pass. Must be picklable."""
+
+    def open(self, catalog: Catalog) -> CompanionWriter: ...
+
+
 @dataclass(slots=True)
 class Report:
     """What one generation of one repository did."""
@@ -53,6 +71,8 @@ class Report:
     pages: list[str] = field(default_factory=list)
     snapshots_written: list[str] = field(default_factory=list)
     snapshots_pruned: list[str] = field(default_factory=list)
+    # A full pass with a companion: what each part's writer returned, in name order.
+    companion: list[Any] | None = None
 
 
 def simple_dir(output: Path, repo: str) -> Path:
@@ -69,19 +89,19 @@ def generate_repo(
     store: LocalStore | None = None,
     full: bool = False,
     progress: Progress | None = None,
+    companion: Companion | None = None,
 ) -> Report:
     """Bring ``output/<repo>/latest/simple/`` up to date with the catalog.
 
     ``store``, when its directory is not ``output/files``, is linked into it first.
+    ``companion`` is given every project when the pass is a full one (then
+    ``report.companion`` holds its results; else it stays None and nothing was given).
     Raises ``StoreError`` when the output cannot be written (the site stays as it was).
     """
     head = catalog.last_event_id()
     state = catalog.generation_state(repo)
     names: set[NormalizedName] | None = None
-    # Without a root page the output was wiped or moved: the watermark no longer
-    # describes it, so render everything.
-    present = (simple_dir(output, repo.name) / "index.html").is_file()
-    if not full and present and state is not None and state[1] == RENDER_VERSION:
+    if state is not None and not renders_everything(catalog, output, repo, full=full):
         names = catalog.changed_since(repo, state[0], head)
     mode = "full" if names is None else "incremental"
     report = Report(repo=repo.name, mode=mode, serial=head)
@@ -112,7 +132,7 @@ def generate_repo(
         parts = [
             _Part(
                 catalog=catalog.path, templates=renderer.directory, repo=repo,
-                start=start, stop=stop, pages=pages.subset(start, stop),
+                start=start, stop=stop, pages=pages.subset(start, stop), companion=companion,
             )
             for start, stop in itertools.pairwise(bounds[1:])
         ]
@@ -120,13 +140,23 @@ def generate_repo(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=len(parts), mp_context=context) as pool:
             futures = [pool.submit(_render_part, part) for part in parts]
+            writer = companion.open(catalog) if companion is not None else None
             pages.render(
-                renderer, catalog.iter_projects(repo, start=None, stop=bounds[1]), progress
+                renderer, catalog.iter_projects(repo, start=None, stop=bounds[1]), progress,
+                writer,
             )
+            results = [writer.close()] if writer is not None else []
             for future in futures:
-                pages.merge(future.result(), progress)
+                done, result = future.result()
+                pages.merge(done, progress)
+                results.append(result)
+        if companion is not None:
+            report.companion = results
     else:
-        pages.render(renderer, catalog.iter_projects(repo, names), progress)
+        writer = companion.open(catalog) if companion is not None and names is None else None
+        pages.render(renderer, catalog.iter_projects(repo, names), progress, writer)
+        if writer is not None:
+            report.companion = [writer.close()]
     shown.update(pages.shown)
     report.projects, report.written = len(pages.shown), len(pages.written)
     report.pages.extend(pages.written)
@@ -165,6 +195,17 @@ def generate_repo(
     return report
 
 
+def renders_everything(catalog: Catalog, output: Path, repo: Repo, *, full: bool) -> bool:
+    """True when ``generate_repo`` would render every project (a full pass)."""
+    if full:
+        return True
+    state = catalog.generation_state(repo)
+    # Without a root page the output was wiped or moved: the watermark no longer
+    # describes it, so render everything.
+    present = (simple_dir(output, repo.name) / "index.html").is_file()
+    return not present or state is None or state[1] != RENDER_VERSION
+
+
 @dataclass(slots=True)
 class _Pages:
     """Writes project pages into ``base``; what it wrote, and the projects it showed.
@@ -190,7 +231,8 @@ class _Pages:
         return _Pages(self.output, self.base, on_disk, self.store)
 
     def render(
-        self, renderer: Renderer, projects: Iterable[ProjectState], progress: Progress | None
+        self, renderer: Renderer, projects: Iterable[ProjectState], progress: Progress | None,
+        companion: CompanionWriter | None = None,
     ) -> None:
         relative = str(self.base.relative_to(self.output))
         for project in projects:
@@ -213,6 +255,8 @@ class _Pages:
                 ]
             self.written.extend(f"{relative}/{project.name}/{page}" for page in written)
             self.shown[project.name] = project.display_name
+            if companion is not None:
+                companion.add(project)
             if progress is not None:
                 progress(1)
 
@@ -233,17 +277,21 @@ class _Part:
     start: str | None
     stop: str | None
     pages: _Pages
+    companion: Companion | None
 
 
-def _render_part(part: _Part) -> _Pages:
-    """Render one part (in a worker process); return its writer with what it did."""
+def _render_part(part: _Part) -> tuple[_Pages, Any]:
+    """Render one part (in a worker process); its writer with what it did, and what the
+    companion's writer returned (None without one)."""
     with Catalog(part.catalog) as catalog:
+        writer = part.companion.open(catalog) if part.companion is not None else None
         part.pages.render(
             Renderer(part.templates),
             catalog.iter_projects(part.repo, start=part.start, stop=part.stop),
             None,
+            writer,
         )
-    return part.pages
+        return part.pages, writer.close() if writer is not None else None
 
 
 def _link_files(store: LocalStore, project: ProjectState, site_files: Path) -> None:

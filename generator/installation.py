@@ -24,7 +24,7 @@ from generator.catalog import Catalog
 from generator.clock import Clock, system_clock
 from generator.config import Config, load_config
 from generator.errors import ConfigError, StoreError, TimeshelfError
-from generator.generate import Progress, Report, generate_repo
+from generator.generate import Progress, Report, generate_repo, renders_everything
 from generator.records import Repo
 from generator.render import Renderer
 from generator.snapshots import Materializer, Retention
@@ -182,14 +182,7 @@ class Installation:
             chosen = list(repos) if repos is not None else list(self.catalog.list_repos())
             reports = []
             for repo in chosen:
-                background = self._start_ui_worker(repo, full) if ui else None
-                try:
-                    report = self._generate_one(repo, full, progress, snapshots, ui, background)
-                finally:
-                    if background is not None and background.poll() is None:
-                        background.kill()
-                        background.wait()
-                reports.append(report)
+                reports.append(self._generate_one(repo, full, progress, snapshots, ui))
             if ui:
                 self.webui.finish()
             if self.config.output_target:
@@ -198,22 +191,43 @@ class Installation:
 
     def _generate_one(
         self, repo: Repo, full: bool, progress: Progress | None, snapshots: bool, ui: bool,
-        background: subprocess.Popen[bytes] | None,
     ) -> Report:
-        """The index, the dated snapshots and the web UI of one repository."""
-        report = generate_repo(
-            self.catalog, self.renderer, self.config.output_path, repo,
-            store=self.store if isinstance(self.store, LocalStore) else None,
-            full=full, progress=progress,
-        )
-        if snapshots:
-            days = Materializer(
-                self.catalog, self.renderer, self.config.output_path, repo, self.retention,
-            ).run(self.now())
-            report.snapshots_written = days.written
-            report.snapshots_pruned = days.pruned
-        if ui:
-            self._generate_ui(repo, full, background)
+        """The index, the dated snapshots and the web UI of one repository.
+
+        When both must be rendered whole, the web UI's package pages are written in the
+        index's pass (each project read from the catalog once, in every process of a
+        parallel pass); else the UI renders on its own (in a second process, beside the
+        index, when it is large)."""
+        companion = None
+        output = self.config.output_path
+        if (
+            ui and self.webui.needs_full(repo, full)
+            and renders_everything(self.catalog, output, repo, full=full)
+        ):
+            companion = self.webui.full_pass(repo)
+        background = self._start_ui_worker(repo, full) if ui and companion is None else None
+        try:
+            report = generate_repo(
+                self.catalog, self.renderer, output, repo,
+                store=self.store if isinstance(self.store, LocalStore) else None,
+                full=full, progress=progress, companion=companion,
+            )
+            if snapshots:
+                days = Materializer(
+                    self.catalog, self.renderer, output, repo, self.retention
+                ).run(self.now())
+                report.snapshots_written = days.written
+                report.snapshots_pruned = days.pruned
+            if companion is not None and report.companion is not None:
+                self.webui.complete_full(repo, companion, report.companion, report.serial)
+                # Anything that changed since the pass began (a concurrent upload).
+                self.webui.generate_repo(repo)
+            elif ui:
+                self._generate_ui(repo, full, background)
+        finally:
+            if background is not None and background.poll() is None:
+                background.kill()
+                background.wait()
         return report
 
     def _start_ui_worker(self, repo: Repo, full: bool) -> subprocess.Popen[bytes] | None:

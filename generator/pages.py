@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +42,19 @@ from generator.client_setup import (
 )
 from generator.naming import version_sort_key
 from generator.records import Activity, FileRecord, ProjectState, Repo, Source
-from generator.render import dumps
+from generator.render import dumps, file_url
 from generator.resources import templates_dir
-from generator.store import file_key
 
 UI_VERSION = "1"
-_e = html.escape
+_SPECIAL = re.compile(r"[&<>'\"]")
+
+
+def _e(value: object) -> str:
+    """``html.escape`` (quotes included), with a fast path for the common value that
+    has nothing to escape (hashes, filenames, dates: most of a package page)."""
+    text = str(value)
+    return text if _SPECIAL.search(text) is None else html.escape(text)
+
 # From /<repo>/project/<name>/ up to the site root.
 PACKAGE_ROOT = "../../../"
 # Repositories with at most this many projects list them all on their page.
@@ -96,27 +104,14 @@ class RepoCard:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FileView:
-    filename: str
-    href: str
-    size: str
-    sha256: str
-    uploaded: str
-    requires_python: str
-    packagetype: str
-    yanked: bool
-    yanked_reason: str
-    signature_href: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class VersionView:
     version: str
     anchor: str
     date: str
     yanked: bool
     prerelease: bool
-    files: tuple[FileView, ...]
+    # The version's files as rendered list items (``_file_item``).
+    files: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,9 +170,26 @@ def _newest_first(versions: Iterable[str]) -> list[str]:
     return sorted(versions, key=lambda v: _version_info(v)[0], reverse=True)
 
 
+# The last (files, answer) of ``latest_version``: a package page, its description and its
+# list row each ask about the same project's files in a row. One tuple, replaced whole, so
+# concurrent threads at worst recompute.
+_latest_memo: tuple[object, str] = ((), "")
+
+
 def latest_version(files: Iterable[FileRecord]) -> str:
     """The version a package page leads with, as PyPI picks it: the newest final release
     that is not yanked, else the newest not yanked, else the newest."""
+    global _latest_memo
+    memo = _latest_memo
+    if memo[0] is files and isinstance(files, tuple):
+        return memo[1]
+    answer = _latest_version(files)
+    if isinstance(files, tuple):
+        _latest_memo = (files, answer)
+    return answer
+
+
+def _latest_version(files: Iterable[FileRecord]) -> str:
     versions: dict[str, bool] = {}
     for f in files:
         versions[f.version] = versions.get(f.version, True) and f.yanked
@@ -324,7 +336,7 @@ class UiRenderer:
         versions = []
         for version in _newest_first(by_version):
             files = sorted(by_version[version], key=lambda f: f.filename)
-            views = tuple(_file_view(files_prefix, f) for f in files)
+            views = tuple(_file_item(files_prefix, f) for f in files)
             versions.append(VersionView(
                 version=version, anchor=version_anchor(version),
                 date=min(f.upload_time for f in files)[:10],
@@ -374,46 +386,37 @@ def _file_lists(display_name: str, versions: Sequence[VersionView]) -> Markup:
     out = []
     for v in versions:
         out.append(f'<h3 id="{_e(v.anchor)}">{name} {_e(v.version)}</h3>\n<ul class="files">\n')
-        for f in v.files:
-            signed = (
-                f' <a class="signed" href="{_e(f.signature_href)}" title="OpenPGP signature '
-                'uploaded with the file (.asc)">SIGNED</a>' if f.signature_href else ""
-            )
-            yanked = ' <span class="tag tag-yanked">yanked</span>' if f.yanked else ""
-            requires = (
-                f"<dt>Requires Python</dt><dd>{_e(f.requires_python)}</dd>\n"
-                if f.requires_python else ""
-            )
-            reason = (
-                f"<dt>Yank reason</dt><dd>{_e(f.yanked_reason or 'none given')}</dd>\n"
-                if f.yanked else ""
-            )
-            out.append(
-                f'<li class="file{" is-yanked" if f.yanked else ""}">\n'
-                f'<p class="file-name"><a href="{_e(f.href)}">{_e(f.filename)}</a> '
-                f'<span class="tag">{f.packagetype}</span>{signed}{yanked}</p>\n'
-                f'<dl class="file-facts">\n<dt>Size</dt><dd>{_e(f.size)}</dd>\n'
-                f"<dt>Uploaded</dt><dd><time>{_e(f.uploaded)}</time></dd>\n{requires}"
-                f'<dt>SHA256</dt><dd><code class="hash">{_e(f.sha256)}</code></dd>\n'
-                f"{reason}</dl>\n</li>\n"
-            )
+        out.extend(v.files)
         out.append("</ul>\n")
-    return Markup("".join(out))  # noqa: S704 (every value escaped above)
+    return Markup("".join(out))  # noqa: S704 (every value escaped in _file_item)
 
 
-def _file_view(files_prefix: str, f: FileRecord) -> FileView:
-    url = files_prefix + quote(file_key(f.sha256, f.filename), safe="/")
-    return FileView(
-        filename=f.filename,
-        href=f"{url}#sha256={f.sha256}",
-        size=f"{human_size(f.size)} ({f.size} bytes)" if f.size >= 1000 else human_size(f.size),
-        sha256=f.sha256,
-        uploaded=show_time(f.upload_time),
-        requires_python=f.requires_python or "",
-        packagetype="wheel" if f.packagetype == "bdist_wheel" else "sdist",
-        yanked=f.yanked,
-        yanked_reason=f.yanked_reason,
-        signature_href=url + ".asc" if f.has_signature else None,
+def _file_item(files_prefix: str, f: FileRecord) -> str:
+    """One file of a package page as a list item, every value escaped."""
+    url = file_url(files_prefix, f)
+    size = f"{human_size(f.size)} ({f.size} bytes)" if f.size >= 1000 else human_size(f.size)
+    signed = (
+        f' <a class="signed" href="{_e(url + ".asc")}" title="OpenPGP signature '
+        'uploaded with the file (.asc)">SIGNED</a>' if f.has_signature else ""
+    )
+    yanked = ' <span class="tag tag-yanked">yanked</span>' if f.yanked else ""
+    requires = (
+        f"<dt>Requires Python</dt><dd>{_e(f.requires_python)}</dd>\n"
+        if f.requires_python else ""
+    )
+    reason = (
+        f"<dt>Yank reason</dt><dd>{_e(f.yanked_reason or 'none given')}</dd>\n"
+        if f.yanked else ""
+    )
+    kind = "wheel" if f.packagetype == "bdist_wheel" else "sdist"
+    return (
+        f'<li class="file{" is-yanked" if f.yanked else ""}">\n'
+        f'<p class="file-name"><a href="{_e(f"{url}#sha256={f.sha256}")}">{_e(f.filename)}</a> '
+        f'<span class="tag">{kind}</span>{signed}{yanked}</p>\n'
+        f'<dl class="file-facts">\n<dt>Size</dt><dd>{_e(size)}</dd>\n'
+        f"<dt>Uploaded</dt><dd><time>{_e(show_time(f.upload_time))}</time></dd>\n{requires}"
+        f'<dt>SHA256</dt><dd><code class="hash">{_e(f.sha256)}</code></dd>\n'
+        f"{reason}</dl>\n</li>\n"
     )
 
 

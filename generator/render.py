@@ -11,14 +11,17 @@ would change, so stored state knows its pages were made by another format.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import jinja2
+from markupsafe import Markup, escape
 
 from generator.naming import version_sort_key
 from generator.records import FileRecord, ProjectState
@@ -50,6 +53,25 @@ def _by_filename(files: Iterable[FileRecord]) -> list[FileRecord]:
     return sorted(files, key=lambda f: f.filename)
 
 
+# A character that HTML escaping changes; most values (hashes, filenames) have none.
+_HTML_SPECIAL = re.compile(r"[&<>'\"]")
+
+
+def _html(text: str) -> str:
+    """``text`` escaped exactly as the templates' autoescape does it (markupsafe)."""
+    return text if _HTML_SPECIAL.search(text) is None else str(escape(text))
+
+
+# What ``json.dumps`` (ensure_ascii) writes for a string, without its dispatch.
+_json_string: Callable[[str], str] = encode_basestring_ascii
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _version_key(version: str) -> tuple[int, Any]:
+    # Cached: a full generation sorts the same few thousand version strings a million times.
+    return version_sort_key(version)
+
+
 def dumps(document: Any) -> bytes:
     """The one JSON serialization: sorted keys, fixed separators, trailing newline."""
     return (json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n").encode()
@@ -72,14 +94,30 @@ class Renderer:
         self._root = self.env.get_template("simple/root.html")
 
     def project_html(self, project: ProjectState, files_prefix: str) -> bytes:
-        # (record, href) pairs: the template reads the records themselves (no per-file
-        # copy; a full generation renders a million of them).
-        links = [
-            (f, f"{file_url(files_prefix, f)}#sha256={f.sha256}")
-            for f in _by_filename(project.files)
-        ]
+        # The anchors are built here, not in the template: this is the hot loop of a full
+        # generation (a million files), and Python builds them about three times faster,
+        # every value escaped as the template's autoescape would.
+        lines = []
+        for f in _by_filename(project.files):
+            attributes = ""
+            if f.requires_python:
+                attributes += f' data-requires-python="{_html(f.requires_python)}"'
+            if f.yanked:
+                attributes += f' data-yanked="{_html(f.yanked_reason)}"'
+            if f.metadata_sha256:
+                digest = _html(f.metadata_sha256)
+                attributes += (
+                    f' data-core-metadata="sha256={digest}"'
+                    f' data-dist-info-metadata="sha256={digest}"'
+                )
+            href = _html(f"{file_url(files_prefix, f)}#sha256={f.sha256}")
+            lines.append(
+                f'    <a href="{href}"{attributes} data-gpg-sig='
+                f'"{"true" if f.has_signature else "false"}">{_html(f.filename)}</a><br>\n'
+            )
         return self._project.render(
-            api_version=API_VERSION, display_name=project.display_name, files=links
+            api_version=API_VERSION, display_name=project.display_name,
+            links=Markup("".join(lines)),  # noqa: S704 (every value escaped above)
         ).encode()
 
     def root_html(self, projects: Iterable[tuple[str, str]]) -> bytes:
@@ -87,33 +125,36 @@ class Renderer:
 
 
 def project_json(project: ProjectState, files_prefix: str) -> bytes:
-    """The PEP 691 project detail document."""
+    """The PEP 691 project detail document, byte for byte what ``dumps`` makes of it
+    (sorted keys, compact separators), written out directly: the hot loop of a full
+    generation, twice as fast as building the dictionaries."""
     files = []
     for f in _by_filename(project.files):
-        metadata = {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
-        entry: dict[str, Any] = {
-            "filename": f.filename,
-            "url": file_url(files_prefix, f),
-            "hashes": {"sha256": f.sha256},
-            "size": f.size,
-            "upload-time": f.upload_time,
-            "yanked": (f.yanked_reason or True) if f.yanked else False,
-            "core-metadata": metadata,
-            "dist-info-metadata": metadata,
-            "gpg-sig": f.has_signature,
-        }
-        if f.requires_python:
-            entry["requires-python"] = f.requires_python
-        files.append(entry)
-    versions = sorted({f.version for f in project.files}, key=version_sort_key)
-    return dumps(
-        {
-            "meta": {"api-version": API_VERSION, "_last-serial": project.serial},
-            "name": project.name,
-            "files": files,
-            "versions": versions,
-        }
-    )
+        metadata = (
+            f'{{"sha256":{_json_string(f.metadata_sha256)}}}' if f.metadata_sha256 else "false"
+        )
+        if f.yanked:
+            yanked = _json_string(f.yanked_reason) if f.yanked_reason else "true"
+        else:
+            yanked = "false"
+        requires = (
+            f'"requires-python":{_json_string(f.requires_python)},' if f.requires_python else ""
+        )
+        files.append(
+            f'{{"core-metadata":{metadata},"dist-info-metadata":{metadata},'
+            f'"filename":{_json_string(f.filename)},'
+            f'"gpg-sig":{"true" if f.has_signature else "false"},'
+            f'"hashes":{{"sha256":{_json_string(f.sha256)}}},{requires}'
+            f'"size":{int(f.size)},"upload-time":{_json_string(f.upload_time)},'
+            f'"url":{_json_string(file_url(files_prefix, f))},"yanked":{yanked}}}'
+        )
+    versions = sorted({f.version for f in project.files}, key=_version_key)
+    return (
+        f'{{"files":[{",".join(files)}],'
+        f'"meta":{{"_last-serial":{int(project.serial)},"api-version":"{API_VERSION}"}},'
+        f'"name":{_json_string(project.name)},'
+        f'"versions":[{",".join(map(_json_string, versions))}]}}\n'
+    ).encode()
 
 
 def root_json(projects: Sequence[tuple[str, str]]) -> bytes:

@@ -14,8 +14,12 @@ Incremental like the index: a watermark (the last event serial rendered) is kept
 ``<out>/<repo>/.webui.json``, written last, so a crash makes the next run redo the
 work. Each shard's rows are kept in ``<out>/<repo>/.webui/<c>.json`` so that a change
 rewrites only its shard. Hidden files are never served (nginx and ``serve`` refuse dot
-paths). The catalog is streamed (one batch of projects in memory) and a full run
-holds at most one shard's rows.
+paths). The catalog is streamed (one batch of projects in memory); a full run keeps the
+list row of every project (a few hundred bytes each) for the shards and lists.
+
+A full run of the index and the UI together is one pass: the package pages are the
+index pass's companion (``FullPass``, see ``generate.generate_repo``), so each project is
+read once and the pages are written by every process of a parallel pass.
 
 Descriptions are rendered with ``readme_renderer``, which takes milliseconds per
 README: each package page keeps its rendered description in a hidden
@@ -28,7 +32,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,33 +167,67 @@ class WebUi:
         return self.catalog.changed_since(repo, state.serial, head)
 
     def _full(self, repo: Repo, base: Path, report: UiReport) -> dict[str, int]:
-        projects_dir = base / "project"
-        on_disk = _page_dirs(projects_dir)
-        old_letters = {p.stem for p in (base / DATA).glob("*.json")}
-        counts: dict[str, int] = {}
-        seen: set[str] = set()
-        letter: str | None = None
+        on_disk = _page_dirs(base / "project")
+        writer = _PackageWriter(self, repo, on_disk)
+        for project in self.catalog.iter_projects(repo, None):
+            writer.add(project)
+        done = writer.close()
+        report.packages += done.packages
+        report.written.extend(done.written)
+        return self._finish_full(repo, base, done.rows, on_disk, report)
+
+    def full_pass(self, repo: Repo) -> FullPass | None:
+        """The package pages of ``repo`` as a companion of the index's full pass (see
+        ``generate_repo``), or None when they cannot be written from another process
+        (a store that is not a local directory); then call ``generate_repo``."""
+        if self.store is not None and not isinstance(self.store, LocalStore):
+            return None
+        on_disk = frozenset(_page_dirs(self.output / repo.name / "project"))
+        return FullPass(output=self.output, base_url=self.base_url, store=self.store,
+                        repo=repo, on_disk=on_disk)
+
+    def complete_full(
+        self, repo: Repo, full_pass: FullPass, parts: Sequence[PassResult], serial: int,
+    ) -> UiReport:
+        """After the index's full pass rendered the package pages (``parts``, in name
+        order): the search shards, the package lists, the repository page, and the
+        watermark ``serial`` (the catalog's head when the pass began)."""
+        base = self.output / repo.name
+        report = UiReport(repo=repo.name, mode="full")
         rows: list[PackageRow] = []
-        for project, summary in self._projects(repo, None):
-            self._write_package(repo, project, summary, projects_dir,
-                                project.name not in on_disk, report)
-            seen.add(project.name)
-            key = shard_key(project.name)
-            if key != letter:
-                if letter is not None:
-                    counts[letter] = self._write_shard(base, letter, rows, report)
-                letter, rows = key, []
-            rows.append(package_row(project, summary))
-        if letter is not None:
-            counts[letter] = self._write_shard(base, letter, rows, report)
+        for part in parts:
+            report.packages += part.packages
+            report.written.extend(part.written)
+            rows.extend(part.rows)
+        counts = self._finish_full(repo, base, rows, set(full_pass.on_disk), report)
+        self._write_repo_page(repo, base, counts, report)
+        self._write_state(base, UiState(
+            serial=serial, version=UI_VERSION, markup=MARKUP_VERSION, base_url=self.base_url,
+            shards=tuple(sorted(counts.items())),
+        ))
+        return report
+
+    def _finish_full(
+        self, repo: Repo, base: Path, rows: Sequence[PackageRow], on_disk: set[str],
+        report: UiReport,
+    ) -> dict[str, int]:
+        """Everything of a full run after the package pages (``rows`` in name order)."""
+        old_letters = {p.stem for p in (base / DATA).glob("*.json")}
+        by_letter: dict[str, list[PackageRow]] = {}
+        for row in rows:
+            by_letter.setdefault(shard_key(row.name), []).append(row)
+        counts = {
+            letter: self._write_shard(base, letter, shard, report)
+            for letter, shard in by_letter.items()
+        }
+        seen = {row.name for row in rows}
         for name in sorted(on_disk - seen):
-            self._remove(projects_dir / name, report)
+            self._remove(base / "project" / name, report)
         for gone in sorted(old_letters - set(counts)):
             self._remove_shard(base, gone, report)
         letters = "".join(sorted(counts))
         for key in letters:
-            self._write_list_pages(repo, base, key, read_rows(base, key) or [], None, None,
-                                   letters, report)
+            self._write_list_pages(repo, base, key, by_letter[key], None, None, letters, report)
         return counts
 
     def _incremental(
@@ -444,6 +482,62 @@ class WebUi:
         if write_if_changed(self.output / "index.html", self.renderer.home_html(cards)):
             written.append("index.html")
         return written
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    """What one part of a full pass wrote: its package rows in name order."""
+
+    rows: list[PackageRow]
+    written: list[str]
+    packages: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FullPass:
+    """The package pages of a repository, written during the index's full pass
+    (``generate.Companion``): picklable, each process opens its own writer."""
+
+    output: Path
+    base_url: str
+    store: LocalStore | None
+    repo: Repo
+    on_disk: frozenset[str]
+
+    def open(self, catalog: Catalog) -> _PackageWriter:
+        ui = WebUi(catalog, self.output, self.base_url, store=self.store)
+        return _PackageWriter(ui, self.repo, self.on_disk)
+
+
+class _PackageWriter:
+    """Writes package pages of projects given in name order, a batch at a time (one
+    catalog query for the batch's summaries); keeps their list rows."""
+
+    def __init__(self, ui: WebUi, repo: Repo, on_disk: Set[str]) -> None:
+        self.ui = ui
+        self.repo = repo
+        self.on_disk = on_disk
+        self.directory = ui.output / repo.name / "project"
+        self.batch: list[ProjectState] = []
+        self.report = UiReport(repo=repo.name, mode="full")
+        self.rows: list[PackageRow] = []
+
+    def add(self, project: ProjectState) -> None:
+        self.batch.append(project)
+        if len(self.batch) >= BATCH:
+            self._flush()
+
+    def close(self) -> PassResult:
+        self._flush()
+        return PassResult(rows=self.rows, written=self.report.written,
+                          packages=self.report.packages)
+
+    def _flush(self) -> None:
+        for project, summary in self.ui._with_summaries(self.batch):
+            self.ui._write_package(self.repo, project, summary, self.directory,
+                                   project.name not in self.on_disk, self.report)
+            self.rows.append(package_row(project, summary))
+        self.batch = []
 
 
 def read_state(base: Path) -> UiState | None:

@@ -29,7 +29,7 @@ from generator.pages import (
     search_shard,
 )
 from generator.records import FileRecord, ProjectState, Repo
-from generator.webui import UiReport, read_state
+from generator.webui import UiReport, WebUi, read_state
 from tests.conftest import Dists, FakeClock
 from tests.factory import SIGNATURE, metadata_text
 from tests.generator.test_generate import add
@@ -410,7 +410,34 @@ def test_activity_leaves_out_shadowed_sources(
     assert "2 projects" in home
 
 
-def test_a_large_full_run_renders_the_ui_in_a_second_process_with_the_same_bytes(
+def test_a_large_full_run_renders_the_ui_in_the_index_processes_with_the_same_bytes(
+    installation: Installation, dists: Dists, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add(installation, _wheel(dists, "Demo", "1.0", description="*one*"),
+        dists.wheel("other", "1.0"), dists.sdist("third", "2.0"), dists.wheel("zed", "1.0"))
+    installation.generate(full=True)
+    sequential = _pages(installation)
+    monkeypatch.setattr("generator.generate.PARALLEL_MIN_PROJECTS", 2)
+    monkeypatch.setattr("generator.installation.PARALLEL_UI_MIN_PROJECTS", 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    _wipe_site(installation)
+    started = _spy_ui_worker(monkeypatch)
+    parts: list[int] = []
+    complete = WebUi.complete_full
+
+    def counting(self: WebUi, repo: Repo, full_pass: object, results: list[object],
+                 serial: int) -> object:
+        parts.append(len(results))
+        return complete(self, repo, full_pass, results, serial)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(WebUi, "complete_full", counting)
+    installation.generate(full=True)
+    assert started == []  # no separate UI process: the package pages came with the index
+    assert parts == [2]  # from both processes of the index's pass
+    assert _pages(installation) == sequential
+
+
+def test_a_ui_to_redo_beside_an_unchanged_index_renders_in_a_second_process(
     installation: Installation, dists: Dists, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add(installation, _wheel(dists, "Demo", "1.0", description="*one*"),
@@ -419,9 +446,27 @@ def test_a_large_full_run_renders_the_ui_in_a_second_process_with_the_same_bytes
     sequential = _pages(installation)
     monkeypatch.setattr("generator.installation.PARALLEL_UI_MIN_PROJECTS", 1)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
+    for entry in _output(installation).iterdir():  # the UI only; the index stays
+        if entry.name not in ("files", "python"):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    for entry in (_output(installation) / "python").iterdir():
+        if entry.name != "latest" and not re.fullmatch(r"\d{4}-.*|\.pages", entry.name):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    started = _spy_ui_worker(monkeypatch)
+    [report] = installation.generate()
+    assert report.mode == "unchanged"
+    assert len(started) == 1
+    assert started[0] is not None
+    assert _pages(installation) == sequential
+
+
+def _wipe_site(installation: Installation) -> None:
     for entry in _output(installation).iterdir():
         if entry.name != "files":
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+def _spy_ui_worker(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     started: list[object] = []
     start = Installation._start_ui_worker
 
@@ -430,10 +475,7 @@ def test_a_large_full_run_renders_the_ui_in_a_second_process_with_the_same_bytes
         return started[-1]
 
     monkeypatch.setattr(Installation, "_start_ui_worker", spy)
-    installation.generate(full=True)
-    assert len(started) == 1
-    assert started[0] is not None
-    assert _pages(installation) == sequential
+    return started
 
 
 def _row(name: str) -> PackageRow:
