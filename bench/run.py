@@ -20,6 +20,7 @@ BENCHMARKS = {
     "publish": "bench.publish_bench",
     "faults": "bench.faults",
     "fuzz": "bench.fuzz_upload",
+    "load": "bench.load",
 }
 
 
