@@ -281,7 +281,7 @@ def markdown(r: dict[str, Any]) -> str:
         "| --- | ---: | ---: |",
         f"| full generate, index only (`ui=False`) | {r['index_only_s']} s | "
         f"{r['index_only_cpu_s']} s |",
-        f"| full generate, index + web UI (the UI in a second process) | "
+        f"| full generate, index + web UI (package pages written in the index's pass) | "
         f"{r['index_and_ui_s']} s | {r['index_and_ui_cpu_s']} s |",
         f"| the web UI alone, in-process ({r['package_pages']:,} package pages, search "
         f"shards, list pages, repository and home pages) | {r['ui_alone_s']} s | "
@@ -290,8 +290,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"| one project changed: web UI | {r['incremental_ui_ms']} ms | |",
         "",
         f"What the UI adds to a full generate: **{r['ui_overhead']:.0%}** of wall time "
-        f"(target under {TARGET_OVERHEAD:.0%}: {met}); run after the index in the same "
-        f"process it would add {r['ui_sequential_overhead']:.0%}, and its CPU time is "
+        f"(target under {TARGET_OVERHEAD:.0%}: {met}); rendered alone after the index in "
+        f"the same process it would add {r['ui_sequential_overhead']:.0%}, and its CPU time is "
         f"{r['ui_cpu_overhead']:.0%} of the index's. Peak RSS {r['peak_rss_mb']} MB. Search "
         f"shards: largest {r['largest_search_shard_kb']} kB, median "
         f"{r['median_search_shard_kb']} kB (before gzip): a search loads one per repository. "
