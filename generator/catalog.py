@@ -613,12 +613,15 @@ class Catalog:
         equal size, for ``iter_projects(start=bounds[i], stop=bounds[i + 1])``; the first
         and last are None (open ends). Fewer runs when a run would hold fewer than
         ``min_size`` projects."""
+        # By the (source_id, name) index, which holds the names: walking the name index
+        # instead reads the table row of every project, 6 s for 100k projects on a cold
+        # page cache before a full generation could start (0.1 s this way).
         rows = self._query(
-            "SELECT DISTINCT p.name FROM projects p CROSS JOIN subscriptions x "
-            "WHERE x.source_id = p.source_id AND x.repo_id = ? ORDER BY p.name",
+            "SELECT name FROM projects WHERE source_id IN "
+            "(SELECT source_id FROM subscriptions WHERE repo_id = ?)",
             (repo.id,),
         )
-        names = [r[0] for r in rows]
+        names = sorted({r[0] for r in rows})
         parts = max(1, min(parts, len(names) // max(1, min_size)))
         inner = sorted({names[len(names) * i // parts] for i in range(1, parts)})
         return [None, *inner, None]
