@@ -64,6 +64,7 @@ from bench.dataset import (
     dumb_pypi_line,
     extra_file,
 )
+from bench.results import RESULTS, write_block
 from generator.clock import ENV_NOW
 from generator.config import load_config
 from generator.schema import SCHEMA_VERSION
@@ -74,9 +75,6 @@ DATASETS = WORK / "datasets"
 RUNS_DIR = WORK / "generate"
 DUMB_VENV = WORK / "venv-dumb"
 DUMB_REQUIREMENT = "dumb-pypi==1.15.0"
-RESULTS = REPO / "bench" / "RESULTS.md"
-MARK_BEGIN = "<!-- generate_bench:begin -->"
-MARK_END = "<!-- generate_bench:end -->"
 SECTION_TITLE = "## Full and incremental generation against dumb-pypi (`bench/generate_bench.py`)"
 # Every timeshelf command runs at this instant (datasets are added at DATASET_AT).
 DATASET_AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -524,17 +522,7 @@ def render_report(results: Results, sizes: Sequence[int], command: str) -> str:
 
 def write_results(report: str, path: Path = RESULTS) -> None:
     """Replace this benchmark's block in RESULTS.md (only between its markers)."""
-    block = f"{MARK_BEGIN}\n{report}{MARK_END}\n"
-    if not path.exists():
-        path.write_text(f"# timeshelf benchmarks\n\n{SECTION_TITLE}\n\n{block}", encoding="utf-8")
-        return
-    text = path.read_text(encoding="utf-8")
-    begin, end = text.find(MARK_BEGIN), text.find(MARK_END)
-    if begin == -1 or end == -1:
-        text = text.rstrip("\n") + f"\n\n{SECTION_TITLE}\n\n{block}"
-    else:
-        text = text[:begin] + block + text[end + len(MARK_END):].removeprefix("\n")
-    path.write_text(text, encoding="utf-8")
+    write_block(report, name="generate_bench", title=SECTION_TITLE, path=path)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

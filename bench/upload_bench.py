@@ -60,6 +60,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.dataset import DEFAULT_SEED, build_dataset, iter_dataset
+from bench.results import RESULTS, write_block
 from tests.factory import WheelSpec, build_wheel
 from tests.servers import (
     Server,
@@ -77,7 +78,6 @@ from tests.servers import (
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / "work" / "upload"
 PEERS_VENV = REPO / "bench" / "work" / "venv-peers"
-RESULTS = REPO / "bench" / "RESULTS.md"
 # Pinned so that reruns compare the same peers; pypiserver's "cache" extra (watchdog) is
 # its documented setup for large directories.
 PEER_REQUIREMENTS = ("pypiserver[cache]==2.4.2", "devpi-server==6.20.3", "devpi-client==7.3.0")
@@ -94,8 +94,6 @@ LISTING_TARGET = 0.100
 # A version that is not installable this long after its upload counts as a failure.
 INSTALLABLE_LIMIT = 60.0
 LISTING_LIMIT = 10.0
-MARK_BEGIN = "<!-- upload_bench:begin -->"
-MARK_END = "<!-- upload_bench:end -->"
 SECTION_TITLE = "## Upload to installable (`bench/upload_bench.py`)"
 
 
@@ -695,17 +693,7 @@ def render_report(run: Run, command: str) -> str:
 
 def write_results(report: str, path: Path = RESULTS) -> None:
     """Replace this benchmark's block in RESULTS.md (only between its markers)."""
-    block = f"{MARK_BEGIN}\n{report}{MARK_END}\n"
-    if not path.exists():
-        path.write_text(f"# timeshelf benchmarks\n\n{SECTION_TITLE}\n\n{block}", encoding="utf-8")
-        return
-    text = path.read_text(encoding="utf-8")
-    begin, end = text.find(MARK_BEGIN), text.find(MARK_END)
-    if begin == -1 or end == -1:
-        text = text.rstrip("\n") + f"\n\n{SECTION_TITLE}\n\n{block}"
-    else:
-        text = text[:begin] + block + text[end + len(MARK_END):].removeprefix("\n")
-    path.write_text(text, encoding="utf-8")
+    write_block(report, name="upload_bench", title=SECTION_TITLE, path=path)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -43,6 +43,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.dataset import DEFAULT_SEED, add_to_catalog, build_dataset, extra_file
+from bench.results import RESULTS, write_block
 from generator.config import load_config
 from generator.installation import Installation
 from generator.markup import MARKUP_VERSION
@@ -312,23 +313,9 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-MARK_BEGIN = "<!-- webui_bench:begin -->"
-MARK_END = "<!-- webui_bench:end -->"
-
-
 def write_results(section: str, path: Path = RESULTS) -> None:
-    """Put ``section`` between this benchmark's markers in RESULTS.md (appended the first
-    time), leaving every other section as it is."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    block = f"{MARK_BEGIN}\n{section}{MARK_END}\n"
-    if MARK_BEGIN in text and MARK_END in text:
-        head, _, rest = text.partition(MARK_BEGIN)
-        _, _, tail = rest.partition(MARK_END + "\n")
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+    """Put ``section`` between this benchmark's markers in RESULTS.md."""
+    write_block(section, name="webui_bench", title="## Web UI", path=path)
 
 
 def main(argv: list[str] | None = None) -> int:
