@@ -335,32 +335,41 @@ class UiRenderer:
             by_version.setdefault(f.version, []).append(f)
         versions = []
         for version in _newest_first(by_version):
-            files = sorted(by_version[version], key=lambda f: f.filename)
-            views = tuple(_file_item(files_prefix, f) for f in files)
+            files = by_version[version]
+            if len(files) > 1:
+                files.sort(key=_filename)
             versions.append(VersionView(
                 version=version, anchor=version_anchor(version),
-                date=min(f.upload_time for f in files)[:10],
-                yanked=all(f.yanked for f in files), prerelease=is_prerelease(version),
-                files=views,
+                date=min([f.upload_time for f in files])[:10],
+                yanked=all([f.yanked for f in files]), prerelease=is_prerelease(version),
+                files=tuple([_file_item(files_prefix, f) for f in files]),
             ))
         latest = latest_version(project.files)
-        latest_files = by_version.get(latest, [])
-        requires = sorted({f.requires_python for f in latest_files if f.requires_python})
-        url = index_url(base_url, repo.name)
-        host = trusted_host(url)
-        install = (
-            f"pip install --index-url {url}{f' --trusted-host {host}' if host else ''} "
-            f"{project.display_name}"
-        )
+        requires = sorted({f.requires_python for f in by_version.get(latest, ())
+                           if f.requires_python})
+        url, trust = _install_target(base_url, repo.name)
         return self._package.render(
             root=PACKAGE_ROOT, repo=repo, project=project, summary=summary,
             description=Markup(description),  # noqa: S704 (sanitized by generator.markup)
             versions=versions, latest=latest, requires_python=", ".join(requires),
             version_rows=_version_rows(versions),
             file_lists=_file_lists(project.display_name, versions),
-            install=Snippet(id="install", title="Install", where="shell", text=install),
+            install=Snippet(id="install", title="Install", where="shell",
+                            text=f"pip install --index-url {url}{trust} {project.display_name}"),
             index_url=url,
         ).encode()
+
+
+def _filename(f: FileRecord) -> str:
+    return f.filename
+
+
+@functools.lru_cache(maxsize=64)
+def _install_target(base_url: str, repo: str) -> tuple[str, str]:
+    """A repository's index URL and the ``--trusted-host`` option it needs (or "")."""
+    url = index_url(base_url, repo)
+    host = trusted_host(url)
+    return url, f" --trusted-host {host}" if host else ""
 
 
 # The versions table and the file lists are the hot loop of a full generation (a page
@@ -393,6 +402,54 @@ def _file_lists(display_name: str, versions: Sequence[VersionView]) -> Markup:
 
 def _file_item(files_prefix: str, f: FileRecord) -> str:
     """One file of a package page as a list item, every value escaped."""
+    reason = f.yanked_reason or "none given"
+    if _SPECIAL.search(f"{f.filename}{f.sha256}{f.upload_time}{reason}"):
+        return _file_item_escaped(files_prefix, f)
+    # Nothing to escape in any text value (the common case: one search instead of one
+    # per value); the URL is percent-quoted and the size is a number.
+    url = file_url(files_prefix, f)
+    size = f.size
+    shown = f"{human_size(size)} ({size} bytes)" if size >= 1000 else f"{size} bytes"
+    signed = (
+        f' <a class="signed" href="{url}.asc" title="OpenPGP signature '
+        'uploaded with the file (.asc)">SIGNED</a>' if f.has_signature else ""
+    )
+    requires = _requires_item(f.requires_python) if f.requires_python else ""
+    uploaded = f.upload_time
+    if len(uploaded) >= 16:
+        uploaded = f"{uploaded[:10]} {uploaded[11:16]} UTC"
+    if f.yanked:
+        return (
+            f'<li class="file is-yanked">\n'
+            f'<p class="file-name"><a href="{url}#sha256={f.sha256}">{f.filename}</a> '
+            f'<span class="tag">{_KIND[f.packagetype == "bdist_wheel"]}</span>{signed} '
+            f'<span class="tag tag-yanked">yanked</span></p>\n'
+            f'<dl class="file-facts">\n<dt>Size</dt><dd>{shown}</dd>\n'
+            f"<dt>Uploaded</dt><dd><time>{uploaded}</time></dd>\n{requires}"
+            f'<dt>SHA256</dt><dd><code class="hash">{f.sha256}</code></dd>\n'
+            f"<dt>Yank reason</dt><dd>{reason}</dd>\n</dl>\n</li>\n"
+        )
+    return (
+        f'<li class="file">\n'
+        f'<p class="file-name"><a href="{url}#sha256={f.sha256}">{f.filename}</a> '
+        f'<span class="tag">{_KIND[f.packagetype == "bdist_wheel"]}</span>{signed}</p>\n'
+        f'<dl class="file-facts">\n<dt>Size</dt><dd>{shown}</dd>\n'
+        f"<dt>Uploaded</dt><dd><time>{uploaded}</time></dd>\n{requires}"
+        f'<dt>SHA256</dt><dd><code class="hash">{f.sha256}</code></dd>\n</dl>\n</li>\n'
+    )
+
+
+_KIND = ("sdist", "wheel")
+
+
+@functools.lru_cache(maxsize=1024)
+def _requires_item(requires_python: str) -> str:
+    # A few distinct specifiers across a whole repository, nearly all with a '>' to escape.
+    return f"<dt>Requires Python</dt><dd>{html.escape(requires_python)}</dd>\n"
+
+
+def _file_item_escaped(files_prefix: str, f: FileRecord) -> str:
+    """``_file_item`` for a file with a value that needs escaping: each value escaped."""
     url = file_url(files_prefix, f)
     size = f"{human_size(f.size)} ({f.size} bytes)" if f.size >= 1000 else human_size(f.size)
     signed = (

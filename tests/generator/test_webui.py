@@ -13,6 +13,8 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markupsafe import escape
 from packaging.utils import NormalizedName
 
@@ -23,6 +25,8 @@ from generator.markup import read_description, render_description
 from generator.pages import (
     PackageRow,
     UiRenderer,
+    _file_item,
+    _file_item_escaped,
     human_size,
     latest_version,
     prefix_pages,
@@ -199,6 +203,30 @@ def test_pages_escape_every_metadata_value() -> None:
     assert 'class="signed" href="../../../files/ab/ab/' in page
     shard = json.loads(search_shard([]))
     assert shard == {"projects": []}
+
+
+# Text with the characters HTML escaping changes, and the values real files have.
+_texts = st.one_of(st.text(alphabet="ab1.-_ <>&'\"", max_size=12), st.sampled_from(
+    ["demo-1.0.tar.gz", ">=3.9", "", "2026-03-01T12:00:00.000000Z", "2026-03-01"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(filename=_texts, requires=st.one_of(st.none(), _texts), at=_texts, reason=_texts,
+       yanked=st.booleans(), signed=st.booleans(), size=st.integers(0, 10**10),
+       wheel=st.booleans())
+def test_the_fast_file_item_is_the_escaped_one(
+    filename: str, requires: str | None, at: str, reason: str, yanked: bool, signed: bool,
+    size: int, wheel: bool,
+) -> None:
+    # The hot loop skips escaping values that need none: its bytes must be exactly those
+    # of escaping every value, whatever the file says.
+    record = FileRecord(
+        filename=filename, version="1.0", packagetype="bdist_wheel" if wheel else "sdist",
+        sha256="ab" * 32, blake2_256="cd" * 32, size=size, requires_python=requires,
+        upload_time=at, metadata_sha256=None, has_signature=signed, yanked=yanked,
+        yanked_reason=reason,
+    )
+    assert _file_item("../../../files/", record) == _file_item_escaped("../../../files/", record)
 
 
 def _output(inst: Installation) -> Path:
