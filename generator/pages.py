@@ -170,26 +170,9 @@ def _newest_first(versions: Iterable[str]) -> list[str]:
     return sorted(versions, key=lambda v: _version_info(v)[0], reverse=True)
 
 
-# The last (files, answer) of ``latest_version``: a package page, its description and its
-# list row each ask about the same project's files in a row. One tuple, replaced whole, so
-# concurrent threads at worst recompute.
-_latest_memo: tuple[object, str] = ((), "")
-
-
 def latest_version(files: Iterable[FileRecord]) -> str:
     """The version a package page leads with, as PyPI picks it: the newest final release
     that is not yanked, else the newest not yanked, else the newest."""
-    global _latest_memo
-    memo = _latest_memo
-    if memo[0] is files and isinstance(files, tuple):
-        return memo[1]
-    answer = _latest_version(files)
-    if isinstance(files, tuple):
-        _latest_memo = (files, answer)
-    return answer
-
-
-def _latest_version(files: Iterable[FileRecord]) -> str:
     versions: dict[str, bool] = {}
     for f in files:
         versions[f.version] = versions.get(f.version, True) and f.yanked
@@ -216,12 +199,13 @@ def description_file(files: Iterable[FileRecord], version: str) -> FileRecord | 
     return None
 
 
-def package_row(project: ProjectState, summary: str) -> PackageRow:
-    version = latest_version(project.files)
+def package_row(project: ProjectState, summary: str, latest: str | None = None) -> PackageRow:
+    """The project's row in lists and search; ``latest`` is its ``latest_version`` when the
+    caller has it already."""
     return PackageRow(
         name=project.name,
         display_name=project.display_name,
-        version=version,
+        version=latest_version(project.files) if latest is None else latest,
         source=project.source,
         summary=summary,
         updated=max((f.upload_time for f in project.files), default="")[:10],
@@ -326,9 +310,10 @@ class UiRenderer:
 
     def package_html(
         self, *, repo: Repo, project: ProjectState, summary: str, description: str,
-        base_url: str,
+        base_url: str, latest: str | None = None,
     ) -> bytes:
-        """A package page; ``description`` must be sanitized HTML (``generator.markup``)."""
+        """A package page; ``description`` must be sanitized HTML (``generator.markup``);
+        ``latest`` is the project's ``latest_version`` when the caller has it already."""
         files_prefix = PACKAGE_ROOT + "files/"
         by_version: dict[str, list[FileRecord]] = {}
         for f in project.files:
@@ -344,7 +329,8 @@ class UiRenderer:
                 yanked=all([f.yanked for f in files]), prerelease=is_prerelease(version),
                 files=tuple([_file_item(files_prefix, f) for f in files]),
             ))
-        latest = latest_version(project.files)
+        if latest is None:
+            latest = latest_version(project.files)
         requires = sorted({f.requires_python for f in by_version.get(latest, ())
                            if f.requires_python})
         url, trust = _install_target(base_url, repo.name)

@@ -239,9 +239,10 @@ class WebUi:
         projects_dir = base / "project"
         found: dict[NormalizedName, PackageRow] = {}
         for project, summary in self._projects(repo, names):
-            self._write_package(repo, project, summary, projects_dir,
-                                not (projects_dir / project.name).is_dir(), report)
-            found[project.name] = package_row(project, summary)
+            found[project.name] = self._write_package(
+                repo, project, summary, projects_dir,
+                not (projects_dir / project.name).is_dir(), report,
+            )
         for name in sorted(names - set(found)):
             self._remove(projects_dir / name, report)
         before = "".join(sorted(counts))
@@ -309,13 +310,18 @@ class WebUi:
     def _write_package(
         self, repo: Repo, project: ProjectState, summary: str, projects_dir: Path,
         is_new: bool, report: UiReport,
-    ) -> None:
+    ) -> PackageRow:
+        """Write the project's package page; its row in lists and search."""
         page_dir = projects_dir / project.name
-        description, cache, stale = self._description(project, None if is_new else page_dir)
+        latest = latest_version(project.files)
+        description, cache, stale = self._description(
+            project, latest, None if is_new else page_dir
+        )
         html = self.renderer.package_html(
             repo=repo, project=project, summary=summary, description=description,
-            base_url=self.base_url,
+            base_url=self.base_url, latest=latest,
         )
+        row = package_row(project, summary, latest)
         relative = f"{repo.name}/project/{project.name}/index.html"
         report.packages += 1
         if is_new:
@@ -324,16 +330,17 @@ class WebUi:
                 files[DESCRIPTION_CACHE] = cache
             write_new_directory(page_dir, files)
             report.written.append(relative)
-            return
+            return row
         if write_if_changed(page_dir / "index.html", html):
             report.written.append(relative)
         if cache is not None:
             write_if_changed(page_dir / DESCRIPTION_CACHE, cache)
         elif stale:
             (page_dir / DESCRIPTION_CACHE).unlink(missing_ok=True)
+        return row
 
     def _description(
-        self, project: ProjectState, page_dir: Path | None
+        self, project: ProjectState, latest: str, page_dir: Path | None
     ) -> tuple[str, bytes | None, bool]:
         """(sanitized HTML, cache bytes to write or None, whether an old cache exists)."""
         cached: bytes | None = None
@@ -344,7 +351,7 @@ class WebUi:
                 cached = None
             except OSError as e:
                 raise StoreError(f"cannot read {page_dir / DESCRIPTION_CACHE}: {e}") from e
-        chosen = description_file(project.files, latest_version(project.files))
+        chosen = description_file(project.files, latest)
         if chosen is None or self.store is None:
             return "", None, cached is not None
         tag = f"{chosen.sha256} {MARKUP_VERSION}\n".encode()
@@ -534,9 +541,10 @@ class _PackageWriter:
 
     def _flush(self) -> None:
         for project, summary in self.ui._with_summaries(self.batch):
-            self.ui._write_package(self.repo, project, summary, self.directory,
-                                   project.name not in self.on_disk, self.report)
-            self.rows.append(package_row(project, summary))
+            self.rows.append(self.ui._write_package(
+                self.repo, project, summary, self.directory,
+                project.name not in self.on_disk, self.report,
+            ))
         self.batch = []
 
 
