@@ -18,6 +18,11 @@ description is rendered; ``--describe N`` then writes Markdown and reStructuredT
 READMEs for N projects into the store and times the UI's full run twice: first
 rendering them (``readme_renderer``), then with the per-page description cache.
 
+Then the cost of one package page is broken down (``--page-costs N`` projects): CPU to
+render it, to write it as generation does (``<name>/index.html``, a new directory renamed
+into place) and, for comparison, as a flat ``<name>.html``, against the index's CPU per
+project: what a page per project costs at the least, whatever the rest does.
+
 Run from the repository root (about 10 minutes for 100k projects)::
 
     .venv/bin/python -m bench.webui_bench --projects 100000 --describe 1000 --write-results
@@ -45,9 +50,11 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 from bench.dataset import DEFAULT_SEED, add_to_catalog, build_dataset, extra_file
 from bench.results import RESULTS, write_block
 from generator.config import load_config
+from generator.fsutil import write_new_directory
 from generator.installation import Installation
 from generator.markup import MARKUP_VERSION
-from generator.pages import description_file, latest_version
+from generator.pages import UiRenderer, description_file, latest_version
+from generator.records import ProjectState, Repo
 from generator.store import file_key
 
 REPO = "python"
@@ -192,6 +199,65 @@ def write_descriptions(inst: Installation, count: int) -> int:
     return written
 
 
+def _cpu_self() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+def page_costs(
+    inst: Installation, repo: Repo, count: int, rounds: int
+) -> dict[str, float]:
+    """Microseconds of CPU per package page for each part of its cost, over the first
+    ``count`` projects, medians of ``rounds``: rendering it (no I/O), writing one rendered
+    page as ``<name>/index.html`` the way generation does (a new directory renamed into
+    place), and, for comparison, as a flat ``<name>.html`` (a temporary file renamed)."""
+    projects: list[ProjectState] = []
+    for project in inst.catalog.iter_projects(repo):
+        projects.append(project)
+        if len(projects) >= count:
+            break
+    renderer = UiRenderer()
+    base_url = "http://127.0.0.1:8080/"
+    page = renderer.package_html(repo=repo, project=projects[0], summary="",
+                                 description="", base_url=base_url)
+    scratch = inst.config.output_path / ".page-costs"
+
+    def render() -> None:
+        for p in projects:
+            renderer.package_html(repo=repo, project=p, summary="", description="",
+                                  base_url=base_url)
+
+    def in_directory() -> None:
+        for p in projects:
+            write_new_directory(scratch / p.name, {"index.html": page})
+
+    def flat() -> None:
+        for p in projects:
+            temp, final = f"{scratch}/.{p.name}.tmp", f"{scratch}/{p.name}.html"
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                os.write(fd, page)
+            finally:
+                os.close(fd)
+            os.rename(temp, final)
+
+    samples: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name, action in (("render", render), ("write_directory", in_directory),
+                             ("write_flat", flat)):
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir(parents=True)
+            os.sync()
+            started = _cpu_self()
+            action()
+            samples.setdefault(name, []).append((_cpu_self() - started) / len(projects) * 1e6)
+    shutil.rmtree(scratch, ignore_errors=True)
+    costs = {f"{name}_us": round(statistics.median(v), 1) for name, v in samples.items()}
+    costs["projects"] = len(projects)
+    costs["page_bytes"] = len(page)
+    return costs
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -234,6 +300,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ui_full_cached_s": round(again, 2),
             "ms_per_readme": round((first - again) / count * 1000, 2),
         }
+    costs = page_costs(inst, repo, min(args.page_costs, projects), args.rounds)
     inst.close()
     index_median = statistics.median(w for w, _ in index_only)
     ui_median = statistics.median(w for w, _ in ui_alone)
@@ -260,6 +327,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "median_search_shard_kb": round(statistics.median(shard_sizes) / 1000, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "descriptions": described,
+        "page_costs": costs,
+        "index_cpu_us_per_project": round(index_cpu / projects * 1e6, 1),
+        "ui_cpu_us_per_project": round(ui_cpu / projects * 1e6, 1),
         "markup": MARKUP_VERSION,
         "machine": f"{platform.machine()}, {platform.python_version()}",
         "load_average_after": round(os.getloadavg()[0], 1),
@@ -298,6 +368,21 @@ def markdown(r: dict[str, Any]) -> str:
         f"{r['median_search_shard_kb']} kB (before gzip): a search loads one per repository. "
         f"Load average at the end: {r['load_average_after']} (other work shares the machine).",
     ]
+    c = r["page_costs"]
+    floor = (c["render_us"] + c["write_directory_us"]) / r["index_cpu_us_per_project"]
+    lines += [
+        "",
+        f"Where a package page's cost goes (CPU per page, first {c['projects']:,} projects, "
+        f"medians of {r['rounds']}): rendering it {c['render_us']} µs; writing it "
+        f"({c['page_bytes']:,} bytes) as `<name>/index.html`, a new directory renamed into "
+        f"place, {c['write_directory_us']} µs (as a flat `<name>.html` it would be "
+        f"{c['write_flat_us']} µs). The whole UI costs {r['ui_cpu_us_per_project']} µs of "
+        f"CPU per project and the index {r['index_cpu_us_per_project']} µs (its two pages, "
+        f"their directory and the catalog read). Rendering and writing one page alone are "
+        f"{floor:.0%} of the index's cost per project"
+        + (f": a page per project cannot add under {TARGET_OVERHEAD:.0%} on this machine, "
+           "however the rest is tuned." if floor >= TARGET_OVERHEAD else "."),
+    ]
     d = r["descriptions"]
     if d:
         lines += [
@@ -325,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--describe", type=int, default=0,
                         help="also time READMEs for this many projects")
+    parser.add_argument("--page-costs", type=int, default=20_000,
+                        help="projects whose page costs are broken down (default 20000)")
     parser.add_argument("--catalog", type=Path, default=None,
                         help="copy this catalog instead of building the dataset")
     parser.add_argument("--work", type=Path, default=Path("bench/work/webui"),
