@@ -348,6 +348,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"in-process into an empty output, medians of {r['rounds']} round(s). CPU is user + "
         "system time of the process and its children.",
         "",
+        f"Command: `{r['command']}`",
+        "",
         "| run | wall | CPU |",
         "| --- | ---: | ---: |",
         f"| full generate, index only (`ui=False`) | {r['index_only_s']} s | "
@@ -421,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="put the section into bench/RESULTS.md")
     args = parser.parse_args(argv)
     result = run(args)
+    words = sys.argv[1:] if argv is None else list(argv)
+    result["command"] = " ".join([".venv/bin/python -m bench.webui_bench", *words])
     print(json.dumps(result, indent=2))
     if args.markdown:
         print(markdown(result))
