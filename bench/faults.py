@@ -1,6 +1,8 @@
 """Fault trials at bench scale: SIGKILL ``timeshelf serve`` (under concurrent uploads),
-``timeshelf generate`` and ``timeshelf sync`` at seeded random instants, ``--trials`` times
-each, and check the invariants after every kill and after the next run.
+``timeshelf generate``, ``timeshelf sync``, ``timeshelf publish`` (to moto's S3 server)
+and environment builds (uv and pip, killed with their installer) at seeded random
+instants, ``--trials`` times each, and check the invariants after every kill and after
+the next run.
 
 The trials are those of ``tests/reliability/harness.py`` (the CI runs a few); here each
 kind runs ``--trials`` seeds (default 50) with larger installations, up to ``--budget``
@@ -31,20 +33,25 @@ from tests.reliability.harness import TRIALS, TrialResult
 
 WORK = Path(__file__).resolve().parent / "work" / "faults"
 # Bench scale: more clients, more projects, kills spread over the whole run of each process.
-SCALE: dict[str, dict[str, float]] = {
+SCALE: dict[str, dict[str, object]] = {
     "serve": {"clients": 10, "projects": 20, "max_delay": 3.0},
     "generate": {"projects": 300, "max_delay": 8.0},
     "sync": {"projects": 200, "max_delay": 6.0},
+    "publish": {"projects": 100, "max_delay": 6.5},
+    "environment": {},
 }
+# An environment build takes about 0.6 s with uv and 5.7 s with pip on this machine.
+ENVIRONMENT_DELAY = {"uv": 0.7, "pip": 5.5}
 
 
 def run_trial(kind: str, seed: int) -> TrialResult:
     directory = Path(tempfile.mkdtemp(prefix=f"{kind}-{seed}-", dir=WORK))
     try:
-        options = {k: (int(v) if k in ("clients", "projects") else v)
-                   for k, v in SCALE[kind].items()}
-        result: TrialResult = TRIALS[kind](directory, seed, **options)  # type: ignore[operator]
-        return result
+        options = dict(SCALE[kind])
+        if kind == "environment":  # both installers, alternately
+            installer = ("uv", "pip")[seed % 2]
+            options.update(installer=installer, max_delay=ENVIRONMENT_DELAY[installer])
+        return TRIALS[kind](directory, seed, **options)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -79,19 +86,23 @@ def main(argv: list[str] | None = None) -> int:
                     result = TrialResult(kind=kind, seed=seed, kill_after=-1,
                                          problems=[f"harness failure: {e!r}"])
                 results.append(result)
-                print(f"{kind:9} seed {seed:3} kill {result.kill_after:5.2f}s "
+                print(f"{kind:11} seed {seed:3} kill {result.kill_after:5.2f}s "
+                      f"{'mid-run' if result.interrupted else 'after the end'} "
+                      f"(ran {result.ran_for:5.2f}s) "
                       f"acknowledged {result.acknowledged:3} problems {len(result.problems)} "
                       f"{result.problems[:2]}", flush=True)
     elapsed = time.monotonic() - started
     (WORK / "result.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
-    print("\n| kind | trials | kill instants (s) | acknowledged uploads | trials with a problem |")
-    print("|---|---:|---|---:|---:|")
+    print("\n| kind | trials | killed mid-run | kill instants (s) | acknowledged uploads "
+          "| trials with a problem |")
+    print("|---|---:|---:|---|---:|---:|")
     for kind in kinds:
         mine = [r for r in results if r.kind == kind]
         if not mine:
             continue
         instants = [r.kill_after for r in mine]
-        print(f"| {kind} | {len(mine)} | {min(instants):.2f}-{max(instants):.2f} | "
+        print(f"| {kind} | {len(mine)} | {sum(1 for r in mine if r.interrupted)} | "
+              f"{min(instants):.2f}-{max(instants):.2f} | "
               f"{sum(r.acknowledged for r in mine)} | {sum(1 for r in mine if r.problems)} |")
     print(f"\nwall time {elapsed:.0f} s, {len(queue)} trials left unrun by the budget")
     return 1 if any(r.problems for r in results) else 0

@@ -3,8 +3,11 @@
 
 A trial builds a small real installation (``timeshelf init`` + real wheels), starts one
 real process (``timeshelf serve`` taking concurrent uploads, ``timeshelf generate``,
-``timeshelf sync`` against the fixture upstream of ``tests.upstream``), SIGKILLs it after a
-delay drawn from ``random.Random(seed)``, then checks ``check_site``:
+``timeshelf sync`` against the fixture upstream of ``tests.upstream``, ``timeshelf
+publish`` to moto's S3 server, an environment build with its installer), SIGKILLs it
+after a delay drawn from ``random.Random(seed)``, then checks ``check_site`` (for
+publish, ``check_bucket``: the same invariants over the bucket's objects; for an
+environment build, that no half-built environment is live):
 
 - the catalog passes ``Catalog.check_integrity()``;
 - every project page (``index.json`` and ``index.html``, latest and dated) lists only
@@ -29,11 +32,13 @@ import random
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urldefrag
 
 from packaging.utils import canonicalize_name
@@ -49,6 +54,11 @@ from tests.servers import (
     timeshelf_command,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from uploader.deploy import Builder
+
 NOW = "2026-03-01T12:00:00Z"
 ENV = {"TIMESHELF_NOW": NOW}
 TRIAL_TIMEOUT = 60.0
@@ -63,6 +73,10 @@ class TrialResult:
     kill_after: float
     acknowledged: int = 0
     refused: int = 0
+    # Whether the kill came while the process still ran (not after it had finished), and
+    # how long it ran (until killed, or until it finished by itself).
+    interrupted: bool = True
+    ran_for: float = 0.0
     problems: list[str] = field(default_factory=list)
 
 
@@ -330,13 +344,29 @@ def rng_pick(number: int, count: int, projects: int) -> int:
     return (number * 7 + count) % projects
 
 
-def _run_and_kill(argv: list[str], delay: float) -> tuple[int | None, bytes]:
+def _run_and_kill(
+    argv: list[str], delay: float, *, env: dict[str, str] | None = None, group: bool = False,
+    result: TrialResult | None = None,
+) -> tuple[int | None, bytes]:
+    """Run ``argv``; SIGKILL it after ``delay`` seconds unless it ended (with ``group``,
+    its whole process group: an installer it started dies with it, as in a lost machine).
+    Its exit code (negative: killed) and stderr; ``result`` gets ``interrupted`` and
+    ``ran_for``."""
+    started = time.monotonic()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, **ENV})
+                               env={**os.environ, **ENV, **(env or {})},
+                               start_new_session=group)
     try:
         process.wait(timeout=delay)
+        if result is not None:
+            result.interrupted, result.ran_for = False, time.monotonic() - started
     except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGKILL)
+        if result is not None:
+            result.interrupted, result.ran_for = True, time.monotonic() - started
+        if group:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.send_signal(signal.SIGKILL)
     _out, err = process.communicate(timeout=TRIAL_TIMEOUT)
     return process.returncode, err
 
@@ -354,7 +384,7 @@ def trial_generate(workdir: Path, seed: int, *, projects: int = 60,
     added = [str(build_wheel(extra, WheelSpec(f"proj-{p:03d}", "3.0"))) for p in range(projects)]
     run_timeshelf("--config", str(config), "add", "--source", "local", *added, env=ENV)
     argv = timeshelf_command("--config", str(config), "generate", "--full")
-    _code, err = _run_and_kill(argv, result.kill_after)
+    _code, err = _run_and_kill(argv, result.kill_after, result=result)
     if b"Traceback" in err:
         result.problems.append(f"generate wrote a traceback: {err.decode()[-300:]}")
     result.problems += check_site(config)
@@ -392,7 +422,7 @@ def trial_sync(workdir: Path, seed: int, *, projects: int = 40,
         ):
             run_timeshelf("--config", str(config), *args, env=ENV)
         argv = timeshelf_command("--config", str(config), "sync")
-        _code, err = _run_and_kill(argv, result.kill_after)
+        _code, err = _run_and_kill(argv, result.kill_after, result=result)
         if b"Traceback" in err:
             result.problems.append(f"sync wrote a traceback: {err.decode()[-300:]}")
         result.problems += check_site(config, lazy=True)
@@ -419,4 +449,200 @@ def _check_mirror_listing(config: Path, names: list[str]) -> list[str]:
     return problems
 
 
-TRIALS = {"serve": trial_serve, "generate": trial_generate, "sync": trial_sync}
+# -- publish -------------------------------------------------------------------------------
+
+
+def _point_at_s3(config: Path, endpoint: str) -> None:
+    """Make the installation's ``[s3]`` table reach the test server (path-style)."""
+    text = config.read_text(encoding="utf-8")
+    for key, value in (("endpoint_url", endpoint), ("region", "us-east-1"),
+                       ("addressing_style", "path")):
+        start = text.index("[s3]\n")
+        at = text.index(f"\n{key} = ", start) + 1
+        text = text[:at] + f'{key} = "{value}"' + text[text.index("\n", at):]
+    config.write_text(text, encoding="utf-8")
+
+
+def _resolve(directory: str, href: str) -> str:
+    """The key a relative ``href`` names from a page of the directory key ``directory``."""
+    parts = directory.split("/")
+    for segment in unquote(href).split("/"):
+        if segment == "..":
+            if parts:
+                parts.pop()
+        elif segment not in ("", "."):
+            parts.append(segment)
+    return "/".join(parts) + ("/" if href.endswith("/") else "")
+
+
+def check_bucket(client: S3Client, bucket: str, prefix: str) -> list[str]:
+    """``check_site`` for a published site: every page object under ``prefix/`` (PEP 691
+    JSON, HTML and the ``<dir>/`` twins) links only objects that are in the bucket, files
+    with the advertised sha256; no temporary key is there."""
+    keys: set[str] = set()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket,
+                                                                 Prefix=f"{prefix}/"):
+        keys.update(o["Key"] for o in page.get("Contents", []))
+    hashed: dict[str, str] = {}
+
+    def body(key: str) -> bytes:
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def digest(key: str) -> str:
+        if key not in hashed:
+            hashed[key] = hashlib.sha256(body(key)).hexdigest()
+        return hashed[key]
+
+    def check_link(page: str, target: str, sha256: str) -> None:
+        if _is_temporary(target.rstrip("/").rsplit("/", 1)[-1]):
+            problems.append(f"{page}: links a temporary object {target}")
+        if target not in keys:
+            problems.append(f"{page}: dead link to {target}")
+        elif sha256 and digest(target) != sha256:
+            problems.append(f"{page}: {target} has another sha256")
+
+    problems: list[str] = []
+    for key in sorted(keys):
+        if _is_temporary(key.rstrip("/").rsplit("/", 1)[-1]):
+            problems.append(f"temporary object {key} is in the bucket")
+        directory = key[:-1] if key.endswith("/") else key.rsplit("/", 1)[0]
+        if key.endswith("/index.json") and "/simple/" in key:
+            try:
+                document = json.loads(body(key))
+            except ValueError as e:
+                problems.append(f"{key}: not JSON ({e})")
+                continue
+            for entry in document.get("files", []):
+                check_link(key, _resolve(directory, entry["url"]), entry["hashes"]["sha256"])
+        elif key.endswith(("/index.html", "/")):
+            parser = _Links()
+            parser.feed(body(key).decode("utf-8", errors="replace"))
+            for href in parser.hrefs:
+                url, fragment = urldefrag(href)
+                if not url or url.startswith(("http:", "https:", "/", "mailto:")):
+                    continue
+                sha256 = fragment[7:] if fragment.startswith("sha256=") else ""
+                check_link(key, _resolve(directory, url), sha256)
+    return problems
+
+
+def trial_publish(workdir: Path, seed: int, *, projects: int = 20,
+                  max_delay: float = 3.0) -> TrialResult:
+    """``timeshelf publish`` to a bucket of moto's S3 server (holding the previous site) of
+    a site whose every project changed is SIGKILLed after a seeded delay; the bucket stays
+    consistent (``check_bucket``); the next publish completes and leaves the bucket equal
+    to the local site."""
+    from generator.publish import scan_site
+    from tests.s3server import CREDENTIALS, run_moto
+
+    for name, value in CREDENTIALS.items():  # dummies: never a real account
+        os.environ.setdefault(name, value)
+    rng = random.Random(seed)  # noqa: S311 - seeded fault timing, not secrets
+    result = TrialResult(kind="publish", seed=seed, kill_after=rng.uniform(0.0, max_delay))
+    config = make_installation(workdir / "inst", projects, versions=1)
+    env = {**ENV, **CREDENTIALS}
+    with run_moto() as s3:
+        bucket = s3.new_bucket()
+        _point_at_s3(config, s3.endpoint)
+        target = f"s3://{bucket}/site"
+        publish = ("--config", str(config), "publish", "--to", target)
+        run_timeshelf(*publish, env=env)
+        extra = workdir / "extra"
+        extra.mkdir()
+        added = [str(build_wheel(extra, WheelSpec(f"proj-{p:03d}", "4.0")))
+                 for p in range(projects)]
+        run_timeshelf("--config", str(config), "add", "--source", "local", *added, env=env)
+        run_timeshelf("--config", str(config), "generate", env=env)
+        _code, err = _run_and_kill(timeshelf_command(*publish), result.kill_after, env=env,
+                                   result=result)
+        if b"Traceback" in err:
+            result.problems.append(f"publish wrote a traceback: {err.decode()[-300:]}")
+        client = s3.client()
+        result.problems += check_bucket(client, bucket, "site")
+        done = run_timeshelf(*publish, env=env, check=False)
+        if done.returncode != 0:
+            result.problems.append(f"the next publish exited {done.returncode}: "
+                                   f"{done.stderr[-300:]}")
+        result.problems += check_bucket(client, bucket, "site")
+        published: set[str] = set()
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket,
+                                                                     Prefix="site/"):
+            published.update(o["Key"] for o in page.get("Contents", []))
+        local = {f"site/{o.key}" for o in scan_site(load_config(config).output_path)}
+        for key in sorted(local - published)[:5]:
+            result.problems.append(f"after the next publish, {key} is not in the bucket")
+        for key in sorted(published - local)[:5]:
+            result.problems.append(f"after the next publish, {key} is still in the bucket")
+    return result
+
+
+# -- environment builds --------------------------------------------------------------------
+
+# One build, as the sidecar runs it for a deploy: the bundle directory's requirements,
+# installed by ``installer`` from the index, into the cache at ``root``.
+BUILD = (
+    "import sys; from pathlib import Path; "
+    "from generator.python_config import PythonSettings; from uploader.deploy import Builder; "
+    "b = Builder(PythonSettings(environments_dir=Path(sys.argv[1]), installer=sys.argv[3]), "
+    "sys.argv[2]); e = b.complete(b.prepare(Path(sys.argv[4]), log=print), print); "
+    "print('built', e.key)"
+)
+
+
+def trial_environment(workdir: Path, seed: int, *, installer: str = "uv",
+                      max_delay: float = 3.0) -> TrialResult:
+    """An environment build (``installer`` installing a bundle's requirements from a
+    ``timeshelf serve`` of the fixture wheels) is SIGKILLed with its installer after a
+    seeded delay; the cache then has no live environment for the key or a complete one
+    (its ``meta.json`` written, its interpreter importing the requirements), never a
+    half-built one; the next build of the key completes."""
+    from generator.python_config import PythonSettings
+    from tests.deployment import fixture_wheels
+    from tests.servers import make_installation as init_with
+    from tests.servers import run_timeshelf_serve
+    from uploader.deploy import Builder
+
+    rng = random.Random(seed)  # noqa: S311 - seeded fault timing, not secrets
+    result = TrialResult(kind="environment", seed=seed, kill_after=rng.uniform(0.0, max_delay))
+    config = init_with(workdir / "inst", *fixture_wheels(workdir / "dists"))
+    app = workdir / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("delta==1.0\n")
+    root = workdir / "envs"
+    with run_timeshelf_serve(config) as server:
+        index = server.base_url + "/"
+        argv = [sys.executable, "-c", BUILD, str(root), index, installer, str(app)]
+        _code, err = _run_and_kill(argv, result.kill_after, group=True, result=result)
+        if b"Traceback" in err:
+            result.problems.append(f"the build wrote a traceback: {err.decode()[-300:]}")
+        builder = Builder(PythonSettings(environments_dir=root, installer=installer), index)
+        key = builder.prepare(app, log=lambda line: None).key
+        result.problems += _check_environment(builder, key, root)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=TRIAL_TIMEOUT * 2,
+                              env={**os.environ, **ENV}, check=False)
+        if done.returncode != 0:
+            result.problems.append(f"the next build exited {done.returncode}: "
+                                   f"{done.stderr[-300:]}")
+        result.problems += _check_environment(builder, key, root)
+        if builder.cache.get(key) is None:
+            result.problems.append("after the next build, no environment is live")
+    return result
+
+
+def _check_environment(builder: Builder, key: str, root: Path) -> list[str]:
+    link = root / key
+    environment = builder.cache.get(key)
+    if environment is None:
+        if link.is_symlink() or link.exists():
+            return [f"{key} is live but not complete (no meta.json)"]
+        return []
+    done = subprocess.run([str(environment.python_executable), "-c", "import delta"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        return [f"the live environment {key} cannot import its requirement: "
+                f"{done.stderr[-200:]}"]
+    return []
+
+
+TRIALS: dict[str, Callable[..., TrialResult]] = {"serve": trial_serve, "generate": trial_generate, "sync": trial_sync,
+          "publish": trial_publish, "environment": trial_environment}
