@@ -314,6 +314,7 @@ def trial_serve(workdir: Path, seed: int, *, clients: int = 4, projects: int = 5
     try:
         time.sleep(result.kill_after)
         _kill(process)
+        result.ran_for = result.kill_after  # a server never ends by itself
     finally:
         stop.set()
         for thread in threads:

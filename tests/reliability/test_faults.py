@@ -13,13 +13,15 @@ import pytest
 
 from tests.reliability.harness import TRIALS
 
-# Seeds chosen for spread: an early and a late kill of each process (kill_after in the ids).
-CASES = [("serve", 1), ("serve", 0), ("generate", 1), ("generate", 0), ("sync", 1), ("sync", 0),
-         ("publish", 1), ("publish", 0), ("environment", 1), ("environment", 0)]
+# Seeds and windows chosen so the kills land inside each run on a machine like CI's
+# (generate and sync of 20 projects take about 0.6 s, publish of 10 about 1.7 s, a uv
+# build about 0.6 s): an earlier and a later kill of each.
+CASES = [("serve", 1), ("serve", 0), ("generate", 5), ("generate", 0), ("sync", 5), ("sync", 0),
+         ("publish", 5), ("publish", 0), ("environment", 9), ("environment", 0)]
 SCALE: dict[str, dict[str, object]] = {
     "serve": {"projects": 3, "max_delay": 1.5},
-    "generate": {"projects": 20, "max_delay": 1.0},
-    "sync": {"projects": 20, "max_delay": 1.0},
+    "generate": {"projects": 20, "max_delay": 0.7},
+    "sync": {"projects": 20, "max_delay": 0.7},
     "publish": {"projects": 10, "max_delay": 2.0},
     "environment": {"installer": "uv", "max_delay": 0.6},
 }
