@@ -77,7 +77,6 @@ def sync(ctx: Context, source: str | None, type_: str | None, no_generate: bool)
         raise Conflict("no pypi or curated-pypi source to sync: create one with "
                        "`timeshelf create source --name pypi --type pypi`")
     failed = False
-    changed: list[str] = []
     for src in chosen:
         try:
             with _bar(sys.stderr.isatty(), f"syncing {src.name}") as (on_total, on_progress):
@@ -95,10 +94,12 @@ def sync(ctx: Context, source: str | None, type_: str | None, no_generate: bool)
         if len(report.errors) > 20:
             info(f"  ... and {len(report.errors) - 20} more errors")
         failed = failed or not report.ok
-        if report.changed:
-            changed.append(src.name)
-    if changed and not no_generate:
-        _report(inst.generate(inst.repos_using(changed)))
+    if not no_generate:
+        # Every run, not only one that changed something: a sync killed after its catalog
+        # writes and before its generation left those changes unpublished, and this run
+        # finds nothing new upstream. Generation is incremental, so a repository already
+        # up to date costs a look at its watermark.
+        _report(inst.generate(inst.repos_using([src.name for src in chosen])))
     if failed:
         raise click.exceptions.Exit(1)
 
@@ -147,8 +148,7 @@ def update(ctx: Context, source: str, file_: Path, closure: bool, pythons: tuple
         info(summary(report))
         for line in report.errors[:20]:
             info(f"  error: {line}")
-        if report.changed:
-            _report(inst.generate(inst.repos_using([src.name])))
+        _report(inst.generate(inst.repos_using([src.name])))  # every run: see ``sync``
         if not report.ok:
             raise click.exceptions.Exit(1)
 

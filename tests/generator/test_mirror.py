@@ -142,6 +142,26 @@ def test_a_resync_without_upstream_change_makes_one_request(
     assert "upstream unchanged (1 request" in result.err
 
 
+def test_a_sync_after_one_killed_before_generating_publishes_its_changes(
+    mirror: CliRunner, installation: Installation, upstream: FakeUpstream, dists: Dists
+) -> None:
+    # Found by the fault trials: a sync killed between its catalog writes and its
+    # generation left the projects without pages, and the next sync, finding nothing new
+    # upstream, did not generate. --no-generate leaves the same state on purpose.
+    names = publish(upstream, dists, "alpha", "1.0")
+    assert mirror("sync", "--no-generate").code == 0
+    assert filenames(installation, "alpha") == set()
+
+    result = mirror("sync")
+
+    assert result.code == 0, result.err
+    assert "upstream unchanged" in result.err
+    assert filenames(installation, "alpha") == set(names)
+    assert "python: incremental generation" in result.err
+    # And a sync with nothing to publish says the repository is up to date.
+    assert "python: up to date" in mirror("sync").err
+
+
 def test_an_incremental_sync_fetches_only_changed_projects(
     mirror: CliRunner, installation: Installation, upstream: FakeUpstream, dists: Dists,
     clock: FakeClock,
