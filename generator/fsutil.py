@@ -85,6 +85,16 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+def new_directory_temp(path: Path) -> Path:
+    """The hidden temporary directory ``write_new_directory(path, …)`` fills, beside ``path``.
+
+    The name's hash keeps two long names that share their first 80 characters apart (the
+    parallel parts of a full generation write different projects at the same time).
+    """
+    tag = hashlib.sha256(path.name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return path.parent / f".{path.name[:80]}.{tag}.tmp"
+
+
 def write_new_directory(path: Path, files: Mapping[str, bytes]) -> None:
     """Create the directory ``path`` holding ``files`` (name → bytes), whole or not at all.
 
@@ -93,8 +103,12 @@ def write_new_directory(path: Path, files: Mapping[str, bytes]) -> None:
     fastest atomic way to add a new project's pages (a full generation writes 100k of
     them). Raises ``StoreError`` when ``path`` already exists with content or cannot be
     written.
+
+    Writers of one ``path`` take turns (the generation lock), so the temporary name
+    depends on ``path`` alone: a directory a killed run left half-written is removed by
+    the next write of the same ``path``, not left behind for ever.
     """
-    temp = os.path.join(path.parent, f".{path.name[:80]}.{os.getpid()}.tmp")
+    temp = str(new_directory_temp(path))
     try:
         try:
             os.mkdir(temp)

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from packaging.utils import NormalizedName
 
 from generator.catalog import Catalog
-from generator.fsutil import write_if_changed, write_new_directory
+from generator.fsutil import new_directory_temp, write_if_changed, write_new_directory
 from generator.records import ProjectState, Repo
 from generator.render import RENDER_VERSION, Renderer, project_json, root_json
 from generator.store import LocalStore, file_key
@@ -191,6 +191,7 @@ def generate_repo(
         if page_dir.is_dir():
             shutil.rmtree(page_dir)
             report.deleted += 1
+        shutil.rmtree(new_directory_temp(page_dir), ignore_errors=True)  # a killed run's
     catalog.record_generation(repo, head, RENDER_VERSION, shown)
     return report
 

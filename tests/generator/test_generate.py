@@ -24,6 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from generator.cli import main
 from generator.config import ENV_CONFIG, load_config
 from generator.distributions import inspect_distribution
+from generator.fsutil import new_directory_temp
 from generator.generate import Report, simple_dir
 from generator.ingest import ingest_file
 from generator.installation import Installation
@@ -141,6 +142,28 @@ def test_full_removes_orphan_directories(three: Installation) -> None:
     assert report.mode == "full"
     assert not ghost.exists()
     assert report.written == 0
+
+
+def test_a_half_written_new_project_is_cleaned_by_the_next_incremental_run(
+    three: Installation, dists: Dists
+) -> None:
+    # A run killed while writing a new project's pages leaves its hidden temporary
+    # directory (found by bench/faults.py: `sync` killed mid-run, the next sync kept it).
+    add(three, dists.sdist("delta", "1.0"), dists.sdist("epsilon", "1.0"))
+    half = new_directory_temp(latest(three) / "delta")
+    half.mkdir()
+    (half / "index.json").write_bytes(b'{"files": [')
+    three.catalog.remove(three.catalog.get_source("local"), "epsilon", three.now())
+    gone = new_directory_temp(latest(three) / "epsilon")
+    gone.mkdir()
+
+    report = generate(three)
+
+    assert report.mode == "incremental"
+    assert not half.exists()
+    assert not gone.exists()
+    assert json.loads((latest(three) / "delta" / "index.json").read_bytes())["name"] == "delta"
+    assert [p.name for p in latest(three).iterdir() if p.name.startswith(".")] == []
 
 
 def test_a_subscription_change_renders_everything(
