@@ -12,12 +12,16 @@ environment build, that no half-built environment is live):
 - the catalog passes ``Catalog.check_integrity()``;
 - every project page (``index.json`` and ``index.html``, latest and dated) lists only
   files that exist, whose bytes have the advertised sha256; no link names a temporary
-  (``.….tmp``) file; every project in a root index has its page;
+  (``.….tmp``) file; every project in a root index has its page (pages under a hidden
+  name, such as a temporary directory being written, are not checked: nginx answers 404
+  for any path with a segment starting with ``.``, and neither ``serve`` nor ``publish``
+  serves or uploads one);
 - every upload that got a 200 is in the catalog and listed on the latest page;
 
 and finally that the next run (``generate``, ``sync``, a restarted ``serve``) completes
-and leaves the site consistent again. A trial returns the problems it found (empty when
-the invariants held); it raises only for a broken harness.
+and leaves the site consistent again; after a next ``generate`` or ``sync``, no
+temporary file a killed run left is still in the site (``settled``). A trial returns the
+problems it found (empty when the invariants held); it raises only for a broken harness.
 """
 
 from __future__ import annotations
@@ -124,14 +128,29 @@ def _is_temporary(name: str) -> bool:
     return name.startswith(".") and name.endswith(".tmp")
 
 
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def temporary_leftovers(output: Path) -> list[str]:
+    """The temporary (``.….tmp``) files and directories anywhere in the site ``output``."""
+    found = []
+    for directory, dirs, files in os.walk(output):
+        for name in [*dirs, *files]:
+            if _is_temporary(name):
+                found.append(str((Path(directory) / name).relative_to(output)))
+    return sorted(found)
+
+
 def check_site(config: Path, acknowledged: Iterable[str] = (), *,
-               lazy: bool = False) -> list[str]:
+               lazy: bool = False, settled: bool = False) -> list[str]:
     """Every invariant problem of the installation at ``config`` (empty when sound).
 
     ``acknowledged`` are filenames whose upload got a 200: each must be in the catalog and
     listed on the latest page of its project. With ``lazy`` (a mirror that fetches files
     on first request) a listed file may be absent, but only at the content-addressed path
-    of its advertised sha256.
+    of its advertised sha256. With ``settled`` (a run has completed since the kill) no
+    temporary file may be left anywhere in the site.
     """
     problems: list[str] = []
     inst = Installation(load_config(config))
@@ -151,6 +170,8 @@ def check_site(config: Path, acknowledged: Iterable[str] = (), *,
     for simple in output.glob("*/*/simple"):
         latest = simple.parent.name == "latest"
         for page in simple.glob("*/index.json"):
+            if _hidden(page, output):
+                continue
             where = page.relative_to(output)
             try:
                 document = json.loads(page.read_bytes())
@@ -169,7 +190,7 @@ def check_site(config: Path, acknowledged: Iterable[str] = (), *,
                 elif latest:
                     listed.add(entry["filename"])
         for page in [simple / "index.html", *simple.glob("*/index.html")]:
-            if not page.exists():
+            if not page.exists() or _hidden(page, output):
                 continue
             parser = _Links()
             parser.feed(page.read_text(encoding="utf-8"))
@@ -185,6 +206,9 @@ def check_site(config: Path, acknowledged: Iterable[str] = (), *,
                         problems.append(f"{page.relative_to(output)}: dead link {href}")
                 elif fragment.startswith("sha256=") and digest(target) != fragment[7:]:
                     problems.append(f"{page.relative_to(output)}: {href} has another sha256")
+    if settled:
+        problems += [f"{name}: a temporary file left after the next run"
+                     for name in temporary_leftovers(output)]
     wanted = set(acknowledged)
     if wanted:
         with sqlite3.connect(inst.config.catalog_path) as db:
@@ -393,7 +417,7 @@ def trial_generate(workdir: Path, seed: int, *, projects: int = 60,
     if done.returncode != 0:
         result.problems.append(f"the next generate exited {done.returncode}: {done.stderr[-300:]}")
     acknowledged = [Path(p).name for p in added]
-    result.problems += check_site(config, acknowledged)
+    result.problems += check_site(config, acknowledged, settled=True)
     return result
 
 
@@ -431,7 +455,7 @@ def trial_sync(workdir: Path, seed: int, *, projects: int = 40,
         if done.returncode != 0:
             result.problems.append(f"the next sync exited {done.returncode}: {done.stderr[-300:]}")
         result.problems += _check_mirror_listing(config, names)
-    result.problems += check_site(config, lazy=True)
+    result.problems += check_site(config, lazy=True, settled=True)
     return result
 
 
