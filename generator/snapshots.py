@@ -9,15 +9,11 @@ Materialization writes ``<out>/<R>/<D>/simple/`` once and never touches it again
     <out>/<R>/<D>/simple/<project>  → ../../.pages/…        one symbolic link per project
     <out>/<R>/<D>/simple/index.html|index.json             the day's root (hard links
                                                             to .pages/root/<h>.…)
-    <out>/<R>/<D>/.links                                   name, shown name and link
-                                                            target of every project
 
 so a page that did not change is stored once, and a new day costs what changed that day
 plus one directory entry per project (it starts from the previous day's links and
 re-renders only the projects with events that day; the root pages are the previous
-day's when no project came, went or was renamed). The next day reads the ``.links``
-manifest (one read instead of a ``readlink`` per project and a parse of the root; a
-day without one, or with an unreadable one, is read from its links and root instead). A day is built under a hidden name
+day's when no project came, went or was renamed). A day is built under a hidden name
 and renamed into place whole; the catalog records it (with the render version) last.
 A retention policy bounds the days kept; other days are rendered on demand by the
 sidecar with the same code, hence the same bytes.
@@ -46,9 +42,6 @@ from generator.render import RENDER_VERSION, Renderer, dumps, project_json, root
 
 PROJECT_FILES_PREFIX = "../../../../files/"
 PAGES = ".pages"
-# In <D>/, beside simple/: a "name<TAB>shown name<TAB>link target" line per project, then
-# "end<TAB><count>" (a file that does not end so is not trusted).
-MANIFEST = ".links"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -240,7 +233,7 @@ class Materializer:
             prior = self.base / previous.isoformat() / "simple"
             changed = self.catalog.changed_between(self.repo, day_end(previous), at)
             if changed is not None:
-                links, listing = _read_day(prior.parent)
+                links, listing = _read_links(prior), _read_listing(prior / "index.json")
             if links.keys() != listing.keys():  # the previous day is unreadable: start afresh
                 changed, links, listing = None, {}, {}
         if changed is not None:
@@ -254,8 +247,6 @@ class Materializer:
             listing[project.name] = project.display_name
             rendered += 1
         _make_links(simple, links)
-        lines = [f"{n}\t{listing[NormalizedName(n)]}\t{t}\n" for n, t in links.items()]
-        write_bytes(build / MANIFEST, "".join([*lines, f"end\t{len(lines)}\n"]).encode())
         if prior is not None and changed is not None and all(
             listing.get(name) == shown for name, shown in before.items()
         ):
@@ -357,25 +348,6 @@ def _make_links(simple: Path, links: dict[str, str]) -> None:
             os.symlink(target, name, dir_fd=fd)
     finally:
         os.close(fd)
-
-
-def _read_day(day: Path) -> tuple[dict[str, str], dict[NormalizedName, str]]:
-    """(project → link target, project → shown name) of a written day: from its manifest,
-    else from its links and root page (a day written before manifests, or a damaged one)."""
-    try:
-        links: dict[str, str] = {}
-        listing: dict[NormalizedName, str] = {}
-        *lines, end = (day / MANIFEST).read_text(encoding="utf-8").splitlines()
-        if not lines or end != f"end\t{len(lines)}":  # an empty day is cheap to read
-            raise ValueError("not a whole manifest")
-        for line in lines:
-            name, shown, target = line.split("\t")
-            links[name] = target
-            listing[NormalizedName(name)] = shown
-        return links, listing
-    except (OSError, ValueError):
-        simple = day / "simple"
-        return _read_links(simple), _read_listing(simple / "index.json")
 
 
 def _read_links(simple: Path, names: Iterable[str] | None = None) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from generator.errors import NotFound
 from generator.installation import Installation
 from generator.render import Renderer
 from generator.snapshots import (
-    MANIFEST,
     Materializer,
     Retention,
     check_snapshot_day,
@@ -233,51 +231,3 @@ def test_no_snapshot_before_a_day_ends(installation: Installation, cli: CliRunne
     )
     assert date.fromisoformat("2026-03-01") == installation.now().date()
 
-
-def manifest(inst: Installation, day: str) -> list[list[str]]:
-    *lines, end = (day_dir(inst, day).parent / MANIFEST).read_text().splitlines()
-    assert end == f"end\t{len(lines)}"
-    return sorted(line.split("\t") for line in lines)
-
-
-@pytest.mark.parametrize("day", ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"])
-def test_a_day_manifest_lists_its_links_and_shown_names(history: Installation, day: str) -> None:
-    simple = day_dir(history, day)
-    root = json.loads((simple / "index.json").read_text())
-    assert manifest(history, day) == sorted(
-        [p.name, shown, os.readlink(p)]
-        for p in simple.iterdir() if p.is_symlink()
-        for shown in [next(e["name"] for e in root["projects"] if e["name"].lower() == p.name)]
-    )
-
-
-@pytest.mark.parametrize(
-    "damage",
-    [None, "", "tempo\tonly-two\nend\t1\n", "ghost\tghost\t../../.pages/00/00\n",
-     "end\t0\n", "tempo\ttempo\t../../.pages/00/00\nend\t2\n"],
-    ids=["missing", "empty", "malformed-line", "no-end", "says-empty", "count-differs"],
-)
-def test_the_next_day_is_the_same_without_a_readable_manifest(
-    history: Installation, clock: FakeClock, cli: CliRunner, dists: Dists, damage: str | None
-) -> None:
-    # Days written before manifests existed have none; a damaged one is not trusted.
-    assert cli("add", "--source", "local", dists.wheel("tempo", "3.0")).code == 0
-    clock.set(datetime(2026, 3, 6, 1, tzinfo=UTC))
-    assert cli("generate").code == 0
-    expected = tree_digest(day_dir(history, "2026-03-05"))
-    expected_manifest = manifest(history, "2026-03-05")
-    written = day_dir(history, "2026-03-05").parent
-    for entry in written.iterdir():
-        entry.unlink() if entry.is_symlink() or entry.is_file() else shutil.rmtree(entry)
-    written.rmdir()
-    history.catalog.forget_snapshot(history.catalog.get_repo("python"), "2026-03-05")
-    previous = day_dir(history, "2026-03-04").parent / MANIFEST
-    if damage is None:
-        previous.unlink()
-    else:
-        previous.write_text(damage)
-
-    assert cli("generate").code == 0
-
-    assert tree_digest(day_dir(history, "2026-03-05")) == expected
-    assert manifest(history, "2026-03-05") == expected_manifest
