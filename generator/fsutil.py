@@ -115,7 +115,7 @@ def write_new_directory(path: Path, files: Mapping[str, bytes]) -> None:
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
             os.mkdir(temp)
-        except FileExistsError:  # left by a crashed run that had the same process id
+        except FileExistsError:  # half-written by a killed run: start it again
             shutil.rmtree(temp)
             os.mkdir(temp)
         for name, data in files.items():

@@ -191,7 +191,8 @@ def generate_repo(
         if page_dir.is_dir():
             shutil.rmtree(page_dir)
             report.deleted += 1
-        shutil.rmtree(new_directory_temp(page_dir), ignore_errors=True)  # a killed run's
+        # A killed run may have left the project's pages half-written; nothing rewrites them.
+        shutil.rmtree(new_directory_temp(page_dir), ignore_errors=True)
     catalog.record_generation(repo, head, RENDER_VERSION, shown)
     return report
 

@@ -230,4 +230,3 @@ def test_no_snapshot_before_a_day_ends(installation: Installation, cli: CliRunne
         p.name[0].isdigit() for p in (installation.config.output_path / "python").iterdir()
     )
     assert date.fromisoformat("2026-03-01") == installation.now().date()
-
