@@ -11,9 +11,10 @@ Materialization writes ``<out>/<R>/<D>/simple/`` once and never touches it again
                                                             to .pages/root/<h>.…)
 
 so a page that did not change is stored once, and a new day costs what changed that day
-plus one directory entry per project (it starts from the previous day's links and
-re-renders only the projects with events that day; the root pages are the previous
-day's when no project came, went or was renamed). A day is built under a hidden name
+plus one directory entry per project. It re-renders only the projects with events that
+day; every other project's entry is a hard link to the previous day's symbolic link
+(the same inode, so a day allocates no inode per project and reads no link target), and
+the root pages are the previous day's when no project came, went or was renamed. A day is built under a hidden name
 and renamed into place whole; the catalog records it (with the render version) last.
 A retention policy bounds the days kept; other days are rendered on demand by the
 sidecar with the same code, hence the same bytes.
@@ -224,7 +225,7 @@ class Materializer:
         build = self.base / f".build-{name}"
         simple = build / "simple"
         simple.mkdir(parents=True)
-        links: dict[str, str] = {}
+        kept: set[str] = set()  # unchanged projects: their entry in the previous day
         listing: dict[NormalizedName, str] = {}
         changed: set[NormalizedName] | None = None
         prior: Path | None = None
@@ -233,13 +234,13 @@ class Materializer:
             prior = self.base / previous.isoformat() / "simple"
             changed = self.catalog.changed_between(self.repo, day_end(previous), at)
             if changed is not None:
-                links, listing = _read_links(prior), _read_listing(prior / "index.json")
-            if links.keys() != listing.keys():  # the previous day is unreadable: start afresh
-                changed, links, listing = None, {}, {}
+                kept, listing = _link_names(prior), _read_listing(prior / "index.json")
+            if kept != listing.keys():  # the previous day is unreadable: start afresh
+                changed, kept, listing = None, set(), {}
         if changed is not None:
             before = {name: listing.pop(name, None) for name in changed}
-            for gone in changed:
-                links.pop(gone, None)
+            kept.difference_update(changed)
+        links: dict[str, str] = {}
         rendered = 0
         for project in self.catalog.iter_projects_at(self.repo, at, changed):
             html, data = render_project(self.renderer, project)
@@ -247,6 +248,8 @@ class Materializer:
             listing[project.name] = project.display_name
             rendered += 1
         _make_links(simple, links)
+        if prior is not None:
+            _share_links(prior, simple, kept)
         if prior is not None and changed is not None and all(
             listing.get(name) == shown for name, shown in before.items()
         ):
@@ -348,6 +351,35 @@ def _make_links(simple: Path, links: dict[str, str]) -> None:
             os.symlink(target, name, dir_fd=fd)
     finally:
         os.close(fd)
+
+
+def _share_links(prior: Path, simple: Path, names: Iterable[str]) -> None:
+    """Give ``simple`` the entries ``names`` of the day ``prior``: hard links to its
+    symbolic links (``linkat`` without following them), so the link inode is shared and
+    its target never read. Where a hard link cannot be made (a file system without them,
+    or an inode at its link limit) the entry is a new symbolic link to the same target."""
+    source = os.open(prior, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        destination = os.open(simple, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for name in names:
+                try:
+                    os.link(name, name, src_dir_fd=source, dst_dir_fd=destination,
+                            follow_symlinks=False)
+                except OSError:
+                    target = os.readlink(name, dir_fd=source)
+                    os.symlink(target, name, dir_fd=destination)
+        finally:
+            os.close(destination)
+    finally:
+        os.close(source)
+
+
+def _link_names(simple: Path) -> set[str]:
+    """The projects of a day's ``simple/``: its symbolic links."""
+    with contextlib.suppress(FileNotFoundError), os.scandir(simple) as entries:
+        return {entry.name for entry in entries if entry.is_symlink()}
+    return set()
 
 
 def _read_links(simple: Path, names: Iterable[str] | None = None) -> dict[str, str]:

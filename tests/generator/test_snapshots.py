@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,6 +125,38 @@ def test_unchanged_days_share_pages(history: Installation) -> None:
     assert os.readlink(three / "other") == os.readlink(four / "other")
     assert os.readlink(three / "tempo") != os.readlink(four / "tempo")
     assert (three / "index.html").stat().st_ino == (four / "index.html").stat().st_ino
+    # An unchanged project's entry is the previous day's link itself (no inode per day).
+    assert (three / "other").lstat().st_ino == (four / "other").lstat().st_ino
+    assert (three / "tempo").lstat().st_ino != (four / "tempo").lstat().st_ino
+
+
+def test_days_are_whole_where_hard_links_fail(
+    installation: Installation, clock: FakeClock, cli: CliRunner, dists: Dists,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A project's link inode at its hard-link limit (ext4: 65,000): the new day gets a
+    # symbolic link of its own, to the same pages.
+    link = os.link
+
+    def refuse(*args: Any, follow_symlinks: bool = True, **kwargs: Any) -> None:
+        if not follow_symlinks:
+            raise OSError(errno.EMLINK, "Too many links")
+        link(*args, follow_symlinks=follow_symlinks, **kwargs)
+
+    clock.set(datetime(2026, 3, 1, 10, tzinfo=UTC))
+    assert cli("add", "--source", "local", dists.wheel("tempo", "1.0"),
+               dists.wheel("other", "1.0")).code == 0
+    clock.set(datetime(2026, 3, 2, 10, tzinfo=UTC))
+    assert cli("add", "--source", "local", dists.wheel("tempo", "2.0")).code == 0
+    clock.set(datetime(2026, 3, 3, 10, tzinfo=UTC))
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "link", refuse)
+        assert cli("generate").code == 0
+    one, two = day_dir(installation, "2026-03-01"), day_dir(installation, "2026-03-02")
+    assert os.readlink(one / "other") == os.readlink(two / "other")
+    assert (one / "other").lstat().st_ino != (two / "other").lstat().st_ino
+    assert "tempo-2.0" in listed(installation, "2026-03-02", "tempo")
+    assert (two / "other" / "index.json").read_bytes() == (one / "other" / "index.json").read_bytes()
 
 
 def test_day_links_fit_in_their_inodes(history: Installation) -> None:
