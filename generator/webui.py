@@ -40,7 +40,7 @@ from packaging.utils import NormalizedName
 
 from generator.catalog import Catalog
 from generator.errors import StoreError
-from generator.fsutil import write_if_changed, write_new_directory
+from generator.fsutil import new_directory_temp, write_if_changed, write_new_directory
 from generator.markup import MARKUP_VERSION, read_description, render_description
 from generator.pages import (
     ACTIVITY_LIMIT,
@@ -245,6 +245,8 @@ class WebUi:
             )
         for name in sorted(names - set(found)):
             self._remove(projects_dir / name, report)
+            # A killed run may have left its page half-written; nothing rewrites it now.
+            shutil.rmtree(new_directory_temp(projects_dir / name), ignore_errors=True)
         before = "".join(sorted(counts))
         affected: dict[str, list[NormalizedName]] = {}
         for name in names:

@@ -20,6 +20,7 @@ from packaging.utils import NormalizedName
 
 from generator.client_setup import index_snippets, trusted_host, upload_snippets
 from generator.config import load_config
+from generator.fsutil import new_directory_temp
 from generator.installation import Installation, ui_worker_main
 from generator.markup import read_description, render_description
 from generator.pages import (
@@ -349,6 +350,27 @@ def test_incremental_generation_rewrites_only_what_changed(
     state = read_state(_output(installation) / "python")
     assert state is not None
     assert (state.letters, state.projects) == ("a", 1)
+
+
+def test_a_half_written_page_of_a_removed_project_is_cleaned_incrementally(
+    installation: Installation, dists: Dists, clock: FakeClock
+) -> None:
+    # A run killed while writing a package page leaves its hidden temporary directory;
+    # when the project is then removed, the next incremental run must not keep it.
+    add(installation, dists.wheel("alpha", "1.0"), dists.wheel("beta", "1.0"))
+    _ui(installation)
+    half = new_directory_temp(_output(installation) / "python/project/beta")
+    half.mkdir()
+    (half / "index.html").write_bytes(b"<!doctype html><title>be")
+    clock.advance(hours=1)
+    installation.catalog.remove(installation.catalog.get_source("local"), "beta", clock.now)
+    report = _ui(installation)
+    assert report.mode == "incremental"
+    assert "python/project/beta" in report.deleted
+    assert not half.exists()
+    assert sorted(p.name for p in (_output(installation) / "python/project").iterdir()) == [
+        "alpha"
+    ]
 
 
 def test_incremental_output_equals_a_full_generation(
