@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from generator.errors import NotFound
 from generator.installation import Installation
@@ -18,6 +19,7 @@ from generator.render import Renderer
 from generator.snapshots import (
     Materializer,
     Retention,
+    _read_listing,
     check_snapshot_day,
     parse_day,
     render_on_demand,
@@ -264,3 +266,12 @@ def test_no_snapshot_before_a_day_ends(installation: Installation, cli: CliRunne
         p.name[0].isdigit() for p in (installation.config.output_path / "python").iterdir()
     )
     assert date.fromisoformat("2026-03-01") == installation.now().date()
+
+
+def test_a_day_listing_reads_back_every_display_name(tmp_path: Path) -> None:
+    # The previous day's root is read in one normalizing call; a name that would break
+    # that (a newline in it) falls back to one call per name.
+    for shown in (["Foo.Bar", "zope.interface", "A-_.-b", "X"], ["Foo.Bar", "bad\nname"]):
+        root = tmp_path / "index.json"
+        root.write_text(json.dumps({"projects": [{"name": name} for name in shown]}))
+        assert _read_listing(root) == {canonicalize_name(name): name for name in shown}
