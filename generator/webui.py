@@ -259,10 +259,16 @@ class WebUi:
                     return None
                 kept = []
             rows = {r.name: r for r in kept}
+            before_rows = {name: rows.get(name) for name in changed}
             for name in changed:
                 rows.pop(name, None)
                 if name in found:
                     rows[name] = found[name]
+            # A change that leaves the project's row as it was (a yank of an older
+            # release) changes neither the shard nor the list pages.
+            affected[letter] = [n for n in changed if rows.get(n) != before_rows[n]]
+            if not affected[letter]:
+                continue
             if rows:
                 ordered = [rows[n] for n in sorted(rows)]
                 counts[letter] = self._write_shard(base, letter, ordered, report)

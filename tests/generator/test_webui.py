@@ -25,6 +25,7 @@ from generator.installation import Installation, ui_worker_main
 from generator.markup import read_description, render_description
 from generator.pages import (
     PackageRow,
+    PrefixPage,
     UiRenderer,
     _file_item,
     _file_item_escaped,
@@ -371,6 +372,37 @@ def test_a_half_written_page_of_a_removed_project_is_cleaned_incrementally(
     assert sorted(p.name for p in (_output(installation) / "python/project").iterdir()) == [
         "alpha"
     ]
+
+
+def test_a_change_that_keeps_the_row_renders_no_list_page(
+    installation: Installation, dists: Dists, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A yank of an older release changes the package page, not the project's row: the
+    # shard and the list pages stay as they are (1% of 100k projects changing a day
+    # would otherwise re-render every list page).
+    add(installation, dists.wheel("alpha", "1.0"), dists.wheel("alpha", "2.0"),
+        dists.wheel("beta", "1.0"))
+    _ui(installation)
+    rendered: list[str] = []
+    prefix_html = installation.webui.renderer.prefix_html
+
+    def spy(repo: Repo, page: PrefixPage, shards: str) -> bytes:
+        rendered.append(page.prefix)
+        return prefix_html(repo, page, shards)
+
+    monkeypatch.setattr(installation.webui.renderer, "prefix_html", spy)
+    local = installation.catalog.get_source("local")
+    clock.advance(hours=1)
+    installation.catalog.set_yanked(local, "alpha", "1.0", True, "old", clock.now)
+    report = _ui(installation)
+    assert report.mode == "incremental"
+    assert "python/project/alpha/index.html" in report.written
+    assert rendered == []
+    clock.advance(hours=1)
+    add(installation, dists.wheel("alpha", "3.0"))  # the row shows 3.0 now
+    report = _ui(installation)
+    assert rendered == ["a"]
+    assert "python/packages/a/index.html" in report.written
 
 
 def test_incremental_output_equals_a_full_generation(
