@@ -13,8 +13,9 @@ Materialization writes ``<out>/<R>/<D>/simple/`` once and never touches it again
 so a page that did not change is stored once, and a new day costs what changed that day
 plus one directory entry per project. It re-renders only the projects with events that
 day; every other project's entry is a hard link to the previous day's symbolic link
-(the same inode, so a day allocates no inode per project and reads no link target), and
-the root pages are the previous day's when no project came, went or was renamed. A day is built under a hidden name
+(the same inode, so a day allocates no inode per project and reads no link target;
+``generator.daylinks``, in a helper process for a large day), and the root pages are
+the previous day's when no project came, went or was renamed. A day is built under a hidden name
 and renamed into place whole; the catalog records it (with the render version) last.
 A retention policy bounds the days kept; other days are rendered on demand by the
 sidecar with the same code, hence the same bytes.
@@ -36,6 +37,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from generator.catalog import Catalog
 from generator.clock import format_timestamp, parse_timestamp
+from generator.daylinks import LinkJob, share_links
 from generator.errors import NotFound
 from generator.fsutil import write_bytes, write_if_changed, write_new_directory
 from generator.records import ProjectState, Repo
@@ -43,6 +45,8 @@ from generator.render import RENDER_VERSION, Renderer, dumps, project_json, root
 
 PROJECT_FILES_PREFIX = "../../../../files/"
 PAGES = ".pages"
+# Below this, a helper process costs more than the links it would take off the day.
+PARALLEL_LINKS_MIN = 20_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,11 +171,16 @@ class Materializer:
         output: Path,
         repo: Repo,
         retention: Retention | None = None,
+        *,
+        parallel_links_from: int = PARALLEL_LINKS_MIN,
     ) -> None:
         self.catalog, self.renderer, self.repo = catalog, renderer, repo
         self.base = output / repo.name
         self.pages = self.base / PAGES
         self.retention = retention or Retention()
+        # From this many unchanged projects on, their entries are linked by a helper
+        # process while the changed ones render (generator.daylinks).
+        self.parallel_links_from = parallel_links_from
 
     def run(self, now: datetime) -> SnapshotReport:
         report = SnapshotReport(repo=self.repo.name)
@@ -240,16 +249,23 @@ class Materializer:
         if changed is not None:
             before = {name: listing.pop(name, None) for name in changed}
             kept.difference_update(changed)
+        job = None
+        if prior is not None and len(kept) >= self.parallel_links_from:
+            job = LinkJob.start(prior, simple, kept)  # beside the rendering below
         links: dict[str, str] = {}
         rendered = 0
-        for project in self.catalog.iter_projects_at(self.repo, at, changed):
-            html, data = render_project(self.renderer, project)
-            links[project.name] = self._store_pages(html, data)
-            listing[project.name] = project.display_name
-            rendered += 1
-        _make_links(simple, links)
-        if prior is not None:
-            _share_links(prior, simple, kept)
+        try:
+            for project in self.catalog.iter_projects_at(self.repo, at, changed):
+                html, data = render_project(self.renderer, project)
+                links[project.name] = self._store_pages(html, data)
+                listing[project.name] = project.display_name
+                rendered += 1
+            _make_links(simple, links)
+            if prior is not None and job is None:
+                share_links(prior, simple, kept)
+        finally:
+            if job is not None:
+                job.wait()
         if prior is not None and changed is not None and all(
             listing.get(name) == shown for name, shown in before.items()
         ):
@@ -351,28 +367,6 @@ def _make_links(simple: Path, links: dict[str, str]) -> None:
             os.symlink(target, name, dir_fd=fd)
     finally:
         os.close(fd)
-
-
-def _share_links(prior: Path, simple: Path, names: Iterable[str]) -> None:
-    """Give ``simple`` the entries ``names`` of the day ``prior``: hard links to its
-    symbolic links (``linkat`` without following them), so the link inode is shared and
-    its target never read. Where a hard link cannot be made (a file system without them,
-    or an inode at its link limit) the entry is a new symbolic link to the same target."""
-    source = os.open(prior, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        destination = os.open(simple, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            for name in names:
-                try:
-                    os.link(name, name, src_dir_fd=source, dst_dir_fd=destination,
-                            follow_symlinks=False)
-                except OSError:
-                    target = os.readlink(name, dir_fd=source)
-                    os.symlink(target, name, dir_fd=destination)
-        finally:
-            os.close(destination)
-    finally:
-        os.close(source)
 
 
 def _link_names(simple: Path) -> set[str]:
