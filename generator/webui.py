@@ -227,7 +227,7 @@ class WebUi:
             self._remove_shard(base, gone, report)
         letters = "".join(sorted(counts))
         for key in letters:
-            self._write_list_pages(repo, base, key, by_letter[key], None, None, letters, report)
+            self._write_list_pages(repo, base, key, by_letter[key], None, letters, report)
         return counts
 
     def _incremental(
@@ -280,11 +280,10 @@ class WebUi:
         for key in letters:
             if letters != before:  # every page's letter navigation changes
                 rows_now = updated[key][1] if key in updated else read_rows(base, key) or []
-                self._write_list_pages(repo, base, key, rows_now, None, None, letters, report)
+                self._write_list_pages(repo, base, key, rows_now, None, letters, report)
             elif key in updated:
                 old, new = updated[key]
-                self._write_list_pages(repo, base, key, new, old, set(affected[key]),
-                                       letters, report)
+                self._write_list_pages(repo, base, key, new, old, letters, report)
         return counts
 
     def _projects(
@@ -412,28 +411,25 @@ class WebUi:
 
     def _write_list_pages(
         self, repo: Repo, base: Path, letter: str, rows: Sequence[PackageRow],
-        old_rows: Sequence[PackageRow] | None, changed: set[NormalizedName] | None,
-        letters: str, report: UiReport,
+        old_rows: Sequence[PackageRow] | None, letters: str, report: UiReport,
     ) -> None:
-        """Write the package-list pages of one letter. With ``old_rows`` and ``changed``,
-        only the pages on the way to a changed name, unless the pages themselves changed
-        (a page split or merged); pages no longer needed are removed."""
+        """Write the package-list pages of one letter. With ``old_rows`` (the rows its
+        pages show now, under the same letter navigation), only the pages whose rows or
+        groups differ: a changed row re-renders its own page, not the pages on the way
+        to it unless a name came or went. Pages no longer needed are removed."""
         pages = prefix_pages(rows, letter)
-        shape = {(p.prefix, bool(p.groups)) for p in pages}
-        if old_rows is None or changed is None:
+        if old_rows is None:
             existing = _list_page_dirs(base, letter)
             chosen = pages
         else:
-            old_shape = {(p.prefix, bool(p.groups)) for p in prefix_pages(old_rows, letter)}
-            existing = {prefix for prefix, _ in old_shape}
-            chosen = pages if shape != old_shape else [
-                p for p in pages if any(name.startswith(p.prefix) for name in changed)
-            ]
+            before = {p.prefix: p for p in prefix_pages(old_rows, letter)}
+            existing = set(before)
+            chosen = [p for p in pages if before.get(p.prefix) != p]
         for page in chosen:
             html = self.renderer.prefix_html(repo, page, letters)
             if write_if_changed(base / "packages" / page.prefix / "index.html", html):
                 report.written.append(f"{repo.name}/packages/{page.prefix}/index.html")
-        for prefix in sorted(existing - {prefix for prefix, _ in shape}):
+        for prefix in sorted(existing - {p.prefix for p in pages}):
             self._remove(base / "packages" / prefix, report)
 
     def _write_repo_page(

@@ -594,11 +594,20 @@ def test_the_package_list_splits_and_merges_its_pages_incrementally(
     assert sorted(os.listdir(packages)) == ["p", "pa", "pb", "pc"]
     assert "python/packages/pc/index.html" in report.written
     clock.advance(minutes=1)
+    rendered: list[str] = []
+    prefix_html = installation.webui.renderer.prefix_html
+
+    def spy(repo: Repo, page: PrefixPage, shards: str) -> bytes:
+        rendered.append(page.prefix)
+        return prefix_html(repo, page, shards)
+
+    monkeypatch.setattr(installation.webui.renderer, "prefix_html", spy)
     add(installation, dists.wheel("pc", "2"))
     report = _ui(installation)
     assert [w for w in report.written if "/packages/" in w] == [
         "python/packages/pc/index.html"
     ]
+    assert rendered == ["pc"]  # not "p", the page on the way to it: no name came or went
     clock.advance(minutes=1)
     installation.catalog.remove(installation.catalog.get_source("local"), "pa", clock.now)
     _ui(installation)
