@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from generator.errors import StoreError
+from generator.workers import worker_env
 
 PARENT_CHECK_EVERY = 512  # links between two checks that the parent is still alive
 
@@ -62,13 +63,11 @@ class LinkJob:
 
     @classmethod
     def start(cls, prior: Path, simple: Path, names: Iterable[str]) -> LinkJob:
-        here = str(Path(__file__).resolve().parents[1])
-        paths = [here, *filter(None, [os.environ.get("PYTHONPATH")])]
         process = subprocess.Popen(
             [sys.executable, "-m", "generator.daylinks", str(prior), str(simple),
              str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+            env=worker_env(),
         )
         data = "".join(f"{name}\n" for name in names).encode()
         # Fed from a thread: the pipe holds 64 KiB and the helper reads only once it has

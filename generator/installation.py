@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from generator.s3 import S3Location
 from generator.store import BlobStore, LocalStore
 from generator.webui import WebUi
+from generator.workers import second_cpu, worker_env
 
 # A full re-render of a repository's web UI runs in a second process from this many
 # projects on (below it, starting a Python process costs more than it saves).
@@ -234,16 +235,14 @@ class Installation:
         """Start a whole re-render of ``repo``'s web UI in another process, when it is
         large and there is a second CPU: it then runs beside the index's generation
         instead of after it (both read the catalog; they write different folders)."""
-        if (os.cpu_count() or 1) < 2 or not self.webui.needs_full(repo, full):
+        if not second_cpu() or not self.webui.needs_full(repo, full):
             return None
         if len(self.catalog.project_names(repo)) < PARALLEL_UI_MIN_PROJECTS:
             return None
-        here = str(Path(__file__).resolve().parents[1])
-        paths = [here, *filter(None, [os.environ.get("PYTHONPATH")])]
         return subprocess.Popen(
             [sys.executable, "-c", _UI_WORKER, str(self.config.file), repo.name],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+            env=worker_env(),
         )
 
     def _generate_ui(

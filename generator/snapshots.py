@@ -15,8 +15,9 @@ plus one directory entry per project. It re-renders only the projects with event
 day; every other project's entry is a hard link to the previous day's symbolic link
 (the same inode, so a day allocates no inode per project and reads no link target;
 ``generator.daylinks``, in a helper process for a large day), and the root pages are
-the previous day's when no project came, went or was renamed. A day is built under a hidden name
-and renamed into place whole; the catalog records it (with the render version) last.
+the previous day's when no project came, went or was renamed. A day is built under a
+hidden name and renamed into place whole; the catalog records it (with the render
+version) last.
 A retention policy bounds the days kept; other days are rendered on demand by the
 sidecar with the same code, hence the same bytes.
 """
@@ -28,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -42,10 +44,12 @@ from generator.errors import NotFound
 from generator.fsutil import write_bytes, write_if_changed, write_new_directory
 from generator.records import ProjectState, Repo
 from generator.render import RENDER_VERSION, Renderer, dumps, project_json, root_json
+from generator.workers import second_cpu
 
 PROJECT_FILES_PREFIX = "../../../../files/"
 PAGES = ".pages"
-# Below this, a helper process costs more than the links it would take off the day.
+# Below this, a helper process costs more than the links it would take off the day (and
+# with one CPU it takes nothing off).
 PARALLEL_LINKS_MIN = 20_000
 
 
@@ -172,14 +176,17 @@ class Materializer:
         repo: Repo,
         retention: Retention | None = None,
         *,
-        parallel_links_from: int = PARALLEL_LINKS_MIN,
+        parallel_links_from: int | None = None,
     ) -> None:
         self.catalog, self.renderer, self.repo = catalog, renderer, repo
         self.base = output / repo.name
         self.pages = self.base / PAGES
         self.retention = retention or Retention()
         # From this many unchanged projects on, their entries are linked by a helper
-        # process while the changed ones render (generator.daylinks).
+        # process while the changed ones render (generator.daylinks); by default, only
+        # with a second CPU.
+        if parallel_links_from is None:
+            parallel_links_from = PARALLEL_LINKS_MIN if second_cpu() else sys.maxsize
         self.parallel_links_from = parallel_links_from
 
     def run(self, now: datetime) -> SnapshotReport:

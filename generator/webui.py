@@ -266,8 +266,7 @@ class WebUi:
                     rows[name] = found[name]
             # A change that leaves the project's row as it was (a yank of an older
             # release) changes neither the shard nor the list pages.
-            affected[letter] = [n for n in changed if rows.get(n) != before_rows[n]]
-            if not affected[letter]:
+            if all(rows.get(name) == row for name, row in before_rows.items()):
                 continue
             if rows:
                 ordered = [rows[n] for n in sorted(rows)]

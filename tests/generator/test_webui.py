@@ -374,6 +374,19 @@ def test_a_half_written_page_of_a_removed_project_is_cleaned_incrementally(
     ]
 
 
+def _spy_list_pages(installation: Installation, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The prefixes of the list pages the web UI renders from now on, in order."""
+    rendered: list[str] = []
+    prefix_html = installation.webui.renderer.prefix_html
+
+    def spy(repo: Repo, page: PrefixPage, shards: str) -> bytes:
+        rendered.append(page.prefix)
+        return prefix_html(repo, page, shards)
+
+    monkeypatch.setattr(installation.webui.renderer, "prefix_html", spy)
+    return rendered
+
+
 def test_a_change_that_keeps_the_row_renders_no_list_page(
     installation: Installation, dists: Dists, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -383,14 +396,7 @@ def test_a_change_that_keeps_the_row_renders_no_list_page(
     add(installation, dists.wheel("alpha", "1.0"), dists.wheel("alpha", "2.0"),
         dists.wheel("beta", "1.0"))
     _ui(installation)
-    rendered: list[str] = []
-    prefix_html = installation.webui.renderer.prefix_html
-
-    def spy(repo: Repo, page: PrefixPage, shards: str) -> bytes:
-        rendered.append(page.prefix)
-        return prefix_html(repo, page, shards)
-
-    monkeypatch.setattr(installation.webui.renderer, "prefix_html", spy)
+    rendered = _spy_list_pages(installation, monkeypatch)
     local = installation.catalog.get_source("local")
     clock.advance(hours=1)
     installation.catalog.set_yanked(local, "alpha", "1.0", True, "old", clock.now)
@@ -594,14 +600,7 @@ def test_the_package_list_splits_and_merges_its_pages_incrementally(
     assert sorted(os.listdir(packages)) == ["p", "pa", "pb", "pc"]
     assert "python/packages/pc/index.html" in report.written
     clock.advance(minutes=1)
-    rendered: list[str] = []
-    prefix_html = installation.webui.renderer.prefix_html
-
-    def spy(repo: Repo, page: PrefixPage, shards: str) -> bytes:
-        rendered.append(page.prefix)
-        return prefix_html(repo, page, shards)
-
-    monkeypatch.setattr(installation.webui.renderer, "prefix_html", spy)
+    rendered = _spy_list_pages(installation, monkeypatch)
     add(installation, dists.wheel("pc", "2"))
     report = _ui(installation)
     assert [w for w in report.written if "/packages/" in w] == [
