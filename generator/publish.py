@@ -18,6 +18,8 @@ Each phase finishes before the next starts. An object whose content is already i
 bucket (a frozen snapshot page that repeats yesterday's, the ``<dir>/`` twin of a
 ``<dir>/index.html``) is a server-side copy, not an upload.
 
+A frozen day's pages, stored gzip-compressed (``generator.frozen``), are published
+decompressed under the names they serve, so a bucket answers every client alike.
 Frozen days are published once: when every object of a materialized snapshot day is in
 the bucket, the manifest keeps the day as one entry instead of its objects, and later
 runs do not even walk its links (a day never changes). A day pruned from the output is
@@ -49,6 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator.errors import StoreError
+from generator.frozen import is_compressed_name, read_page, served_name
 from generator.fsutil import write_bytes
 from generator.s3 import Headers, S3Location, object_headers
 
@@ -93,6 +96,8 @@ class SiteObject:
     content: str
     source: Path | None = None
     store_key: str | None = None
+    # The source is a frozen day's page stored gzip-compressed: published decompressed.
+    compressed: bool = False
 
     @property
     def phase(self) -> int:
@@ -137,7 +142,8 @@ class _ContentIds:
             with contextlib.suppress(OSError, ValueError):
                 self.old = json.loads(path.read_bytes())
 
-    def of(self, path: str) -> str:
+    def of(self, path: str, *, compressed: bool = False) -> str:
+        """The content id of the bytes ``path`` serves (decompressed when ``compressed``)."""
         st = os.stat(path)
         stamp = [st.st_ino, st.st_size, st.st_mtime_ns]
         known = self.new.get(path)
@@ -146,8 +152,15 @@ class _ContentIds:
             if cached is not None and cached[:3] == stamp:
                 known = cached
             else:
-                with open(path, "rb") as handle:
-                    known = [*stamp, "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()]
+                if compressed:
+                    try:
+                        digest = hashlib.sha256(read_page(Path(path))).hexdigest()
+                    except ValueError as e:
+                        raise StoreError(f"cannot publish {path}: {e}") from e
+                else:
+                    with open(path, "rb") as handle:
+                        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+                known = [*stamp, "sha256:" + digest]
             self.new[path] = known
         return str(known[3])
 
@@ -208,11 +221,14 @@ def scan_site(
 
 
 def _page(key: str, path: str, ids: _ContentIds) -> Iterator[SiteObject]:
-    content = ids.of(path)
-    yield SiteObject(key=key, content=content, source=Path(path))
+    compressed = is_compressed_name(key) and day_of(key) is not None
+    key = served_name(key) if compressed else key
+    content = ids.of(path, compressed=compressed)
+    yield SiteObject(key=key, content=content, source=Path(path), compressed=compressed)
     if key == "index.html" or key.endswith("/index.html"):
         # The site's own root is the key "" (the object PREFIX/, when there is a prefix).
-        yield SiteObject(key=key[: -len("index.html")], content=content, source=Path(path))
+        yield SiteObject(key=key[: -len("index.html")], content=content, source=Path(path),
+                         compressed=compressed)
 
 
 def store_objects(store: S3Store, target: S3Location) -> Iterator[SiteObject]:
@@ -290,29 +306,32 @@ class Publisher:
 
         try:
             action()
-        except (BotoCoreError, ClientError, OSError) as e:
+        except (BotoCoreError, ClientError, OSError, ValueError) as e:
             raise StoreError(f"cannot publish {what}: {e}") from e
 
     def put(self, item: SiteObject) -> int:
         """Upload ``item`` from its file; return the bytes sent."""
-        assert item.source is not None
+        source = item.source
+        assert source is not None
         headers = item.headers
-        size = item.source.stat().st_size
+        sent = [0]
 
         def upload() -> None:
-            assert item.source is not None
             if item.key.startswith("files/"):
-                self.client.upload_file(str(item.source), self.target.bucket,
+                sent[0] = source.stat().st_size
+                self.client.upload_file(str(source), self.target.bucket,
                                         self.target.key(item.key), ExtraArgs=headers.as_args())
             else:
+                body = read_page(source) if item.compressed else source.read_bytes()
+                sent[0] = len(body)
                 self.client.put_object(
                     Bucket=self.target.bucket, Key=self.target.key(item.key),
-                    Body=item.source.read_bytes(), ContentType=headers.content_type,
+                    Body=body, ContentType=headers.content_type,
                     CacheControl=headers.cache_control,
                 )
 
         self._call(upload, self.target.key(item.key))
-        return size
+        return sent[0]
 
     def copy(self, item: SiteObject, bucket: str, key: str) -> None:
         """Make ``item`` a server-side copy of ``bucket``/``key`` with its own headers."""

@@ -5,13 +5,15 @@ replayed from the catalog (``Catalog.iter_projects_at``). Only ended days have o
 
 Materialization writes ``<out>/<R>/<D>/simple/`` once and never touches it again:
 
-    <out>/<R>/.pages/<h[0:2]>/<h>/index.html|index.json   a project's pages, by content
-    <out>/<R>/<D>/simple/<project>  → ../../.pages/…        one symbolic link per project
-    <out>/<R>/<D>/simple/index.html|index.json             the day's root (hard links
-                                                            to .pages/root/<h>.…)
+    <out>/<R>/.pages/<h[0:2]>/<h>/index.html.gz|index.json.gz  a project's pages, by content
+    <out>/<R>/<D>/simple/<project>  → ../../.pages/…             one symbolic link per project
+    <out>/<R>/<D>/simple/index.html.gz|index.json.gz            the day's root (hard links
+                                                                 to .pages/root/<h>.…)
 
 so a page that did not change is stored once, and a new day costs what changed that day
-plus one directory entry per project. It re-renders only the projects with events that
+plus one directory entry per project. Pages are stored gzip-compressed
+(``generator.frozen``: a changed project then adds one block per page, not two or three)
+and served decompressed to any client that does not take gzip. It re-renders only the projects with events that
 day; every other project's entry is a hard link to the previous day's symbolic link
 (the same inode, so a day allocates no inode per project and reads no link target;
 ``generator.daylinks``, in a helper process for a large day), and the root pages are
@@ -41,6 +43,7 @@ from generator.catalog import Catalog
 from generator.clock import format_timestamp, parse_timestamp
 from generator.daylinks import LinkJob, share_links
 from generator.errors import NotFound
+from generator.frozen import SUFFIX, compress_page, read_served_page, stored_page
 from generator.fsutil import write_bytes, write_if_changed, write_new_directory
 from generator.records import ProjectState, Repo
 from generator.render import RENDER_VERSION, Renderer, dumps, project_json, root_json
@@ -223,13 +226,14 @@ class Materializer:
                     shutil.rmtree(entry, ignore_errors=True)
 
     def _store_pages(self, html: bytes, data: bytes) -> str:
-        digest = page_hash(html, data)
+        digest = page_hash(html, data)  # of the rendered bytes: the same however stored
         target = self.pages / digest[:2] / digest
-        if not (target / "index.json").exists():
+        if stored_page(target / "index.json") is None:
             # New pages are written whole under a temporary name (one rename, no temporary
             # file per page); a directory without index.json is one a crash left.
             shutil.rmtree(target, ignore_errors=True)
-            write_new_directory(target, {"index.html": html, "index.json": data})
+            write_new_directory(target, {f"index.html{SUFFIX}": compress_page(html),
+                                         f"index.json{SUFFIX}": compress_page(data)})
         return f"../../{PAGES}/{digest[:2]}/{digest}"
 
     def _write_day(self, day: date, previous: date | None) -> int:
@@ -273,13 +277,16 @@ class Materializer:
         finally:
             if job is not None:
                 job.wait()
+        shared: list[Path | None] = []
         if prior is not None and changed is not None and all(
             listing.get(name) == shown for name, shown in before.items()
         ):
             # The same listing as the day before (no project came, went or was renamed):
             # share its root pages instead of rendering every project's name again.
-            for suffix in ("html", "json"):
-                os.link(prior / f"index.{suffix}", simple / f"index.{suffix}")
+            shared = [stored_page(prior / f"index.{suffix}") for suffix in ("html", "json")]
+        if shared and None not in shared:
+            for page in filter(None, shared):
+                os.link(page, simple / page.name)
         else:
             self._write_root(simple, sorted(listing.items()))
         os.rename(build, final)
@@ -289,10 +296,10 @@ class Materializer:
         html_root, json_root = render_root(self.renderer, listing)
         for suffix, content in (("html", html_root), ("json", json_root)):
             digest = hashlib.sha256(content).hexdigest()
-            stored = self.pages / "root" / f"{digest}.{suffix}"
+            stored = self.pages / "root" / f"{digest}.{suffix}{SUFFIX}"
             if not stored.exists():
-                write_bytes(stored, content)
-            os.link(stored, simple / f"index.{suffix}")
+                write_bytes(stored, compress_page(content))
+            os.link(stored, simple / f"index.{suffix}{SUFFIX}")
 
     def _prune(self, today: date, days: list[date]) -> list[str]:
         """Remove the days retention no longer keeps, then the pages only they linked.
@@ -400,7 +407,7 @@ def _read_links(simple: Path, names: Iterable[str] | None = None) -> dict[str, s
 
 def _read_listing(path: Path) -> dict[NormalizedName, str]:
     try:
-        document = json.loads(path.read_bytes())
+        document = json.loads(read_served_page(path))
     except (OSError, ValueError):
         return {}
     shown = [p["name"] for p in document.get("projects", ())]

@@ -3,12 +3,14 @@
 ``NEGOTIATION_CASES`` pins the PEP 691 choice for ``Accept``/``?format=`` inputs;
 ``HEADER_CASES`` the status and headers of each kind of URL. ``build_site`` makes a
 real installation with a wheel (with ``.metadata``), an sdist (with ``.asc``), two
-dated snapshot copies (one long over, one in the future) and hidden files that must
-never be served. ``check_header_case`` runs one case against a server.
+dated snapshot copies stored as frozen days are (compressed; one long over, one in the
+future), one stored as days were before that, and hidden files that must never be
+served. ``check_header_case`` runs one case against a server.
 """
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote_plus
 
+from generator.frozen import compress_page
 from generator.negotiate import Variant
 from tests.factory import SIGNATURE, WheelSpec, build_sdist, build_wheel
 from tests.servers import Reply, make_installation, request
@@ -40,6 +43,8 @@ HTML_TYPE = "text/html; charset=utf-8"
 SHORT = "max-age=60"
 IMMUTABLE = "public, max-age=31536000, immutable"
 PAST_DAY = "2000-01-01"
+# A day written before frozen pages were stored compressed: its index.html is on disk.
+LEGACY_DAY = "2000-01-02"
 FUTURE_DAY = "2999-12-31"
 
 
@@ -179,8 +184,12 @@ def build_site(directory: Path) -> Site:
     config = make_installation(directory / "inst", wheel, sdist, env={"TIMESHELF_NOW": made})
     output = directory / "inst" / "site"
     latest = output / "python" / "latest"
-    for day in (PAST_DAY, FUTURE_DAY):
+    for day in (PAST_DAY, FUTURE_DAY, LEGACY_DAY):
         shutil.copytree(latest, output / "python" / day)
+    for day in (PAST_DAY, FUTURE_DAY):  # stored as materialization stores frozen pages
+        for page in (output / "python" / day).rglob("index.*"):
+            page.with_name(page.name + ".gz").write_bytes(compress_page(page.read_bytes()))
+            page.unlink()
     project_dir = latest / "simple" / PROJECT
     (project_dir / ".index.html.abcd1234.tmp").write_text("half-written")
     (project_dir / ".hidden").write_text("secret")
@@ -195,6 +204,8 @@ def build_site(directory: Path) -> Site:
         "root": "/python/latest/simple/",
         "past": f"/python/{PAST_DAY}/simple/{PROJECT}/",
         "future": f"/python/{FUTURE_DAY}/simple/{PROJECT}/",
+        "legacy": f"/python/{LEGACY_DAY}/simple/{PROJECT}/",
+        "past_root": f"/python/{PAST_DAY}/simple/",
         "on_demand": f"/python/{on_demand_day}/simple/{PROJECT}/",
     }
     sdist_dir = paths["sdist"].rpartition("/")[0]
@@ -257,6 +268,23 @@ HEADER_CASES: tuple[HeaderCase, ...] = (
     HeaderCase("future-snapshot-short", "{future}", 200,
                expect={"Content-Type": HTML_TYPE, "Cache-Control": SHORT},
                vary_accept=True, body="project.html"),
+    HeaderCase("past-snapshot-gzip-client", "{past}", 200,
+               headers={"Accept": UV_ACCEPT, "Accept-Encoding": "gzip"},
+               expect={"Content-Type": JSON_TYPE, "Cache-Control": IMMUTABLE},
+               vary_accept=True, body="project.json"),
+    HeaderCase("past-snapshot-root-json", "{past_root}", 200, headers={"Accept": PIP_ACCEPT},
+               expect={"Content-Type": JSON_TYPE, "Cache-Control": IMMUTABLE,
+                       "Content-Encoding": ABSENT},
+               vary_accept=True, body="root.json"),
+    HeaderCase("past-snapshot-by-name", "{past}index.html", 200,
+               expect={"Content-Type": HTML_TYPE, "Cache-Control": IMMUTABLE},
+               vary_accept=True, body="project.html"),
+    HeaderCase("past-snapshot-stored-name-404", "{past}index.json.gz", 404),
+    HeaderCase("past-snapshot-missing-project-404", "/python/2000-01-01/simple/nope/", 404,
+               headers={"Accept": PIP_ACCEPT}, vary_accept=True),
+    HeaderCase("legacy-snapshot", "{legacy}", 200, headers={"Accept": PIP_ACCEPT},
+               expect={"Content-Type": JSON_TYPE, "Cache-Control": IMMUTABLE},
+               vary_accept=True, body="project.json"),
     HeaderCase("on-demand-snapshot", "{on_demand}", 200, headers={"Accept": PIP_ACCEPT},
                expect={"Content-Type": JSON_TYPE, "Cache-Control": IMMUTABLE},
                vary_accept=True, body="project.json"),
@@ -265,6 +293,10 @@ HEADER_CASES: tuple[HeaderCase, ...] = (
                vary_accept=True, body="project.html"),
     HeaderCase("on-demand-snapshot-406", "{on_demand}", 406, headers={"Accept": "image/png"},
                vary_accept=True),
+    HeaderCase("on-demand-snapshot-by-name", "{on_demand}index.json", 200,
+               headers={"Accept": "text/html"},
+               expect={"Content-Type": JSON_TYPE, "Cache-Control": IMMUTABLE},
+               vary_accept=True, body="project.json"),
     HeaderCase("index-json-direct", "{project}index.json", 200,
                expect={"Content-Type": JSON_TYPE, "Cache-Control": SHORT},
                body="project.json"),
@@ -328,8 +360,16 @@ def check_header_case(base_url: str, site: Site, case: HeaderCase) -> Reply:
         expected = site.files[case.body]
         if case.body_slice is not None:
             expected = expected[slice(*case.body_slice)]
-        assert reply.body == expected
-        assert reply.header("Content-Length") == str(len(expected))
+        body = reply.body
+        if reply.header("Content-Encoding") == "gzip":
+            assert "gzip" in case.headers.get("Accept-Encoding", ""), reply.headers
+            body = gzip.decompress(body)
+        assert body == expected
+        length = reply.header("Content-Length")
+        if length is None:  # nginx decompressing a stored page (gunzip) streams it
+            assert reply.header("Transfer-Encoding") == "chunked", reply.headers
+        else:
+            assert length == str(len(reply.body))
     if case.method == "HEAD":
         assert reply.body == b""
     if case.validators:

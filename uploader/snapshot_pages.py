@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 from generator.errors import NotFound
 from generator.fsutil import write_bytes
-from generator.negotiate import negotiate
+from generator.negotiate import Variant, negotiate
 from generator.render import RENDER_VERSION
 from generator.snapshots import check_snapshot_day, render_on_demand
 from uploader.app import installation
@@ -39,9 +39,27 @@ def _explain(message: str) -> Response:
 @bp.route("/<repo>/<day>/simple/<project>/", methods=["GET"], provide_automatic_options=False,
           strict_slashes=False)
 def snapshot_page(repo: str, day: str, project: str | None = None) -> Response:
+    """A snapshot directory URL: the page ``Accept`` (or ``?format=``) picks."""
     if not request.path.endswith("/"):
         return site(request.path.lstrip("/"))
-    path = f"{repo}/{day}/simple/" + (f"{project}/" if project else "")
+    return _answer(repo, day, project, None)
+
+
+# A page asked for by name. nginx asks so too: it looks for a dated page's stored
+# ``index.<variant>.gz`` under that name and passes the miss on as it is.
+@bp.route("/<repo>/<day>/simple/index.<any(html, json):variant>", methods=["GET"],
+          provide_automatic_options=False)
+@bp.route("/<repo>/<day>/simple/<project>/index.<any(html, json):variant>",
+          methods=["GET"], provide_automatic_options=False)
+def snapshot_page_file(repo: str, day: str, variant: Variant,
+                       project: str | None = None) -> Response:
+    """A snapshot page asked for by its file name: that variant, whatever ``Accept`` says."""
+    return _answer(repo, day, project, variant)
+
+
+def _answer(repo: str, day: str, project: str | None, named: Variant | None) -> Response:
+    directory = f"{repo}/{day}/simple/" + (f"{project}/" if project else "")
+    path = directory + (f"index.{named}" if named else "")
     inst = installation(current_app)
     output = inst.config.output_path
     if day == "latest" or repo.startswith(".") or not _DAYLIKE.fullmatch(day):
@@ -53,7 +71,7 @@ def snapshot_page(repo: str, day: str, project: str | None = None) -> Response:
         checked = check_snapshot_day(inst.catalog, chosen, day, inst.now())
     except NotFound as e:
         return _explain(str(e))
-    variant = negotiate(request.headers.get("Accept"), request.args.get("format"))
+    variant = named or negotiate(request.headers.get("Accept"), request.args.get("format"))
     if variant is None:
         return site(path)  # the static view's 406
     if project is not None and canonicalize_name(project) != project:
@@ -68,4 +86,4 @@ def snapshot_page(repo: str, day: str, project: str | None = None) -> Response:
             return _explain(str(e))
         write_bytes(page_dir / "index.html", html)
         write_bytes(page_dir / "index.json", data)
-    return _send(target, f"{path}index.{variant}", vary=True)
+    return _send(target, f"{directory}index.{variant}", vary=True)

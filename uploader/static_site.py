@@ -18,6 +18,9 @@ run one table of cases against both. The rules:
   directory with one serves its ``index.html`` or is 404.
 - Any path segment starting with ``.`` (temporary files, ``.generate.lock``) and any
   path escaping the output directory → 404.
+- A frozen day stores its pages gzip-compressed (``index.json.gz``, see
+  ``generator.frozen``): they are served decompressed under their own names, and the
+  ``.gz`` names are 404.
 
 The blueprint has one catch-all GET/HEAD route, so it never takes other methods or
 more specific routes (uploads, ``/__api__/``) from other blueprints.
@@ -26,13 +29,14 @@ more specific routes (uploads, ``/__api__/``) from other blueprints.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
 
 from flask import Blueprint, Response, current_app, request, send_file
 from werkzeug.security import safe_join
 
+from generator.frozen import is_compressed_name, read_page, stored_page
 from generator.negotiate import negotiate
 from uploader.app import installation
 
@@ -128,6 +132,28 @@ def _send(file: Path, path: str, *, vary: bool) -> Response:
     return _finish(response, path, vary=vary)
 
 
+def is_stored_page(path: str) -> bool:
+    """True for the stored form of a simple page (``.../simple/index.json.gz``): it is
+    served under its own name only, as nginx does."""
+    return SIMPLE_DIRECTORY.match(path) is not None and is_compressed_name(path)
+
+
+def _send_page(stored: Path, path: str, *, vary: bool) -> Response:
+    """The simple page at URL path ``path``, kept in the file ``stored``: as it is, or
+    decompressed when it is a frozen day's ``.gz`` (``generator.frozen``)."""
+    if not is_compressed_name(stored.name):
+        return _send(stored, path, vary=vary)
+    if not _is_inside_site(stored):
+        return _not_found(vary=vary)
+    facts = stored.stat()
+    response = Response(read_page(stored), mimetype=content_type_for(path))
+    response.headers["Content-Type"] = content_type_for(path)
+    response.last_modified = datetime.fromtimestamp(facts.st_mtime, UTC)
+    response.set_etag(f"{facts.st_ino:x}-{facts.st_size:x}-{facts.st_mtime_ns:x}")
+    response.make_conditional(request, accept_ranges=True)
+    return _finish(response, path, vary=vary)
+
+
 def _not_found(vary: bool) -> Response:
     response = Response("404 Not Found\n", 404, mimetype="text/plain")
     if vary:
@@ -153,9 +179,10 @@ def site(path: str) -> Response:
             response.headers["Vary"] = "Accept"
             return response
         page = safe_join(str(root), path + f"index.{variant}")
-        if page is None or not Path(page).is_file():
+        stored = None if page is None else stored_page(Path(page))
+        if stored is None:
             return _not_found(vary=True)
-        return _send(Path(page), path + f"index.{variant}", vary=True)
+        return _send_page(stored, path + f"index.{variant}", vary=True)
     joined = safe_join(str(root), path) if path else str(root)
     if joined is None:
         return _not_found(vary=False)
@@ -170,6 +197,12 @@ def site(path: str) -> Response:
         if not index.is_file():
             return _not_found(vary=False)
         return _send(index, path + "index.html", vary=False)
-    if not target.is_file():
-        return _not_found(vary=bool(SIMPLE_PAGE.fullmatch(path)))
-    return _send(target, path, vary=bool(SIMPLE_PAGE.fullmatch(path)))
+    simple_page = bool(SIMPLE_PAGE.fullmatch(path))
+    if simple_page:
+        stored = stored_page(target)
+        if stored is None:
+            return _not_found(vary=True)
+        return _send_page(stored, path, vary=True)
+    if not target.is_file() or is_stored_page(path):
+        return _not_found(vary=False)
+    return _send(target, path, vary=False)

@@ -11,6 +11,7 @@ import pytest
 
 from generator.daylinks import LinkJob, share_links
 from generator.errors import StoreError
+from generator.frozen import read_served_page
 from generator.installation import Installation
 from generator.snapshots import Materializer
 from tests.conftest import CliRunner, Dists, FakeClock
@@ -79,8 +80,8 @@ def test_a_day_linked_by_the_helper_equals_one_linked_in_process(
     assert started == [["other", "third"]]
     one, two = (output / "python" / day / "simple" for day in ("2026-03-01", "2026-03-02"))
     assert sorted(p.name for p in two.iterdir()) == [
-        "index.html", "index.json", "other", "tempo", "third"]
+        "index.html.gz", "index.json.gz", "other", "tempo", "third"]
     for name in ("other", "third"):
         assert (two / name).lstat().st_ino == (one / name).lstat().st_ino
-    assert "tempo-2.0" in (two / "tempo" / "index.html").read_text()
-    assert "tempo-2.0" not in (one / "tempo" / "index.html").read_text()
+    assert b"tempo-2.0" in read_served_page(two / "tempo" / "index.html")
+    assert b"tempo-2.0" not in read_served_page(one / "tempo" / "index.html")

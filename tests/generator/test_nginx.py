@@ -7,6 +7,7 @@ as the sidecar; they share their tables with the ``timeshelf serve`` tests.
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import time
 from collections.abc import Iterator
@@ -281,7 +282,8 @@ def test_nginx_without_sidecar_misses_are_quick_404s(
 
 def test_nginx_without_sidecar_serves_pages(nginx_alone: Server, site: Site) -> None:
     assert http_get(nginx_alone.url(site.paths["project"]), accept=PIP_ACCEPT).status == 200
-    assert http_get(nginx_alone.url(site.paths["past"]), accept=PIP_ACCEPT).status == 200
+    past = http_get(nginx_alone.url(site.paths["past"]), accept=PIP_ACCEPT)
+    assert (past.status, past.body) == (200, site.files["project.json"])
     assert request(nginx_alone.url(site.paths["wheel"])).status == 200
     upload = request(nginx_alone.url("/upload/pypi/local/"), method="POST", body=b"x")
     assert upload.status == 502
@@ -292,3 +294,16 @@ def test_nginx_never_logs_an_error_for_the_matrix(nginx: Server) -> None:
     errors = [line for line in nginx.output().splitlines()
               if "[emerg]" in line or "[alert]" in line or "[crit]" in line]
     assert not errors, errors
+
+
+def test_nginx_sends_a_frozen_page_as_stored_to_gzip_clients(
+    nginx_alone: Server, site: Site
+) -> None:
+    # gzip_static: the stored .gz itself, not decompressed and compressed again.
+    stored = site.output / site.paths["past"].lstrip("/") / "index.json.gz"
+    reply = http_get(nginx_alone.url(site.paths["past"]), accept=PIP_ACCEPT,
+                     Accept_Encoding="gzip")
+    assert reply.status == 200
+    assert reply.header("Content-Encoding") == "gzip"
+    assert reply.body == stored.read_bytes()
+    assert gzip.decompress(reply.body) == site.files["project.json"]

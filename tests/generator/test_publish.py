@@ -4,6 +4,7 @@ headers, how little a second run writes, and how an interrupted run resumes."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections.abc import Iterator
@@ -311,6 +312,35 @@ def test_snapshot_days_are_copies_and_frozen_once_published(
     bucket.requests.reset()
     again = publish_site(site.config.output_path, bucket.client, bucket.location())
     assert (bucket.requests.writes, again.deleted) == (0, 0)
+
+
+def test_a_frozen_day_is_published_decompressed(
+    site: Installation, bucket: Bucket, clock: FakeClock, dists: Dists
+) -> None:
+    # The day's alpha page is in no other page (latest moved on): uploaded, from the
+    # stored .gz, as the bytes it serves.
+    from generator.ingest import ingest_paths
+
+    clock.advance(days=1)
+    local = site.catalog.get_source("local")
+    accepted, _ = ingest_paths(site.catalog, site.store, local, [dists.wheel("alpha", "2.0")],
+                               site.now())
+    assert accepted
+    site.generate()
+    output = site.config.output_path
+    day = next(p for p in (output / "python").iterdir() if p.name[0].isdigit())
+    stored = day / "simple" / "alpha" / "index.json.gz"
+    assert stored.is_file()
+    report = publish_site(output, bucket.client, bucket.location())
+    assert not [k for k in report.keys if k.endswith(".gz") and "/simple/" in k]
+    key = f"site/python/{day.name}/simple/alpha/"
+    served = gzip.decompress(stored.read_bytes())
+    assert b"alpha-2.0" not in served
+    assert bucket.get(key + "index.json") == served
+    assert bucket.get(key + "index.html") == bucket.get(key)
+    assert bucket.get(key) == gzip.decompress((stored.parent / "index.html.gz").read_bytes())
+    assert bucket.get(f"site/python/{day.name}/simple/index.json") == gzip.decompress(
+        (day / "simple" / "index.json.gz").read_bytes())
 
 
 # -- the S3 blob store ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gzip
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from generator.errors import NotFound
+from generator.frozen import compress_page, read_served_page, stored_page
 from generator.installation import Installation
 from generator.render import Renderer
 from generator.snapshots import (
@@ -36,7 +38,7 @@ def tree_digest(root: Path) -> dict[str, str]:
             digests[str(path.relative_to(root))] = hashlib.sha256(real.read_bytes()).hexdigest()
     for link in sorted(p for p in root.iterdir() if p.is_symlink()):
         for name in ("index.html", "index.json"):
-            data = (link / name).read_bytes()
+            data = read_served_page(link / name)
             digests[f"{link.name}/{name}"] = hashlib.sha256(data).hexdigest()
     return digests
 
@@ -46,7 +48,7 @@ def day_dir(inst: Installation, day: str) -> Path:
 
 
 def listed(inst: Installation, day: str, project: str) -> str:
-    return (day_dir(inst, day) / project / "index.html").read_text()
+    return read_served_page(day_dir(inst, day) / project / "index.html").decode()
 
 
 @pytest.fixture
@@ -126,7 +128,7 @@ def test_unchanged_days_share_pages(history: Installation) -> None:
     three, four = day_dir(history, "2026-03-03"), day_dir(history, "2026-03-04")
     assert os.readlink(three / "other") == os.readlink(four / "other")
     assert os.readlink(three / "tempo") != os.readlink(four / "tempo")
-    assert (three / "index.html").stat().st_ino == (four / "index.html").stat().st_ino
+    assert (three / "index.html.gz").stat().st_ino == (four / "index.html.gz").stat().st_ino
     # An unchanged project's entry is the previous day's link itself (no inode per day).
     assert (three / "other").lstat().st_ino == (four / "other").lstat().st_ino
     assert (three / "tempo").lstat().st_ino != (four / "tempo").lstat().st_ino
@@ -158,7 +160,63 @@ def test_days_are_whole_where_hard_links_fail(
     assert os.readlink(one / "other") == os.readlink(two / "other")
     assert (one / "other").lstat().st_ino != (two / "other").lstat().st_ino
     assert "tempo-2.0" in listed(installation, "2026-03-02", "tempo")
-    assert (two / "other" / "index.json").read_bytes() == (one / "other" / "index.json").read_bytes()
+    assert read_served_page(two / "other" / "index.json") == read_served_page(
+        one / "other" / "index.json")
+
+
+def test_frozen_pages_are_stored_compressed(history: Installation) -> None:
+    # One 4 KiB block per page instead of two or three: what keeps a day's bytes under
+    # 1% of a full copy (bench/snapshot_bench.py).
+    repo = history.catalog.get_repo("python")
+    pages = history.config.output_path / "python" / ".pages"
+    stored = sorted(p.name for p in pages.rglob("*") if p.is_file())
+    assert stored
+    assert all(name.endswith((".html.gz", ".json.gz")) for name in stored)
+    day = day_dir(history, "2026-03-02")
+    assert sorted(p.name for p in day.iterdir() if not p.is_symlink()) == [
+        "index.html.gz", "index.json.gz"]
+    html, data = render_on_demand(history.catalog, history.renderer, repo,
+                                  parse_day("2026-03-02"), "tempo")
+    assert (day / "tempo" / "index.json.gz").read_bytes() == compress_page(data)
+    assert gzip.decompress((day / "tempo" / "index.html.gz").read_bytes()) == html
+    assert not (day / "tempo" / "index.html").exists()
+
+
+def test_a_day_continues_one_stored_uncompressed(
+    installation: Installation, clock: FakeClock, cli: CliRunner, dists: Dists,
+) -> None:
+    # Days written before pages were compressed hold index.html itself: the next day
+    # reads their listing, shares their root and links their unchanged pages.
+    clock.set(datetime(2026, 3, 1, 10, tzinfo=UTC))
+    assert cli("add", "--source", "local", dists.wheel("tempo", "1.0"),
+               dists.wheel("other", "1.0")).code == 0
+    clock.set(datetime(2026, 3, 2, 10, tzinfo=UTC))
+    assert cli("generate").code == 0
+    output = installation.config.output_path / "python"
+    for page in [*(output / ".pages").rglob("*.gz")]:
+        page.with_name(page.name[:-3]).write_bytes(gzip.decompress(page.read_bytes()))
+        page.unlink()
+    one = day_dir(installation, "2026-03-01")
+    for suffix in ("html", "json"):
+        root = next((output / ".pages" / "root").glob(f"*.{suffix}"))
+        (one / f"index.{suffix}.gz").unlink()
+        os.link(root, one / f"index.{suffix}")
+    before = tree_digest(one)
+    assert cli("add", "--source", "local", dists.wheel("tempo", "2.0")).code == 0
+    clock.set(datetime(2026, 3, 3, 10, tzinfo=UTC))
+    assert cli("generate").code == 0
+    two = day_dir(installation, "2026-03-02")
+    assert (two / "index.json").stat().st_ino == (one / "index.json").stat().st_ino
+    assert os.readlink(two / "other") == os.readlink(one / "other")
+    assert (two / "tempo" / "index.json.gz").is_file()
+    repo = installation.catalog.get_repo("python")
+    for project in ("tempo", "other", None):
+        html, data = render_on_demand(installation.catalog, installation.renderer, repo,
+                                      parse_day("2026-03-02"), project)
+        base = two / project if project else two
+        assert (read_served_page(base / "index.html"), read_served_page(base / "index.json")) \
+            == (html, data)
+    assert tree_digest(one) == before
 
 
 def test_day_links_fit_in_their_inodes(history: Installation) -> None:
@@ -176,8 +234,8 @@ def test_on_demand_render_equals_materialized_bytes(history: Installation, day: 
     for project in ("tempo", "other", None):
         html, data = render_on_demand(history.catalog, history.renderer, repo, checked, project)
         base = day_dir(history, day) / project if project else day_dir(history, day)
-        assert html == (base / "index.html").read_bytes()
-        assert data == (base / "index.json").read_bytes()
+        assert html == read_served_page(base / "index.html")
+        assert data == read_served_page(base / "index.json")
 
 
 @pytest.mark.parametrize(
@@ -218,7 +276,7 @@ def test_retention_prunes_old_days_and_unused_pages(history: Installation, clock
     assert day_dir(history, "2026-03-01").is_dir()  # the first of the month stays
     assert day_dir(history, "2026-03-04").is_dir()
     for link in day_dir(history, "2026-03-04").iterdir():
-        assert (link / "index.html").exists() if link.is_symlink() else link.exists()
+        assert stored_page(link / "index.html") if link.is_symlink() else link.exists()
     assert set(history.catalog.snapshot_days(repo)) == {"2026-03-01", "2026-03-04"}
 
 
@@ -245,7 +303,7 @@ def test_pruning_keeps_exactly_the_pages_kept_days_link(
               if p.parent.name != "root"}
     assert stored == linked
     roots = {p.stat().st_ino for p in (base / ".pages" / "root").iterdir()}
-    assert roots == {day_dir(history, day).joinpath(f"index.{suffix}").stat().st_ino
+    assert roots == {day_dir(history, day).joinpath(f"index.{suffix}.gz").stat().st_ino
                      for day in kept for suffix in ("html", "json")}
 
 
