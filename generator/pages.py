@@ -23,7 +23,7 @@ import functools
 import html
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -41,6 +41,7 @@ from generator.client_setup import (
     upload_snippets,
 )
 from generator.naming import version_sort_key
+from generator.prefill import Prefilled
 from generator.records import Activity, FileRecord, ProjectState, Repo, Source
 from generator.render import dumps, file_url
 from generator.resources import templates_dir
@@ -271,7 +272,8 @@ class UiRenderer:
         self.env.filters["url_parts"] = _url_parts
         self._home = self.env.get_template("ui/home.html")
         self._repo = self.env.get_template("ui/repo.html")
-        self._package = self.env.get_template("ui/package.html")
+        # A page per project: rendered by a join, not a template run (generator.prefill).
+        self._package = Prefilled(self.env.get_template("ui/package.html"))
         self._letter = self.env.get_template("ui/letter.html")
 
     def home_html(self, repos: Sequence[RepoCard]) -> bytes:
@@ -334,16 +336,39 @@ class UiRenderer:
         requires = sorted({f.requires_python for f in by_version.get(latest, ())
                            if f.requires_python})
         url, trust = _install_target(base_url, repo.name)
+        values = {
+            "name": project.name, "display_name": project.display_name,
+            "source": project.source, "summary": summary, "latest": latest,
+            "requires_python": ", ".join(requires),
+            "description": Markup(description),  # noqa: S704 (sanitized by generator.markup)
+            "version_rows": _version_rows(versions),
+            "file_lists": _file_lists(project.display_name, versions),
+        }
+
+        def shape(v: Mapping[str, str]) -> dict[str, object]:
+            return {
+                "root": PACKAGE_ROOT, "repo": repo, "index_url": url,
+                "project": _ProjectFields(v["name"], v["display_name"], v["source"]),
+                "summary": v["summary"], "latest": v["latest"],
+                "requires_python": v["requires_python"], "description": v["description"],
+                "version_rows": v["version_rows"], "file_lists": v["file_lists"],
+                "install": Snippet(id="install", title="Install", where="shell",
+                                   text=f"pip install --index-url {url}{trust} "
+                                        f"{v['display_name']}"),
+            }
+
         return self._package.render(
-            root=PACKAGE_ROOT, repo=repo, project=project, summary=summary,
-            description=Markup(description),  # noqa: S704 (sanitized by generator.markup)
-            versions=versions, latest=latest, requires_python=", ".join(requires),
-            version_rows=_version_rows(versions),
-            file_lists=_file_lists(project.display_name, versions),
-            install=Snippet(id="install", title="Install", where="shell",
-                            text=f"pip install --index-url {url}{trust} {project.display_name}"),
-            index_url=url,
+            (repo, base_url), values, shape, {"versions": versions}
         ).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class _ProjectFields:
+    """What a package page's template may print of its project (``generator.prefill``)."""
+
+    name: str
+    display_name: str
+    source: str
 
 
 def _filename(f: FileRecord) -> str:

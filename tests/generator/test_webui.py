@@ -231,6 +231,44 @@ def test_the_fast_file_item_is_the_escaped_one(
     assert _file_item("../../../files/", record) == _file_item_escaped("../../../files/", record)
 
 
+@st.composite
+def _package_pages(draw: st.DrawFn, i: int = 0) -> tuple[ProjectState, str, str]:
+    """A project with hostile text everywhere, its summary and its description."""
+    requires = draw(st.one_of(st.none(), _texts))
+    files = tuple(
+        FileRecord(
+            filename=f"p-{v}.tar.gz", version=v, packagetype="sdist", sha256="ab" * 32,
+            blake2_256="cd" * 32, size=1234, requires_python=requires,
+            upload_time="2026-03-01T12:00:00.000000Z", metadata_sha256=None,
+            has_signature=False, yanked=False, yanked_reason="",
+        )
+        for v in draw(st.lists(st.sampled_from(["1.0", "2.0b1", "0.9"]), max_size=3))
+    )
+    name = draw(st.text(alphabet="abc", min_size=1, max_size=4))
+    project = ProjectState(name=NormalizedName(name), display_name=draw(_texts),
+                           source=draw(_texts), serial=1, files=files)
+    description = draw(_texts)
+    return project, draw(_texts), f"<p>{escape(description)}</p>" if description else ""
+
+
+@settings(max_examples=60, deadline=None)
+@given(pages=st.lists(_package_pages(), min_size=1, max_size=5))
+def test_a_package_page_is_the_same_from_a_busy_renderer(
+    pages: list[tuple[ProjectState, str, str]],
+) -> None:
+    # Package pages are prefilled (generator.prefill): a renderer's later pages are put
+    # together from its first ones, and must be exactly what a fresh renderer makes.
+    repo = Repo(id=1, name="python", type="python", description="", sources=("local",))
+    busy = UiRenderer()
+    for project, summary, description in pages:
+        made = [
+            renderer.package_html(repo=repo, project=project, summary=summary,
+                                  description=description, base_url="http://127.0.0.1:8000/")
+            for renderer in (busy, UiRenderer())
+        ]
+        assert made[0] == made[1]
+
+
 def _output(inst: Installation) -> Path:
     return inst.config.output_path
 
