@@ -29,6 +29,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from generator.errors import InvalidDistribution, StoreError, TimeshelfError
+from generator.fsutil import write_bytes
 from generator.ingest import check_signature, ingest_file
 from generator.installation import Installation
 from generator.records import Source
@@ -198,8 +199,9 @@ class Watcher:
         target = rejected / path.name
         try:
             os.replace(path, target)
-            (rejected / f"{path.name}.error").write_text(message + "\n", encoding="utf-8")
-        except OSError as e:
+            # Atomically: a watcher of rejected/ never reads an empty reason.
+            write_bytes(rejected / f"{path.name}.error", (message + "\n").encode())
+        except (OSError, StoreError) as e:
             log.error("cannot move %s to %s: %s", path, rejected, e)
         return Outcome(name=path.name, accepted=False, message=message)
 
