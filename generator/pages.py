@@ -12,7 +12,8 @@ under any prefix:
 
 Absolute URLs appear only in the setup commands, built from the configured
 ``base_url``. Every description is sanitized HTML from ``generator.markup``; every
-other value goes through Jinja2's autoescaping.
+other value goes through Jinja2's autoescaping (or, on package pages, the same
+``markupsafe.escape`` in ``generator.prefill``).
 
 ``UI_VERSION`` names the output format: change it whenever a byte of output would.
 """

@@ -1,16 +1,15 @@
 """One template rendered many times with different values, each time at the cost of a join.
 
-A full generation renders a package page per project (100k and more). Jinja2 runs the
-whole template for each: a third of a page's rendering (its values' own HTML is
-the rest). ``Prefilled``
-renders the template once with a marker in place of each per-page value, splits the
-output at the markers, and makes each later page by putting the values, escaped as
-autoescaping escapes them (``markupsafe.escape``; ``Markup`` values as they are), back
-between the fixed pieces. The output stays the template's, every byte.
+A full generation renders a package page per project (100k and more). Running the whole
+Jinja2 template for each was a third of a page's rendering (its values' own HTML is the
+rest). ``Prefilled`` renders the template once with a marker in place of each per-page
+value, splits the output at the markers, and makes each later page by putting the
+values, escaped as autoescaping escapes them (``markupsafe.escape``; ``Markup`` values as
+they are), back between the fixed pieces. The output stays the template's, every byte.
 
 It is valid for a value the template prints or tests for truth, nothing more: a form is
 kept per set of empty values (an ``{% if summary %}`` takes either branch). A form is
-made twice, with markers unlike in length and case, and compared with a real render of
+made twice, with markers unlike in length, case and words, and compared with a real render of
 its first page; a template that filters, measures or slices a value, or loops over a
 structure it was not given as a value, fails one of these, and that form renders through
 Jinja2 from then on: slower, never wrong. Comparing a value with a constant
@@ -30,6 +29,8 @@ from markupsafe import Markup, escape
 Values = Mapping[str, str]
 # Builds the template's context from the per-page values (markers or real ones).
 Shape = Callable[[Values], Mapping[str, Any]]
+# No form made yet for a key (None: made, and failed its check).
+_UNSET: Any = object()
 
 
 class _Form:
@@ -44,8 +45,7 @@ class _Form:
         self.slots = slots
 
     def fill(self, values: Values) -> str:
-        given = [values[k] for k in self.keys]
-        shown = [v if isinstance(v, Markup) else escape(v) for v in given]
+        shown = [v if isinstance(v := values[k], Markup) else escape(v) for k in self.keys]
         out = self.parts.copy()
         for position, index in self.slots:
             out[position] = shown[index]
@@ -76,7 +76,6 @@ class Prefilled:
         return real
 
 
-_UNSET: Any = object()
 # Markers are NUL-delimited, which HTML escaping leaves as they are and no template's own
 # text holds, in two spellings unlike in length, case and words: a template that filters,
 # measures or slices a value renders the two differently, so its form is never used.
