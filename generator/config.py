@@ -55,6 +55,9 @@ target = ""
 # Where publishing keeps its manifest (the content hash of every object it wrote),
 # outside the public prefix. Empty: s3://BUCKET/.timeshelf/PREFIX/manifest.json.
 state = ""
+# Seconds a project description may take to format for its package page (in a helper
+# process); one that takes longer is shown as plain text with a note.
+description_timeout = 2.0
 
 [server]
 # Address `timeshelf serve` listens on (the sidecar; in the default setup it also serves
@@ -182,6 +185,7 @@ class Config:
     tls_key: Path | None = None
     s3: S3Settings = field(default_factory=S3Settings)
     python: PythonSettings = field(default_factory=PythonSettings)
+    description_timeout: float = 2.0
 
     @property
     def base_url(self) -> str:
@@ -210,7 +214,9 @@ def find_config(explicit: Path | None) -> Path:
 
 # The sections and keys a configuration may hold: exactly those the default file documents.
 _KNOWN: dict[str, Any] = tomllib.loads(DEFAULT_CONFIG)
-_KINDS = {str: "a string", int: "an integer", bool: "true or false"}
+_KINDS: dict[type | tuple[type, ...], str] = {
+    str: "a string", int: "an integer", bool: "true or false", (int, float): "a number",
+}
 
 
 def _check_known(table: dict[str, Any]) -> None:
@@ -231,11 +237,13 @@ def _check_known(table: dict[str, Any]) -> None:
                 )
 
 
-def _get(table: dict[str, Any], section: str, key: str, kind: type, default: Any) -> Any:
+def _get(
+    table: dict[str, Any], section: str, key: str, kind: type | tuple[type, ...], default: Any
+) -> Any:
     value = table.get(section, {}).get(key, default)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(
-            f"[{section}] {key} = {value!r} is invalid: expected {_KINDS.get(kind, kind.__name__)}"
+            f"[{section}] {key} = {value!r} is invalid: expected {_KINDS.get(kind) or kind}"
         )
     return value
 
@@ -264,6 +272,12 @@ def load_config(explicit: Path | None = None) -> Config:
     threads = _get(table, "server", "threads", int, 8)
     if max_size <= 0 or threads <= 0:
         raise ConfigError("[server] max_request_size and threads must be positive")
+    timeout = _get(table, "output", "description_timeout", (int, float), 2.0)
+    if isinstance(timeout, bool) or not 0 < timeout <= 60:
+        raise ConfigError(
+            f"[output] description_timeout = {timeout!r} is invalid: use seconds above 0, "
+            "at most 60 (e.g. 2.0)"
+        )
     return Config(
         file=path,
         catalog_path=resolve("catalog", "path", "catalog.sqlite3"),
@@ -279,6 +293,7 @@ def load_config(explicit: Path | None = None) -> Config:
         mirror=parse_mirror_settings(table),
         **_scale_out_settings(table, resolve),
         python=parse_python_settings(table, base),
+        description_timeout=float(timeout),
     )
 
 

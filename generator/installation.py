@@ -25,6 +25,7 @@ from generator.clock import Clock, system_clock
 from generator.config import Config, load_config
 from generator.errors import ConfigError, StoreError, TimeshelfError
 from generator.generate import Progress, Report, generate_repo, renders_everything
+from generator.markup_pool import default_pool
 from generator.records import Repo
 from generator.render import Renderer
 from generator.snapshots import Materializer, Retention
@@ -133,7 +134,8 @@ class Installation:
     @cached_property
     def webui(self) -> WebUi:
         return WebUi(
-            self.catalog, self.config.output_path, self.config.base_url, store=self.store
+            self.catalog, self.config.output_path, self.config.base_url, store=self.store,
+            descriptions=default_pool(self.config.description_timeout),
         )
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ index pass's companion (``FullPass``, see ``generate.generate_repo``), so each p
 read once and the pages are written by every process of a parallel pass.
 
 Descriptions are rendered with ``readme_renderer``, which takes milliseconds per
-README: each package page keeps its rendered description in a hidden
+README, in helper processes with a deadline (``markup_pool``): each package page keeps its rendered description in a hidden
 ``.description.html`` keyed by the described file's sha256 and ``MARKUP_VERSION``, so a
 full regeneration re-renders only descriptions that changed.
 """
@@ -41,7 +41,8 @@ from packaging.utils import NormalizedName
 from generator.catalog import Catalog
 from generator.errors import StoreError
 from generator.fsutil import new_directory_temp, write_if_changed, write_new_directory
-from generator.markup import MARKUP_VERSION, read_description, render_description
+from generator.markup import MARKUP_VERSION, read_description
+from generator.markup_pool import DescriptionPool, default_pool
 from generator.pages import (
     ACTIVITY_LIMIT,
     INLINE_LIMIT,
@@ -110,12 +111,14 @@ class WebUi:
     def __init__(
         self, catalog: Catalog, output: Path, base_url: str, *,
         store: BlobStore | None = None, renderer: UiRenderer | None = None,
+        descriptions: DescriptionPool | None = None,
     ) -> None:
         self.catalog = catalog
         self.output = output
         self.base_url = base_url
         self.store = store
         self.renderer = renderer or UiRenderer()
+        self.descriptions = descriptions or default_pool()
         self._store_root: Path | None = None
 
     # -- repositories ---------------------------------------------------------------------
@@ -184,7 +187,8 @@ class WebUi:
             return None
         on_disk = frozenset(_page_dirs(self.output / repo.name / "project"))
         return FullPass(output=self.output, base_url=self.base_url, store=self.store,
-                        repo=repo, on_disk=on_disk)
+                        repo=repo, on_disk=on_disk,
+                        description_timeout=self.descriptions.deadline)
 
     def complete_full(
         self, repo: Repo, full_pass: FullPass, parts: Sequence[PassResult], serial: int,
@@ -369,8 +373,19 @@ class WebUi:
             # A mirrored file not fetched yet, or an older upload: the summary only.
             return "", None, cached is not None
         described = read_description(data)
-        html = render_description(described.text, described.content_type) if described else ""
+        html = self.descriptions.render(described.text, described.content_type) if described else ""
         return html, (tag + html.encode()) if html else None, cached is not None
+
+    def prepare_description(self, sha256: str, filename: str) -> None:
+        """Render the description of a file just added, before the generation lock is
+        taken: the render inside it is then a lookup in the pool's cache."""
+        for suffix in (".metadata", ".pkg-info"):
+            data = self._read_blob(file_key(sha256, filename) + suffix)
+            if data is not None:
+                described = read_description(data)
+                if described is not None:
+                    self.descriptions.render(described.text, described.content_type)
+                return
 
     def _read_blob(self, key: str) -> bytes | None:
         """The bytes of a store key, None when absent. A local store is read directly:
@@ -513,9 +528,11 @@ class FullPass:
     store: LocalStore | None
     repo: Repo
     on_disk: frozenset[str]
+    description_timeout: float
 
     def open(self, catalog: Catalog) -> _PackageWriter:
-        ui = WebUi(catalog, self.output, self.base_url, store=self.store)
+        ui = WebUi(catalog, self.output, self.base_url, store=self.store,
+                   descriptions=default_pool(self.description_timeout))
         return _PackageWriter(ui, self.repo, self.on_disk)
 
 

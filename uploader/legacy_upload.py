@@ -131,11 +131,19 @@ def upload(source: str) -> Response:
     )
     warnings = ""
     try:
+        # Outside the generation lock: a description that is slow to format delays only
+        # its own upload, and the render under the lock is a cache lookup.
+        inst.webui.prepare_description(accepted.sha256, accepted.filename)
         inst.generate(inst.repos_using([target.name]))
     except TimeshelfError as e:
         # The file is durable and recorded; the next generate makes it visible.
         log.error("regeneration after uploading %s failed: %s", filename, e)
         warnings = f"stored, but the index could not be regenerated yet: {e}\n"
+    except Exception:
+        # Acknowledged means stored: a fault after the commit is the server's to log, and
+        # never a 5xx for a file that was kept.
+        log.exception("regeneration after uploading %s failed", filename)
+        warnings = "stored, but the index could not be regenerated yet (see the server log)\n"
     return Response(warnings, status=200, mimetype="text/plain")
 
 

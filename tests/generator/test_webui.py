@@ -116,7 +116,8 @@ def test_an_empty_or_huge_description() -> None:
     assert render_description("   \n", "text/markdown") == ""
     huge = "<script>x</script>*" * 40_000
     rendered = render_description(huge, "text/x-rst")
-    assert rendered.startswith("&lt;script&gt;")
+    assert rendered.startswith('<p class="description-note">This description is shown as plain '
+                               "text: it is longer than 512 KiB.</p>\n&lt;script&gt;")
     _assert_inert(rendered)
 
 
@@ -478,13 +479,13 @@ def test_descriptions_are_rendered_once(
         dists.sdist("plain", "1.0", pkg_info=metadata_text("plain", "1.0").rstrip("\n")
                     + "\nDescription-Content-Type: text/x-rst\n\nFrom *PKG-INFO*\n"))
     calls: list[str] = []
-    real = render_description
+    real = installation.webui.descriptions.render
 
     def counting(text: str, content_type: str = "") -> str:
         calls.append(text)
         return real(text, content_type)
 
-    monkeypatch.setattr("generator.webui.render_description", counting)
+    monkeypatch.setattr(installation.webui.descriptions, "render", counting)
     _ui(installation)
     assert len(calls) == 2
     sdist_page = (_output(installation) / "python/project/plain/index.html").read_text()

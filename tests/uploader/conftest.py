@@ -442,16 +442,24 @@ def _serve(config: Path) -> Iterator[Server]:
             stop(server)
 
 
-def start_sidecar(home: Path, dists: Path) -> contextlib.AbstractContextManager[Sidecar]:
+def start_sidecar(
+    home: Path, dists: Path, settings: Mapping[str, str] | None = None
+) -> contextlib.AbstractContextManager[Sidecar]:
     """An installation in ``home`` (sources local, other, mirror; tokens) and its sidecar.
 
     Tokens: ``local``, ``other`` (sources of that name), ``all`` (``*``), ``deploy``
-    (scope deploy only), ``expired`` (expired a day before ``NOW``).
+    (scope deploy only), ``expired`` (expired a day before ``NOW``). ``settings`` replace
+    lines of the configuration ``timeshelf init`` wrote (old line → new line).
     """
 
     @contextlib.contextmanager
     def started() -> Iterator[Sidecar]:
         config = start_installation(home)
+        text = config.read_text(encoding="utf-8")
+        for old, new in (settings or {}).items():
+            assert old in text, old
+            text = text.replace(old, new)
+        config.write_text(text, encoding="utf-8")
         timeshelf(config, "create", "source", "--name", "other", "--type", "local-python")
         timeshelf(config, "create", "source", "--name", "mirror", "--type", "pypi",
                   "--upstream", "http://127.0.0.1:9/simple/")
