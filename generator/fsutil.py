@@ -21,7 +21,7 @@ from generator.errors import StoreError
 
 
 @contextlib.contextmanager
-def _temporary(path: Path, fsync: bool) -> Iterator[IO[bytes]]:
+def _temporary(path: Path, fsync: bool, newer_than: float | None = None) -> Iterator[IO[bytes]]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{path.name[:80]}.", suffix=".tmp", dir=path.parent)
@@ -34,6 +34,8 @@ def _temporary(path: Path, fsync: bool) -> Iterator[IO[bytes]]:
                 handle.flush()
                 os.fsync(handle.fileno())
         os.chmod(temp, 0o644)
+        if newer_than is not None:
+            _move_past(temp, newer_than)
         os.replace(temp, path)
     except BaseException as e:
         with contextlib.suppress(OSError):
@@ -45,10 +47,32 @@ def _temporary(path: Path, fsync: bool) -> Iterator[IO[bytes]]:
         sync_directory(path.parent)
 
 
-def write_bytes(path: Path, data: bytes, *, fsync: bool = False) -> None:
-    """Write ``data`` to ``path`` atomically; with ``fsync`` also durably."""
-    with _temporary(path, fsync) as handle:
+def write_bytes(
+    path: Path, data: bytes, *, fsync: bool = False, newer_than: float | None = None
+) -> None:
+    """Write ``data`` to ``path`` atomically; with ``fsync`` also durably.
+
+    With ``newer_than`` (the modification time of the version being replaced) the new
+    file's modification time is in a later whole second (see ``write_if_changed``).
+    """
+    with _temporary(path, fsync, newer_than) as handle:
         handle.write(data)
+
+
+def _move_past(temp: str, previous: float) -> None:
+    """Give ``temp`` a modification time in a later whole second than ``previous``.
+
+    Static servers derive both validators from it with one-second resolution: nginx's
+    ``Last-Modified`` is the second and its ``ETag`` is ``"<mtime>-<size>"`` (weak once it
+    compresses the reply). A page rewritten twice in one second would otherwise answer a
+    client's revalidation with 304 for its older copy: uv, which sends only
+    ``If-Modified-Since`` to nginx, then kept the stale page until a later change. The
+    time moves ahead of the clock by at most the number of rewrites within a second.
+    """
+    written = os.stat(temp).st_mtime
+    if int(written) <= int(previous):
+        later = int(previous) + 1
+        os.utime(temp, (later, later))
 
 
 def copy_file(
@@ -72,16 +96,22 @@ def copy_file(
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
-    """Write ``data`` unless ``path`` already holds exactly these bytes; True if written."""
+    """Write ``data`` unless ``path`` already holds exactly these bytes; True if written.
+
+    A replaced file's successor is modified in a later whole second than it was, so
+    every validator a static server derives from the time changes with the content.
+    """
+    previous: float | None = None
     try:
         with path.open("rb") as f:
             if f.read(len(data) + 1) == data:
                 return False
+            previous = os.fstat(f.fileno()).st_mtime
     except FileNotFoundError:
         pass
     except OSError as e:
         raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
-    write_bytes(path, data)
+    write_bytes(path, data, newer_than=previous)
     return True
 
 

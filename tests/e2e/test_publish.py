@@ -19,6 +19,8 @@ import html
 import re
 import shutil
 import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,7 @@ from tests.servers import (
     run_timeshelf,
     run_timeshelf_serve,
 )
+from tests.uploader.conftest import BOUNDARY, basic, multipart, upload_parts
 
 pytestmark = pytest.mark.e2e
 
@@ -393,3 +396,58 @@ def test_post_to_the_simple_index_through_nginx_is_405(stack: Stack) -> None:
 
 def test_trusted_publishing_probe_through_nginx_is_a_404(stack: Stack) -> None:
     assert http_get(stack.nginx.url("/_/oidc/audience")).status == 404
+
+
+# -- a page rewritten twice in one second (hostile-testing find 7) ---------------------------
+
+
+def _post(stack: Stack, dist: Path) -> None:
+    """Upload ``dist`` through nginx as twine would, as fast as one request goes."""
+    request = urllib.request.Request(  # noqa: S310 (a loopback http URL)
+        stack.upload_url, data=multipart(upload_parts(dist)), method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+                 "Authorization": basic("__token__", stack.token)},
+    )
+    with urllib.request.urlopen(request, timeout=60) as reply:  # noqa: S310
+        assert reply.status == 200
+
+
+def _uv_resolves(stack: Stack, cache: Path, requirement: str) -> str:
+    """The version ``uv pip compile`` picks from the index, with a persistent cache and
+    ``--refresh`` (so uv revalidates every page it has: the case that went stale)."""
+    wanted = cache.with_name(f"{cache.name}-{requirement}.in")
+    wanted.write_text(f"{requirement}\n", encoding="utf-8")
+    done = stack.run([UV, "pip", "compile", wanted, "--no-header", "--index-url",
+                      stack.index_url, "--refresh", "--cache-dir", cache, "--python", PYTHON,
+                      "--quiet"])
+    pins = [line for line in done.stdout.splitlines() if line and not line.startswith(" ")]
+    assert len(pins) == 1, done.stdout
+    return pins[0]
+
+
+def test_uv_sees_a_page_rewritten_twice_in_one_second(stack: Stack) -> None:
+    """nginx compresses pages on the fly, which makes its ETags weak; uv 0.13 then
+    revalidates with If-Modified-Since alone, so a page rewritten within the second uv
+    read it in answered 304 for the old copy. A rewrite now moves the page's time to a
+    later second. The steps must fit in one wall-clock second to show it: a few tries."""
+    cache = stack.work / "uv-cache-same-second"
+    fitted = 0
+    for attempt in range(6):
+        name = f"same-second-{attempt}"
+        first = build_wheel(stack.work, WheelSpec(name, "1.0"))
+        second = build_wheel(stack.work, WheelSpec(name, "2.0"))
+        page = stack.home / "site" / "python" / "latest" / "simple" / name / "index.json"
+        time.sleep(1 - time.time() % 1)
+        started = int(time.time())
+        _post(stack, first)
+        before = page.stat().st_mtime
+        assert _uv_resolves(stack, cache, name) == f"{name}==1.0"
+        _post(stack, second)
+        if int(time.time()) == started:
+            fitted += 1
+        assert _uv_resolves(stack, cache, name) == f"{name}==2.0"
+        # The validators moved even within the second.
+        assert int(page.stat().st_mtime) > int(before)
+        if fitted >= 2:
+            break
+    assert fitted, "no try fitted two uploads and a uv resolution in one second"
