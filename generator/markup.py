@@ -45,6 +45,9 @@ MAX_FORMATTED_LENGTH = 512 * 1024
 MAX_NESTING = 48
 # Rendered HTML beyond this (a few kB of Markdown can expand a hundredfold) is not shown.
 MAX_RENDERED_LENGTH = 4 * 1024 * 1024
+# Plain text shown in place of a description is cut here: escaping can make it five times
+# longer ("&" → "&amp;"), and an 8 MiB METADATA must not make a 40 MiB page.
+MAX_PLAIN_LENGTH = 256 * 1024
 _CONTAINER_MARKER = re.compile(r"[ \t]*(?:>|[-+*](?=[ \t])|[0-9]{1,9}[.)](?=[ \t]))")
 _MARKDOWN_VARIANTS = ("GFM", "CommonMark")
 _HEADING = re.compile(r"(</?)h([1-6])\b")
@@ -117,10 +120,15 @@ def render_description(text: str, content_type: str = "") -> str:
 
 
 def plain_description(text: str, reason: str) -> str:
-    """``text`` as escaped plain text under a note saying it was not formatted and why."""
+    """``text`` as escaped plain text under a note saying it was not formatted and why;
+    only its first ``MAX_PLAIN_LENGTH`` characters, saying so, when it is longer."""
+    shown = ""
+    if len(text) > MAX_PLAIN_LENGTH:
+        text = text[:MAX_PLAIN_LENGTH]
+        shown = f" (its first {MAX_PLAIN_LENGTH // 1024} KiB)"
     note = (
-        '<p class="description-note">This description is shown as plain text: '
-        f"{html.escape(reason)}.</p>\n"
+        '<p class="description-note">This description is shown as plain text'
+        f"{shown}: {html.escape(reason)}.</p>\n"
     )
     return note + _plain(text)
 

@@ -113,10 +113,20 @@ def test_absolute_paths_stay_absolute(tmp_path: Path) -> None:
          "threads"),
         ('[sever]\nlisten = "127.0.0.1:9000"\n', "unknown section [sever]: valid sections are "),
         ("[server\n", "cannot read "),
+        ("[output]\ndescription_timeout = 0\n",
+         "[output] description_timeout = 0 is invalid: use seconds above 0, at most 60"),
+        ("[output]\ndescription_timeout = 61.5\n",
+         "[output] description_timeout = 61.5 is invalid: use seconds above 0, at most 60"),
+        ("[output]\ndescription_timeout = true\n",
+         "[output] description_timeout = True is invalid: use seconds above 0"),
+        ('[output]\ndescription_timeout = "2s"\n',
+         "[output] description_timeout = '2s' is invalid: expected a number"),
     ],
     ids=["listen-no-port", "listen-no-host", "port-zero", "port-too-large", "port-name",
          "listen-int", "threads-str", "size-bool", "threads-zero", "path-int", "bool-str",
-         "section-not-table", "unknown-key", "unknown-section", "bad-toml"],
+         "section-not-table", "unknown-key", "unknown-section", "bad-toml",
+         "description-timeout-zero", "description-timeout-too-long",
+         "description-timeout-bool", "description-timeout-str"],
 )
 def test_invalid_configuration(text: str, message: str, tmp_path: Path) -> None:
     path = tmp_path / CONFIG_NAME

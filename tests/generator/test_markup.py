@@ -43,7 +43,9 @@ def test_descriptions_beyond_the_bounds_are_plain_text_with_a_note(
     content_type: str, text: str, reason: str
 ) -> None:
     rendered = render_description(text, content_type)
-    assert rendered.startswith(NOTE + reason), rendered[:200]
+    note = rendered.partition("\n")[0]
+    assert note.startswith(NOTE[:-2]), rendered[:200]
+    assert note.endswith(f": {reason}.</p>"), note
     assert "<blockquote>" not in rendered
     assert "<li>" not in rendered
 
@@ -113,3 +115,14 @@ def test_the_note_and_the_text_are_escaped() -> None:
     assert "<script>" not in rendered
     assert "a &lt;reason&gt;." in rendered
     assert "&lt;script&gt;" in rendered
+
+
+def test_plain_text_in_place_of_a_long_description_is_cut() -> None:
+    text = "&" * (600 * 1024)
+    rendered = render_description(text, "text/markdown")
+    assert rendered.startswith(
+        '<p class="description-note">This description is shown as plain text (its first '
+        "256 KiB): it is longer than 512 KiB.</p>"
+    ), rendered[:200]
+    assert rendered.count("&amp;") == 256 * 1024
+    assert len(rendered) < 2 * 1024 * 1024

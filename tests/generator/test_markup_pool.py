@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from generator.markup_pool import DescriptionPool, _Worker
+from generator.markup_pool import WORKER_MEMORY, DescriptionPool, _Worker
 
 NOTE = '<p class="description-note">This description is shown as plain text: '
 # About 450 kB of ordinary reStructuredText that docutils needs seconds for.
@@ -33,7 +34,8 @@ def test_a_render_past_the_deadline_is_plain_text_and_the_helper_is_replaced() -
         started = time.monotonic()
         rendered = quick.render(SLOW_RST, "text/x-rst")
         assert time.monotonic() - started < 5
-        assert rendered.startswith(NOTE + "formatting it took longer than 0.2 seconds")
+        assert rendered.startswith(NOTE[:-2])
+        assert ": formatting it took longer than 0.2 seconds.</p>" in rendered[:200]
         assert "A paragraph with *emphasis* in it." in rendered
         assert quick.render("*next*", "text/markdown") == "<p><em>next</em></p>\n"
     finally:
@@ -58,7 +60,8 @@ def test_a_helper_that_dies_is_replaced(pool: DescriptionPool) -> None:
     pool._acquire = kill_soon  # type: ignore[method-assign]
     rendered = pool.render(SLOW_RST, "text/x-rst")
     pool._acquire = original  # type: ignore[method-assign]
-    assert rendered.startswith(NOTE + "the formatter stopped while formatting it"), rendered[:200]
+    assert rendered.startswith(NOTE[:-2]), rendered[:200]
+    assert ": the formatter stopped while formatting it.</p>" in rendered[:200], rendered[:200]
     assert pool.render("*three*", "text/markdown") == "<p><em>three</em></p>\n"
 
 
@@ -96,3 +99,43 @@ def test_the_cache_is_bounded() -> None:
         assert small._cached_bytes <= 10_000
     finally:
         small.close()
+
+
+def test_no_more_helpers_than_the_bound() -> None:
+    two = DescriptionPool(deadline=30.0, max_workers=2)
+    try:
+        threads = [threading.Thread(target=two.render, args=(SLOW_RST + str(n), "text/x-rst"))
+                   for n in range(4)]
+        for thread in threads:
+            thread.start()
+        peak = 0
+        while any(t.is_alive() for t in threads):
+            with two._lock:
+                peak = max(peak, two._running)
+            time.sleep(0.01)
+        for thread in threads:
+            thread.join()
+        assert peak == 2
+        assert len(two._idle) <= 2
+    finally:
+        two.close()
+
+
+def test_a_helper_has_a_memory_limit(pool: DescriptionPool) -> None:
+    pool.render("*warm*", "text/markdown")
+    (worker,) = pool._idle
+    limits = Path(f"/proc/{worker.process.pid}/limits").read_text()
+    line = next(row for row in limits.splitlines() if row.startswith("Max address space"))
+    assert line.split()[3] == str(WORKER_MEMORY), line
+
+
+def test_a_helper_that_never_starts_gives_plain_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("generator.markup_pool._WORKER", "import time; time.sleep(30)")
+    monkeypatch.setattr("generator.markup_pool.STARTUP_TIMEOUT", 0.5)
+    stuck = DescriptionPool()
+    try:
+        rendered = stuck.render("*x*", "text/markdown")
+        assert rendered.startswith(NOTE + "the formatter is not available"), rendered
+        assert stuck._running == 0
+    finally:
+        stuck.close()

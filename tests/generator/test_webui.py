@@ -117,7 +117,8 @@ def test_an_empty_or_huge_description() -> None:
     huge = "<script>x</script>*" * 40_000
     rendered = render_description(huge, "text/x-rst")
     assert rendered.startswith('<p class="description-note">This description is shown as plain '
-                               "text: it is longer than 512 KiB.</p>\n&lt;script&gt;")
+                               "text (its first 256 KiB): it is longer than 512 KiB.</p>\n"
+                               "&lt;script&gt;")
     _assert_inert(rendered)
 
 

@@ -157,5 +157,5 @@ def test_a_description_past_the_deadline_is_plain_and_stalls_no_one(hurried: Sid
     assert_acknowledged(reply)
     assert_stored(hurried, slow, "slow-rst")
     page = package_page(hurried, "slow-rst")
-    assert NOTE + "formatting it took longer than 0.3 seconds." in page
+    assert "shown as plain text (its first 256 KiB): formatting it took longer than 0.3 seconds." in page
     assert "A paragraph with *emphasis* in it." in page
