@@ -4,6 +4,10 @@
 uploads, the watch folder): it hashes the file, checks the archive (structure, members,
 limits against archive bombs) and reads the core metadata with ``packaging``. It touches
 only the file it is given.
+
+It holds our own files to what PyPI accepts today: archives of regular files and
+directories only. Mirrored files never pass here: PyPI still hosts old files that break
+these rules.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import stat
 import tarfile
 import zipfile
 import zlib
@@ -30,6 +35,7 @@ from generator.naming import (
     normalize_project,
     normalize_version,
     parse_filename,
+    quoted,
 )
 
 _CHUNK = 1 << 20
@@ -37,6 +43,17 @@ _CHUNK = 1 << 20
 # limit) less that suffix, rounded down.
 MAX_FILENAME_LENGTH = 240
 _KNOWN_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
+# Bad members named in one refusal; the rest are counted (the message is one status line).
+MAX_MEMBERS_REPORTED = 5
+# A zip symlink's target is its content: read this much of it for the message.
+_LINK_TARGET_READ = 256
+_ZIP_FILE_TYPES = {
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+}
 _SINGLE_FIELDS = (
     ("metadata_version", "Metadata-Version"),
     ("name", "Name"),
@@ -285,7 +302,46 @@ def _read_member(archive: IO[bytes], budget: _Budget, cap: int | None = None) ->
     return out.getvalue()
 
 
-def _open_zip(path: Path, filename: str, limits: Limits) -> zipfile.ZipFile:
+def _refuse_special_members(filename: str, kind: str, problems: list[str]) -> None:
+    """Refuse an archive with links or special files, naming each (``problems``: "member
+    'x' is a FIFO"); one shared rule for sdists and wheels, tar and zip.
+
+    Installers and build tools unpack these archives: a link could make them read or
+    write outside the unpacked tree (``../../etc/shadow``), a device or FIFO could block
+    or read hardware. Regular files and directories are all a distribution needs.
+    """
+    if not problems:
+        return
+    shown = [f"{kind} {problem}" for problem in problems[:MAX_MEMBERS_REPORTED]]
+    if len(problems) > MAX_MEMBERS_REPORTED:
+        shown.append(f"and {len(problems) - MAX_MEMBERS_REPORTED} more such members")
+    article = "an" if kind == "sdist" else "a"
+    raise InvalidDistribution(
+        filename, f"{'; '.join(shown)}: {article} {kind} holds only regular files and directories"
+    )
+
+
+def _zip_member_problem(info: zipfile.ZipInfo) -> str | None:
+    """What is wrong with a zip member's file type (its Unix mode, as pip reads it), if any."""
+    file_type = stat.S_IFMT(info.external_attr >> 16)
+    if file_type in (0, stat.S_IFREG, stat.S_IFDIR):
+        return None
+    kind = _ZIP_FILE_TYPES.get(file_type, f"a special file (mode {file_type:#o})")
+    return f"member {quoted(info.filename)} is {kind}"
+
+
+def _zip_link_target(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
+    try:
+        with archive.open(info) as member:
+            data = member.read(_LINK_TARGET_READ)
+    # The archive's other faults are reported by the scan; the link is refused anyway.
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, RuntimeError,
+            NotImplementedError):
+        return None
+    return data.decode("utf-8", "replace")
+
+
+def _open_zip(path: Path, filename: str, limits: Limits, kind: str) -> zipfile.ZipFile:
     try:
         is_zip = zipfile.is_zipfile(path)
     except zipfile.BadZipFile as e:
@@ -305,8 +361,12 @@ def _open_zip(path: Path, filename: str, limits: Limits) -> zipfile.ZipFile:
                 filename, f"{len(infos)} archive members, the limit is {limits.max_members}"
             )
         seen: set[str] = set()
+        special: list[tuple[zipfile.ZipInfo, str]] = []
         for info in infos:
             _check_member_name(filename, info.filename)
+            problem = _zip_member_problem(info)
+            if problem is not None:
+                special.append((info, problem))
             # Readers disagree on which copy of a repeated name counts (zipfile takes the
             # last), so METADATA could say one thing to the index and another to installers.
             if info.filename in seen:
@@ -320,6 +380,11 @@ def _open_zip(path: Path, filename: str, limits: Limits) -> zipfile.ZipFile:
                     f"member {info.filename!r} uses an unsupported compression type: "
                     "use stored or deflated",
                 )
+        problems = []
+        for info, problem in special:
+            target = _zip_link_target(archive, info) if "symbolic link" in problem else None
+            problems.append(problem if target is None else f"{problem} (to {quoted(target)})")
+        _refuse_special_members(filename, kind, problems)
     except BaseException:
         archive.close()
         raise
@@ -355,7 +420,7 @@ def _read_wheel(path: Path, filename: str, limits: Limits) -> tuple[bytes, bytes
         parsed = parse_filename(filename)
     except ValueError as e:
         raise InvalidDistribution(filename, str(e)) from e
-    with _open_zip(path, filename, limits) as archive:
+    with _open_zip(path, filename, limits, "wheel") as archive:
         names = archive.namelist()
         dist_infos = sorted(
             {n.split("/", 1)[0] for n in names if "/" in n and n.split("/", 1)[0].endswith(".dist-info")}
@@ -402,7 +467,7 @@ def _single_top(filename: str, names: Iterator[str]) -> str:
 
 
 def _read_sdist_zip(path: Path, filename: str, limits: Limits) -> bytes:
-    with _open_zip(path, filename, limits) as archive:
+    with _open_zip(path, filename, limits, "sdist") as archive:
         top = _single_top(filename, iter(archive.namelist()))
         pkg_info = f"{top}/PKG-INFO"
         if pkg_info not in archive.namelist():
@@ -427,6 +492,24 @@ class _CountingReader(io.RawIOBase):
         return len(data)
 
 
+def _tar_member_problem(member: tarfile.TarInfo) -> str | None:
+    """What is wrong with a tar member's type, if anything (sparse files are refused apart)."""
+    if member.isreg() or member.isdir():
+        return None
+    name = quoted(member.name)
+    if member.issym():
+        return f"member {name} is a symbolic link (to {quoted(member.linkname)})"
+    if member.islnk():
+        return f"member {name} is a hard link (to {quoted(member.linkname)})"
+    if member.ischr():
+        return f"member {name} is a character device"
+    if member.isblk():
+        return f"member {name} is a block device"
+    if member.isfifo():
+        return f"member {name} is a FIFO"
+    return f"member {name} is a special file (tar type {member.type!r})"
+
+
 def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
     with path.open("rb") as raw:
         if raw.read(2) != b"\x1f\x8b":
@@ -434,6 +517,7 @@ def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
     budget = _Budget(filename, path.stat().st_size, limits)
     tops: set[str] = set()
     pkg_infos: dict[str, bytes] = {}
+    problems: list[str] = []
     count = 0
     try:
         with gzip.open(path, "rb") as unzipped:
@@ -448,6 +532,9 @@ def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
                     parts = _check_member_name(filename, member.name).parts
                     if member.issparse():
                         raise InvalidDistribution(filename, f"sparse member {member.name!r}")
+                    problem = _tar_member_problem(member)
+                    if problem is not None:
+                        problems.append(problem)
                     if not parts or parts == (".",):
                         continue
                     tops.add(parts[0])
@@ -459,6 +546,7 @@ def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
                             pkg_infos[parts[0]] = extracted.read()
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise InvalidDistribution(filename, f"corrupt .tar.gz archive: {e}") from e
+    _refuse_special_members(filename, "sdist", problems)
     if len(tops) != 1:
         raise InvalidDistribution(
             filename, f"an sdist has exactly one top-level directory, this one has {len(tops)}"

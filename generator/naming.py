@@ -36,6 +36,8 @@ _PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNO
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 WHEEL_SUFFIX = ".whl"
+# A bad value quoted in a message is cut here: metadata fields can be megabytes long.
+_QUOTE_LIMIT = 80
 
 
 def check_slug(kind: str, name: str) -> str:
@@ -126,6 +128,13 @@ def _split_legacy_sdist(filename: str, project_hint: str | None) -> ParsedFilena
         if version and canonicalize_name(head) == wanted:
             return ParsedFilename(project=wanted, version=version, packagetype="sdist")
     return None
+
+
+def quoted(value: str) -> str:
+    """``repr(value)``, cut to ``_QUOTE_LIMIT`` characters (with ``...``) when longer."""
+    if len(value) <= _QUOTE_LIMIT:
+        return repr(value)
+    return repr(value[:_QUOTE_LIMIT]) + "..."
 
 
 def version_sort_key(version: str) -> tuple[int, Version | str]:

@@ -1,7 +1,8 @@
 """Builds real, small wheels and sdists for tests.
 
 A wheel is a zip with ``METADATA``, ``WHEEL`` and ``RECORD``; an sdist a tarball (or zip)
-with ``PKG-INFO``. ``write_zip`` and ``write_tar_gz`` build arbitrary (broken) archives.
+with ``PKG-INFO``. ``write_zip`` and ``write_tar_gz`` build arbitrary (broken) archives,
+with links and special files (``TarEntry``, ``modes``) too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import io
 import tarfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,20 +93,37 @@ def build_wheel(
 
 
 def write_zip(
-    path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED
+    path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED,
+    modes: Mapping[str, int] | None = None,
 ) -> Path:
-    """Write a zip archive with fixed timestamps (the same members give the same bytes)."""
+    """Write a zip archive with fixed timestamps (the same members give the same bytes).
+
+    ``modes`` gives members a Unix mode (``stat.S_IFLNK | 0o777``: a symbolic link to
+    its content, as Info-ZIP stores one).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression) as archive:
         for member, data in members.items():
             info = zipfile.ZipInfo(member, (2024, 1, 1, 0, 0, 0))
             info.compress_type = compression
+            if modes and member in modes:
+                info.create_system = 3  # Unix: the mode is in the high 16 bits
+                info.external_attr = modes[member] << 16
             archive.writestr(info, data)
     return path
 
 
-def write_tar_gz(path: Path, members: dict[str, bytes]) -> Path:
-    """Write a gzip-compressed tarball of regular files with fixed timestamps.
+@dataclass(frozen=True, slots=True)
+class TarEntry:
+    """A tar member that is not a regular file: ``type`` (``tarfile.SYMTYPE``, ...)."""
+
+    type: bytes
+    linkname: str = ""
+
+
+def write_tar_gz(path: Path, members: Mapping[str, bytes | TarEntry]) -> Path:
+    """Write a gzip-compressed tarball with fixed timestamps: regular files of the bytes
+    given, links and special files of each ``TarEntry``.
 
     The gzip header's time is fixed too, so the same members give the same bytes.
     """
@@ -112,8 +131,12 @@ def write_tar_gz(path: Path, members: dict[str, bytes]) -> Path:
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for member, data in members.items():
             info = tarfile.TarInfo(member)
-            info.size = len(data)
             info.mtime = 1704067200
+            if isinstance(data, TarEntry):
+                info.type, info.linkname = data.type, data.linkname
+                archive.addfile(info)
+                continue
+            info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))

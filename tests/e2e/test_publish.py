@@ -19,6 +19,7 @@ import html
 import re
 import shutil
 import subprocess
+import tarfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -38,7 +39,7 @@ from tests.e2e.publishers import (
     run,
     throwaway_gnupg,
 )
-from tests.factory import WheelSpec, build_sdist, build_wheel
+from tests.factory import TarEntry, WheelSpec, build_sdist, build_wheel, metadata_text, write_tar_gz
 from tests.servers import (
     Server,
     free_port,
@@ -256,6 +257,36 @@ def test_twine_reports_a_changed_file_as_already_existing(stack: Stack) -> None:
     assert "File already exists" in output_of(done)
     assert "409" in output_of(done)
     stack.assert_served("twine-changed", *files)
+
+
+@pytest.mark.parametrize(
+    ("name", "member", "problem"),
+    [
+        ("twine-symlink", TarEntry(tarfile.SYMTYPE, "/etc/passwd"),
+         "is a symbolic link (to '/etc/passwd')"),
+        ("twine-escaping", TarEntry(tarfile.SYMTYPE, "../../../etc/shadow"),
+         "is a symbolic link (to '../../../etc/shadow')"),
+        ("twine-hard-link", TarEntry(tarfile.LNKTYPE, "/etc/passwd"),
+         "is a hard link (to '/etc/passwd')"),
+        ("twine-fifo", TarEntry(tarfile.FIFOTYPE), "is a FIFO"),
+    ],
+    ids=["symlink-absolute", "symlink-escaping", "hard-link", "fifo"],
+)
+def test_twine_upload_of_an_sdist_with_a_link_is_refused(
+    stack: Stack, name: str, member: TarEntry, problem: str
+) -> None:
+    top = f"{name.replace('-', '_')}-1.0"
+    dist = write_tar_gz(stack.work / f"d-{name}" / f"{top}.tar.gz", {
+        f"{top}/PKG-INFO": metadata_text(name, "1.0").encode(), f"{top}/evil": member})
+
+    done = twine(stack, dist, check=False)
+
+    assert done.returncode != 0
+    said = " ".join(output_of(done).split())  # twine wraps the server's message
+    assert f"sdist member '{top}/evil' {problem}: an sdist holds only regular files" in said
+    assert "400" in said
+    assert http_get(f"{stack.index_url}{name}/", accept="text/html").status == 404
+    assert not list(stack.home.rglob(f"{top}.tar.gz*"))
 
 
 # -- uv publish (T-32) ----------------------------------------------------------------------------

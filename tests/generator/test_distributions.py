@@ -1,12 +1,15 @@
 """Reading wheels and sdists (``generator.distributions``).
 
 The full corpus of refused files runs through ``timeshelf add`` in ``test_ingest.py``;
-here are what an accepted file yields, the filename rules, hashing and the archive limits.
+here are what an accepted file yields, the filename rules, hashing, the archive limits,
+and the rules for our own files: member types.
 """
 
 from __future__ import annotations
 
 import hashlib
+import stat
+import tarfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +24,16 @@ from generator.distributions import (
 )
 from generator.errors import DistributionTooLarge, InvalidDistribution
 from tests.conftest import Dists
-from tests.factory import metadata_text, write_tar_gz, write_zip
+from tests.factory import (
+    TarEntry,
+    WheelSpec,
+    metadata_text,
+    wheel_members,
+    write_tar_gz,
+    write_zip,
+)
+
+PKG_INFO = metadata_text("foo", "1.0").encode()
 
 
 @pytest.mark.parametrize(
@@ -38,9 +50,18 @@ from tests.factory import metadata_text, write_tar_gz, write_zip
          ("foo", "foo", "1.0b2", "sdist", None)),
         (lambda d: d.sdist("foo", "1.0-custom-2", filename="foo-1.0-custom-2.tar.gz"),
          ("foo", "foo", "1.0-custom-2", "sdist", None)),
+        (lambda d: write_zip(d.fresh_dir() / "foo-1.0-py3-none-any.whl",
+                             wheel_members(WheelSpec("foo", "1.0")),
+                             modes={"foo/__init__.py": 0o100644,
+                                    "foo-1.0.dist-info/METADATA": 0o100444}),
+         ("foo", "foo", "1.0", "bdist_wheel", None)),
+        (lambda d: write_tar_gz(d.fresh_dir() / "foo-1.0.tar.gz", {
+            "foo-1.0/PKG-INFO": PKG_INFO, "foo-1.0/src": TarEntry(tarfile.DIRTYPE),
+            "foo-1.0/src/a.py": b"", "foo-1.0/b.py": TarEntry(tarfile.AREGTYPE)}),
+         ("foo", "foo", "1.0", "sdist", None)),
     ],
     ids=["wheel", "wheel-local-platform", "sdist", "zip-sdist", "normalized-version",
-         "legacy-version"],
+         "legacy-version", "wheel-unix-modes", "sdist-directories-and-old-regular-type"],
 )
 def test_inspect_distribution(
     build: Callable[[Dists], Path], expected: tuple[str, str, str, str, str | None],
@@ -113,9 +134,6 @@ def test_inspect_uses_the_given_name(dists: Dists) -> None:
     )
 
 
-PKG_INFO = metadata_text("foo", "1.0").encode()
-
-
 @pytest.mark.parametrize(
     ("build", "limits", "message"),
     [
@@ -149,3 +167,92 @@ def test_ratio_below_the_floor_is_fine(dists: Dists) -> None:
     # Small files compress well too: the ratio only counts past ``ratio_floor``.
     path = dists.wheel("foo", "1.0", extra={"foo/z": bytes(100_000)})
     assert inspect_distribution(path).project == "foo"
+
+
+# -- members: regular files and directories only ---------------------------------------
+
+ONLY_FILES = "an sdist holds only regular files and directories"
+WHEEL_ONLY_FILES = "a wheel holds only regular files and directories"
+SYMLINK = stat.S_IFLNK | 0o777
+
+
+def _tar(d: Dists, **members: bytes | TarEntry) -> Path:
+    return write_tar_gz(d.fresh_dir() / "foo-1.0.tar.gz", {
+        "foo-1.0/PKG-INFO": PKG_INFO, **{f"foo-1.0/{k}": v for k, v in members.items()}})
+
+
+def _zip_sdist(d: Dists, modes: dict[str, int], **members: bytes) -> Path:
+    return write_zip(d.fresh_dir() / "foo-1.0.zip", {
+        "foo-1.0/PKG-INFO": PKG_INFO, **{f"foo-1.0/{k}": v for k, v in members.items()}},
+        modes={f"foo-1.0/{k}": v for k, v in modes.items()})
+
+
+def _wheel(d: Dists, name: str, data: bytes, mode: int) -> Path:
+    members = {**wheel_members(WheelSpec("foo", "1.0")), name: data}
+    return write_zip(d.fresh_dir() / "foo-1.0-py3-none-any.whl", members, modes={name: mode})
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda d: _tar(d, evil=TarEntry(tarfile.SYMTYPE, "/etc/passwd")),
+         f"sdist member 'foo-1.0/evil' is a symbolic link (to '/etc/passwd'): {ONLY_FILES}"),
+        (lambda d: _tar(d, evil=TarEntry(tarfile.SYMTYPE, "../../../etc/shadow")),
+         "sdist member 'foo-1.0/evil' is a symbolic link (to '../../../etc/shadow'): "
+         f"{ONLY_FILES}"),
+        (lambda d: _tar(d, link=TarEntry(tarfile.SYMTYPE, "PKG-INFO")),
+         f"sdist member 'foo-1.0/link' is a symbolic link (to 'PKG-INFO'): {ONLY_FILES}"),
+        (lambda d: _tar(d, hard=TarEntry(tarfile.LNKTYPE, "foo-1.0/PKG-INFO")),
+         f"sdist member 'foo-1.0/hard' is a hard link (to 'foo-1.0/PKG-INFO'): {ONLY_FILES}"),
+        (lambda d: _tar(d, hard=TarEntry(tarfile.LNKTYPE, "/etc/passwd")),
+         f"sdist member 'foo-1.0/hard' is a hard link (to '/etc/passwd'): {ONLY_FILES}"),
+        (lambda d: _tar(d, tty=TarEntry(tarfile.CHRTYPE)),
+         f"sdist member 'foo-1.0/tty' is a character device: {ONLY_FILES}"),
+        (lambda d: _tar(d, sda=TarEntry(tarfile.BLKTYPE)),
+         f"sdist member 'foo-1.0/sda' is a block device: {ONLY_FILES}"),
+        (lambda d: _tar(d, pipe=TarEntry(tarfile.FIFOTYPE)),
+         f"sdist member 'foo-1.0/pipe' is a FIFO: {ONLY_FILES}"),
+        (lambda d: _tar(d, odd=TarEntry(b"Z")),
+         f"sdist member 'foo-1.0/odd' is a special file (tar type b'Z'): {ONLY_FILES}"),
+        (lambda d: _tar(d, a=TarEntry(tarfile.SYMTYPE, "/etc/passwd"), ok=b"",
+                        b=TarEntry(tarfile.FIFOTYPE), c=TarEntry(tarfile.LNKTYPE, "foo-1.0/ok")),
+         "sdist member 'foo-1.0/a' is a symbolic link (to '/etc/passwd'); "
+         "sdist member 'foo-1.0/b' is a FIFO; "
+         f"sdist member 'foo-1.0/c' is a hard link (to 'foo-1.0/ok'): {ONLY_FILES}"),
+        (lambda d: _tar(d, **{f"l{i}": TarEntry(tarfile.SYMTYPE, "x") for i in range(8)}),
+         "; ".join(f"sdist member 'foo-1.0/l{i}' is a symbolic link (to 'x')" for i in range(5))
+         + f"; and 3 more such members: {ONLY_FILES}"),
+        (lambda d: _tar(d, **{"e" * 100: TarEntry(tarfile.SYMTYPE, "/" + "t" * 100)}),
+         f"sdist member {'foo-1.0/' + 'e' * 72!r}... is a symbolic link "
+         f"(to {'/' + 't' * 79!r}...): {ONLY_FILES}"),
+        (lambda d: _zip_sdist(d, {"evil": SYMLINK}, evil=b"../../../etc/shadow"),
+         "sdist member 'foo-1.0/evil' is a symbolic link (to '../../../etc/shadow'): "
+         f"{ONLY_FILES}"),
+        (lambda d: _zip_sdist(d, {"pipe": stat.S_IFIFO | 0o644, "dev": stat.S_IFCHR | 0o600,
+                                  "blk": stat.S_IFBLK | 0o600, "sock": stat.S_IFSOCK | 0o600},
+                              pipe=b"", dev=b"", blk=b"", sock=b""),
+         "sdist member 'foo-1.0/pipe' is a FIFO; "
+         "sdist member 'foo-1.0/dev' is a character device; "
+         "sdist member 'foo-1.0/blk' is a block device; "
+         f"sdist member 'foo-1.0/sock' is a socket: {ONLY_FILES}"),
+        (lambda d: _zip_sdist(d, {"odd": 0o170000}, odd=b""),
+         f"sdist member 'foo-1.0/odd' is a special file (mode 0o170000): {ONLY_FILES}"),
+        (lambda d: _wheel(d, "foo/evil.py", b"/etc/passwd", SYMLINK),
+         f"wheel member 'foo/evil.py' is a symbolic link (to '/etc/passwd'): {WHEEL_ONLY_FILES}"),
+        (lambda d: _wheel(d, "foo/dev", b"", stat.S_IFCHR | 0o600),
+         f"wheel member 'foo/dev' is a character device: {WHEEL_ONLY_FILES}"),
+    ],
+    ids=["tar-symlink-absolute", "tar-symlink-escaping", "tar-symlink-inside",
+         "tar-hard-link", "tar-hard-link-outside", "tar-character-device", "tar-block-device",
+         "tar-fifo", "tar-unknown-type", "tar-every-bad-member", "tar-many-bad-members",
+         "tar-long-names-are-cut", "zip-sdist-symlink", "zip-sdist-special-files",
+         "zip-sdist-unknown-type", "wheel-symlink", "wheel-character-device"],
+)
+def test_inspect_refuses_links_and_special_members(
+    build: Callable[[Dists], Path], message: str, dists: Dists
+) -> None:
+    path = build(dists)
+    with pytest.raises(InvalidDistribution) as excinfo:
+        inspect_distribution(path)
+    assert type(excinfo.value) is InvalidDistribution
+    assert str(excinfo.value) == f"{path.name}: {message}"

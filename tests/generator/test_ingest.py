@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import re
+import stat
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from generator.store import LocalStore, file_key
 from tests.conftest import CliRunner, Dists, FakeClock, footprint_of
 from tests.factory import (
     SIGNATURE,
+    TarEntry,
     WheelSpec,
     metadata_text,
     wheel_members,
@@ -101,7 +103,9 @@ def _bzip2_wheel(env: Env) -> Path:
                      zipfile.ZIP_BZIP2)
 
 
-def _tar_sdist(env: Env, members: dict[str, bytes], name: str = "foo-1.0.tar.gz") -> Path:
+def _tar_sdist(
+    env: Env, members: dict[str, bytes | TarEntry], name: str = "foo-1.0.tar.gz"
+) -> Path:
     return write_tar_gz(env.dists.fresh_dir() / name, members)
 
 
@@ -132,6 +136,17 @@ def _removed(env: Env) -> Path:
     return path
 
 
+def _special_member(env: Env, **members: bytes | TarEntry) -> Path:
+    return _tar_sdist(env, {"foo-1.0/PKG-INFO": PKG_INFO,
+                            **{f"foo-1.0/{k}": v for k, v in members.items()}})
+
+
+def _zip_with_link(env: Env, name: str, member: str, target: bytes,
+                   members: dict[str, bytes]) -> Path:
+    return write_zip(env.dists.fresh_dir() / name, {**members, member: target},
+                     modes={member: stat.S_IFLNK | 0o777})
+
+
 def _bad_signature(env: Env) -> Path:
     path = env.dists.sdist("foo", "1.0")
     path.with_name(path.name + ".asc").write_bytes(b"this is not a signature\n")
@@ -154,6 +169,7 @@ class Bad:
 
 WHEEL = "foo-1.0-py3-none-any.whl"
 NOT_A_DIST = "not a distribution: use a wheel (.whl) or an sdist (.tar.gz or .zip)"
+ONLY_FILES = "an sdist holds only regular files and directories"
 
 BAD: list[Bad] = [
     Bad("txt", lambda e: _file(e, "notes.txt", b"hello\n"), f"refused: notes.txt: {NOT_A_DIST}"),
@@ -291,6 +307,36 @@ BAD: list[Bad] = [
         "refused: foo-1.0.tar.gz.asc: the signature is not an ASCII-armored PGP signature"),
     Bad("binary-signature-beside", _binary_signature,
         "refused: foo-1.0.tar.gz.asc: the signature is not an ASCII-armored PGP signature"),
+    Bad("sdist-symlink-to-etc-passwd",
+        lambda e: _special_member(e, evil=TarEntry(tarfile.SYMTYPE, "/etc/passwd")),
+        "refused: foo-1.0.tar.gz: sdist member 'foo-1.0/evil' is a symbolic link "
+        f"(to '/etc/passwd'): {ONLY_FILES}"),
+    Bad("sdist-symlink-escaping",
+        lambda e: _special_member(e, evil=TarEntry(tarfile.SYMTYPE, "../../../etc/shadow")),
+        "refused: foo-1.0.tar.gz: sdist member 'foo-1.0/evil' is a symbolic link "
+        f"(to '../../../etc/shadow'): {ONLY_FILES}"),
+    Bad("sdist-symlink-inside",
+        lambda e: _special_member(e, link=TarEntry(tarfile.SYMTYPE, "PKG-INFO")),
+        f"sdist member 'foo-1.0/link' is a symbolic link (to 'PKG-INFO'): {ONLY_FILES}"),
+    Bad("sdist-hard-link",
+        lambda e: _special_member(e, hard=TarEntry(tarfile.LNKTYPE, "foo-1.0/PKG-INFO")),
+        f"sdist member 'foo-1.0/hard' is a hard link (to 'foo-1.0/PKG-INFO'): {ONLY_FILES}"),
+    Bad("sdist-devices-and-fifo",
+        lambda e: _special_member(e, tty=TarEntry(tarfile.CHRTYPE),
+                                  sda=TarEntry(tarfile.BLKTYPE), fifo=TarEntry(tarfile.FIFOTYPE)),
+        "refused: foo-1.0.tar.gz: sdist member 'foo-1.0/tty' is a character device; "
+        "sdist member 'foo-1.0/sda' is a block device; sdist member 'foo-1.0/fifo' is a FIFO: "
+        f"{ONLY_FILES}"),
+    Bad("zip-sdist-symlink",
+        lambda e: _zip_with_link(e, "foo-1.0.zip", "foo-1.0/evil", b"/etc/passwd",
+                                 {"foo-1.0/PKG-INFO": PKG_INFO}),
+        "refused: foo-1.0.zip: sdist member 'foo-1.0/evil' is a symbolic link "
+        f"(to '/etc/passwd'): {ONLY_FILES}"),
+    Bad("wheel-symlink",
+        lambda e: _zip_with_link(e, WHEEL, "foo/evil.py", b"../../../etc/shadow",
+                                 wheel_members(WheelSpec("foo", "1.0"))),
+        f"refused: {WHEEL}: wheel member 'foo/evil.py' is a symbolic link "
+        "(to '../../../etc/shadow'): a wheel holds only regular files and directories"),
     Bad("non-local-source", lambda e: e.dists.sdist("foo", "1.0"),
         "refused: source 'mirror' is of type 'pypi': files can be added only to "
         "local-python sources", source="mirror"),

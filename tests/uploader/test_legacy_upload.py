@@ -14,6 +14,8 @@ import hashlib
 import json
 import re
 import sqlite3
+import stat
+import tarfile
 import threading
 import time
 import warnings
@@ -27,6 +29,7 @@ import pytest
 
 from tests.factory import (
     SIGNATURE,
+    TarEntry,
     WheelSpec,
     build_sdist,
     build_wheel,
@@ -536,6 +539,73 @@ def sdist_member_path_traversal(sidecar: Sidecar, name: str) -> Attempt:
         f"{top}/PKG-INFO": metadata_text(name, "1.0").encode(),
         f"{top}/../../etc/cron.d/evil": b"* * * * * root true\n",
     })
+    return lambda: sidecar.post(upload_parts(dist))
+
+
+ONLY_FILES = "an sdist holds only regular files and directories"
+
+
+def hostile_sdist(sidecar: Sidecar, name: str, **members: bytes | TarEntry) -> Path:
+    """A .tar.gz sdist of ``name`` 1.0 with ``members`` beside its PKG-INFO."""
+    top = f"{name.replace('-', '_')}-1.0"
+    return write_tar_gz(sidecar.fresh_dir() / f"{top}.tar.gz", {
+        f"{top}/PKG-INFO": metadata_text(name, "1.0").encode(),
+        **{f"{top}/{k}": v for k, v in members.items()},
+    })
+
+
+@refused(400, "sdist member 'r_sdist_symlink_to_etc_passwd-1.0/evil' is a symbolic link "
+              f"(to '/etc/passwd'): {ONLY_FILES}")
+def sdist_symlink_to_etc_passwd(sidecar: Sidecar, name: str) -> Attempt:
+    dist = hostile_sdist(sidecar, name, evil=TarEntry(tarfile.SYMTYPE, "/etc/passwd"))
+    return lambda: sidecar.post(upload_parts(dist))
+
+
+@refused(400, "is a symbolic link (to '../../../etc/shadow')")
+def sdist_symlink_escaping(sidecar: Sidecar, name: str) -> Attempt:
+    dist = hostile_sdist(sidecar, name, evil=TarEntry(tarfile.SYMTYPE, "../../../etc/shadow"))
+    return lambda: sidecar.post(upload_parts(dist))
+
+
+@refused(400, f"is a symbolic link (to 'PKG-INFO'): {ONLY_FILES}")
+def sdist_symlink_inside(sidecar: Sidecar, name: str) -> Attempt:
+    dist = hostile_sdist(sidecar, name, inside=TarEntry(tarfile.SYMTYPE, "PKG-INFO"))
+    return lambda: sidecar.post(upload_parts(dist))
+
+
+@refused(400, "sdist member 'r_sdist_hard_link-1.0/hard' is a hard link (to '/etc/passwd')")
+def sdist_hard_link(sidecar: Sidecar, name: str) -> Attempt:
+    dist = hostile_sdist(sidecar, name, hard=TarEntry(tarfile.LNKTYPE, "/etc/passwd"))
+    return lambda: sidecar.post(upload_parts(dist))
+
+
+@refused(400, "sdist member 'r_sdist_devices_and_fifo-1.0/tty' is a character device; "
+              "sdist member 'r_sdist_devices_and_fifo-1.0/sda' is a block device; "
+              f"sdist member 'r_sdist_devices_and_fifo-1.0/fifo' is a FIFO: {ONLY_FILES}")
+def sdist_devices_and_fifo(sidecar: Sidecar, name: str) -> Attempt:
+    dist = hostile_sdist(sidecar, name, tty=TarEntry(tarfile.CHRTYPE),
+                         sda=TarEntry(tarfile.BLKTYPE), fifo=TarEntry(tarfile.FIFOTYPE))
+    return lambda: sidecar.post(upload_parts(dist))
+
+
+@refused(400, "sdist member 'r_zip_sdist_symlink-1.0/evil' is a symbolic link "
+              f"(to '/etc/passwd'): {ONLY_FILES}")
+def zip_sdist_symlink(sidecar: Sidecar, name: str) -> Attempt:
+    top = f"{name.replace('-', '_')}-1.0"
+    dist = write_zip(sidecar.fresh_dir() / f"{top}.zip",
+                     {f"{top}/PKG-INFO": metadata_text(name, "1.0").encode(),
+                      f"{top}/evil": b"/etc/passwd"},
+                     modes={f"{top}/evil": stat.S_IFLNK | 0o777})
+    return lambda: sidecar.post(upload_parts(dist))
+
+
+@refused(400, "wheel member 'r_wheel_symlink_member/evil.py' is a symbolic link "
+              "(to '/etc/passwd'): a wheel holds only regular files and directories")
+def wheel_symlink_member(sidecar: Sidecar, name: str) -> Attempt:
+    module = name.replace("-", "_")
+    members = {**wheel_members(WheelSpec(name, "1.0")), f"{module}/evil.py": b"/etc/passwd"}
+    dist = write_zip(sidecar.fresh_dir() / wheel_filename(name, "1.0"), members,
+                     modes={f"{module}/evil.py": stat.S_IFLNK | 0o777})
     return lambda: sidecar.post(upload_parts(dist))
 
 
