@@ -5,9 +5,9 @@ uploads, the watch folder): it hashes the file, checks the archive (structure, m
 limits against archive bombs) and reads the core metadata with ``packaging``. It touches
 only the file it is given.
 
-It holds our own files to what PyPI accepts today: archives of regular files and
-directories only. Mirrored files never pass here: PyPI still hosts old files that break
-these rules.
+It holds our own files to what PyPI accepts today: a PEP 440 version and archives of
+regular files and directories only. Mirrored files never pass here: PyPI
+still hosts old files that break these rules (``naming.parse_filename`` reads them).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from generator.errors import DistributionTooLarge, InvalidDistribution
 from generator.naming import (
     PackageType,
+    check_version,
     is_same_version,
     normalize_project,
     normalize_version,
@@ -175,7 +176,9 @@ def inspect_distribution(
         )
     display, version, requires_python, summary = _read_core_metadata(name, raw_metadata)
     try:
+        check_version(version)
         parsed = parse_filename(name, project_hint=display)
+        check_version(parsed.version)
     except ValueError as e:
         raise InvalidDistribution(name, str(e)) from e
     project = canonicalize_name(display)

@@ -28,7 +28,7 @@ from generator.errors import (
     InvalidDistribution,
     TimeshelfError,
 )
-from generator.naming import is_same_version
+from generator.naming import check_version, is_same_version
 from generator.records import FileRecord, Source
 from generator.store import BlobStore, LocalStore, file_key
 
@@ -102,6 +102,11 @@ def ingest_file(
             f"the form names project {expect_name!r} but the file's metadata says "
             f"{dist.display_name!r}",
         )
+    if expect_version:
+        try:
+            check_version(expect_version)
+        except ValueError as e:
+            raise InvalidDistribution(dist.filename, f"the form gives an {e}") from e
     if expect_version and not is_same_version(expect_version, dist.version):
         raise InvalidDistribution(
             dist.filename,

@@ -3,7 +3,8 @@
 The one exception is a distribution whose version is not PEP 440: PyPI still hosts
 such files and a mirror must keep them, but ``packaging`` refuses to parse their
 filenames. ``parse_filename`` then splits the name on the project name it was given,
-never by a pattern of its own.
+never by a pattern of its own. Files of our own (``distributions.inspect_distribution``)
+are held to more: ``check_version``.
 """
 
 from __future__ import annotations
@@ -135,6 +136,19 @@ def quoted(value: str) -> str:
     if len(value) <= _QUOTE_LIMIT:
         return repr(value)
     return repr(value[:_QUOTE_LIMIT]) + "..."
+
+
+def check_version(version: str) -> Version:
+    """The PEP 440 version ``version`` spells; ``ValueError`` saying what is valid if none.
+
+    For files of our own only: mirrored files keep their legacy versions.
+    """
+    try:
+        return Version(version)
+    except InvalidVersion as e:
+        raise ValueError(
+            f"invalid version {quoted(version)}: use a PEP 440 version, e.g. 1.0, 2.0.1, 1.0rc1"
+        ) from e
 
 
 def version_sort_key(version: str) -> tuple[int, Version | str]:

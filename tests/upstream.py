@@ -117,9 +117,10 @@ class FakeUpstream:
         requires_python: str | None = None, metadata: bool = True,
         display_name: str | None = None,
     ) -> FakeFile:
-        """Publish the file at ``path`` (its project is taken from the filename)."""
+        """Publish the file at ``path`` (its project is taken from the filename, split on
+        ``display_name`` when given: how a legacy version's name is read)."""
         data = path.read_bytes()
-        parsed = parse_filename(path.name)
+        parsed = parse_filename(path.name, project_hint=display_name)
         meta = wheel_metadata(data) if metadata and path.name.endswith(".whl") else None
         entry = FakeFile(
             filename=path.name, data=data, upload_time=uploaded or datetime.now(UTC),
@@ -214,7 +215,7 @@ class FakeUpstream:
                 if f.metadata is not None:
                     entry["core-metadata"] = {"sha256": hashlib.sha256(f.metadata).hexdigest()}
                 entries.append(entry)
-            versions = sorted({parse_filename(f.filename).version for f in files})
+            versions = sorted({parse_filename(f.filename, name).version for f in files})
             return _json({"meta": {"api-version": "1.1", "_last-serial": project.serial},
                           "name": name, "files": entries, "versions": versions})
         anchors = []
@@ -236,7 +237,7 @@ class FakeUpstream:
         project = self.projects[name]
         releases: dict[str, list[dict[str, object]]] = {}
         for f in sorted(project.files.values(), key=lambda f: f.filename):
-            parsed = parse_filename(f.filename)
+            parsed = parse_filename(f.filename, name)
             stamp = f.upload_time.strftime("%Y-%m-%dT%H:%M:%S")
             releases.setdefault(parsed.version, []).append({
                 "filename": f.filename, "url": f"http://127.0.0.1:{self.port}{f.path}",

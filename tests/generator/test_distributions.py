@@ -2,7 +2,7 @@
 
 The full corpus of refused files runs through ``timeshelf add`` in ``test_ingest.py``;
 here are what an accepted file yields, the filename rules, hashing, the archive limits,
-and the rules for our own files: member types.
+and the rules for our own files: member types and PEP 440 versions.
 """
 
 from __future__ import annotations
@@ -48,8 +48,6 @@ PKG_INFO = metadata_text("foo", "1.0").encode()
          ("foo-bar", "foo_bar", "1.0", "sdist", "<4,>=3.9")),
         (lambda d: d.sdist("foo", "1.0-beta-2", filename="foo-1.0-beta-2.tar.gz"),
          ("foo", "foo", "1.0b2", "sdist", None)),
-        (lambda d: d.sdist("foo", "1.0-custom-2", filename="foo-1.0-custom-2.tar.gz"),
-         ("foo", "foo", "1.0-custom-2", "sdist", None)),
         (lambda d: write_zip(d.fresh_dir() / "foo-1.0-py3-none-any.whl",
                              wheel_members(WheelSpec("foo", "1.0")),
                              modes={"foo/__init__.py": 0o100644,
@@ -61,7 +59,7 @@ PKG_INFO = metadata_text("foo", "1.0").encode()
          ("foo", "foo", "1.0", "sdist", None)),
     ],
     ids=["wheel", "wheel-local-platform", "sdist", "zip-sdist", "normalized-version",
-         "legacy-version", "wheel-unix-modes", "sdist-directories-and-old-regular-type"],
+         "wheel-unix-modes", "sdist-directories-and-old-regular-type"],
 )
 def test_inspect_distribution(
     build: Callable[[Dists], Path], expected: tuple[str, str, str, str, str | None],
@@ -249,6 +247,44 @@ def _wheel(d: Dists, name: str, data: bytes, mode: int) -> Path:
          "zip-sdist-unknown-type", "wheel-symlink", "wheel-character-device"],
 )
 def test_inspect_refuses_links_and_special_members(
+    build: Callable[[Dists], Path], message: str, dists: Dists
+) -> None:
+    path = build(dists)
+    with pytest.raises(InvalidDistribution) as excinfo:
+        inspect_distribution(path)
+    assert type(excinfo.value) is InvalidDistribution
+    assert str(excinfo.value) == f"{path.name}: {message}"
+
+
+# -- PEP 440 versions -----------------------------------------------------------------
+
+PEP440 = "use a PEP 440 version, e.g. 1.0, 2.0.1, 1.0rc1"
+MARKUP = '3.0"><svg onload=alert(1)>'
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda d: d.sdist("x", MARKUP, filename=f"x-{MARKUP}.tar.gz"),
+         f"invalid version {MARKUP!r}: {PEP440}"),
+        (lambda d: d.sdist("x", MARKUP, fmt="zip", filename=f"x-{MARKUP}.zip"),
+         f"invalid version {MARKUP!r}: {PEP440}"),
+        (lambda d: d.sdist("foo", "1.0-custom-2", filename="foo-1.0-custom-2.tar.gz"),
+         f"invalid version '1.0-custom-2': {PEP440}"),
+        (lambda d: d.sdist("foo", "r1234"), f"invalid version 'r1234': {PEP440}"),
+        (lambda d: d.sdist("foo", "1.0", filename="foo-abc.tar.gz"),
+         f"invalid version 'abc': {PEP440}"),
+        (lambda d: d.sdist("foo", "1" + "0" * 200, filename="foo-1.0.tar.gz",
+                           pkg_info=metadata_text("foo", "1.0x" + "0" * 200)),
+         f"invalid version {'1.0x' + '0' * 76!r}...: {PEP440}"),
+        (lambda d: d.wheel("foo", "1.0", metadata=metadata_text("foo", "1.0 beta")),
+         f"invalid version '1.0 beta': {PEP440}"),
+    ],
+    ids=["sdist-markup-version", "zip-sdist-markup-version", "sdist-legacy-version",
+         "sdist-legacy-letters", "filename-version-only", "long-version-is-cut",
+         "wheel-metadata-version"],
+)
+def test_inspect_refuses_versions_that_are_not_pep440(
     build: Callable[[Dists], Path], message: str, dists: Dists
 ) -> None:
     path = build(dists)

@@ -170,6 +170,8 @@ class Bad:
 WHEEL = "foo-1.0-py3-none-any.whl"
 NOT_A_DIST = "not a distribution: use a wheel (.whl) or an sdist (.tar.gz or .zip)"
 ONLY_FILES = "an sdist holds only regular files and directories"
+PEP440 = "use a PEP 440 version, e.g. 1.0, 2.0.1, 1.0rc1"
+MARKUP = '3.0"><svg onload=alert(1)>'
 
 BAD: list[Bad] = [
     Bad("txt", lambda e: _file(e, "notes.txt", b"hello\n"), f"refused: notes.txt: {NOT_A_DIST}"),
@@ -337,6 +339,14 @@ BAD: list[Bad] = [
                                  wheel_members(WheelSpec("foo", "1.0"))),
         f"refused: {WHEEL}: wheel member 'foo/evil.py' is a symbolic link "
         "(to '../../../etc/shadow'): a wheel holds only regular files and directories"),
+    Bad("sdist-markup-version",
+        lambda e: e.dists.sdist("x", MARKUP, filename=f"x-{MARKUP}.tar.gz"),
+        f"refused: x-{MARKUP}.tar.gz: invalid version {MARKUP!r}: {PEP440}"),
+    Bad("sdist-legacy-version",
+        lambda e: e.dists.sdist("foo", "1.0-custom-2", filename="foo-1.0-custom-2.tar.gz"),
+        f"refused: foo-1.0-custom-2.tar.gz: invalid version '1.0-custom-2': {PEP440}"),
+    Bad("sdist-legacy-no-dash", lambda e: e.dists.sdist("foo", "r1234"),
+        f"refused: foo-r1234.tar.gz: invalid version 'r1234': {PEP440}"),
     Bad("non-local-source", lambda e: e.dists.sdist("foo", "1.0"),
         "refused: source 'mirror' is of type 'pypi': files can be added only to "
         "local-python sources", source="mirror"),
@@ -425,10 +435,6 @@ GOOD: list[tuple[str, Callable[[Dists], Path], str, str]] = [
     ("sdist-zip", lambda d: d.sdist("foo", "1.0", fmt="zip"), "foo", "1.0"),
     ("sdist-dashed-name", lambda d: d.sdist("foo-bar", "1.0", filename="foo-bar-1.0.tar.gz"),
      "foo-bar", "1.0"),
-    ("sdist-legacy-version",
-     lambda d: d.sdist("foo", "1.0-custom-2", filename="foo-1.0-custom-2.tar.gz"),
-     "foo", "1.0-custom-2"),
-    ("sdist-legacy-no-dash", lambda d: d.sdist("foo", "r1234"), "foo", "r1234"),
     ("sdist-version-normalized",
      lambda d: d.sdist("foo", "1.0-beta-2", filename="foo-1.0-beta-2.tar.gz"), "foo", "1.0b2"),
     ("metadata-2.4", lambda d: d.wheel("foo", "1.0", metadata=metadata_text(
@@ -462,26 +468,6 @@ def test_add_accepts(
     assert isinstance(installation.store, LocalStore)
     stored = installation.store.path(file_key(files[0]["hashes"]["sha256"], path.name))
     assert stored.read_bytes() == path.read_bytes()
-
-
-def test_legacy_versions_sort_deterministically(
-    installation: Installation, cli: CliRunner, dists: Dists
-) -> None:
-    paths = [
-        dists.sdist("foo", "2.0"),
-        dists.sdist("foo", "1.0-custom-2", filename="foo-1.0-custom-2.tar.gz"),
-        dists.sdist("foo", "r5"),
-        dists.wheel("foo", "1.0"),
-    ]
-    assert cli("add", "--source", "local", *paths).code == 0
-
-    _html, data = _page(installation, "foo")
-    assert data["versions"] == ["1.0-custom-2", "r5", "1.0", "2.0"]
-    files = data["files"]
-    assert isinstance(files, list)
-    assert [f["filename"] for f in files] == sorted(p.name for p in paths)
-    listing = cli("list", "packages")
-    assert listing.out == "foo\tlocal\t2.0\t4 versions\t4 files\n"
 
 
 def test_signature_beside_file_is_stored_and_advertised(
@@ -647,6 +633,19 @@ def test_ingest_file_refuses_reused_names_with_their_types(
         with pytest.raises(FileRemoved, match="since been removed"):
             ingest_file(catalog, store, source, path, clock())
     assert footprint_of(installation) == before
+
+
+def test_ingest_file_refuses_a_form_version_that_is_not_pep440(
+    installation: Installation, clock: FakeClock, dists: Dists
+) -> None:
+    with pytest.raises(InvalidDistribution) as excinfo:
+        ingest_file(installation.catalog, installation.store,
+                    installation.catalog.get_source("local"), dists.wheel("foo", "1.0"),
+                    clock(), expect_version=MARKUP)
+    assert type(excinfo.value) is InvalidDistribution
+    assert str(excinfo.value) == (
+        f"{WHEEL}: the form gives an invalid version {MARKUP!r}: {PEP440}"
+    )
 
 
 def test_ingest_file_refuses_a_mirror_source(

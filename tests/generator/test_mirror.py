@@ -127,6 +127,30 @@ def test_first_sync_lists_every_file_with_upstream_metadata(
     assert sorted(upstream.paths()[1:]) == ["/simple/alpha/", "/simple/beta/"]
 
 
+def test_mirrored_legacy_versions_are_kept_and_sort_deterministically(
+    mirror: CliRunner, installation: Installation, upstream: FakeUpstream, dists: Dists,
+) -> None:
+    """PyPI still hosts files that are not PEP 440: a mirror keeps them (``add`` and
+    uploads refuse them for local sources) and sorts them before the valid ones."""
+    paths = [
+        dists.sdist("foo", "2.0"),
+        dists.sdist("foo", "1.0-custom-2", filename="foo-1.0-custom-2.tar.gz"),
+        dists.sdist("foo", "r5"),
+        dists.wheel("foo", "1.0"),
+    ]
+    for path in paths:
+        upstream.add(path, uploaded=OLD, display_name="foo")
+
+    result = mirror("sync")
+
+    assert result.code == 0, result.err
+    assert page(installation, "foo")["versions"] == ["1.0-custom-2", "r5", "1.0", "2.0"]
+    assert [f["filename"] for f in files_of(installation, "foo")] == sorted(
+        p.name for p in paths)
+    listing = mirror("list", "packages")
+    assert listing.out == "foo\tpypi\t2.0\t4 versions\t4 files\n"
+
+
 def test_a_resync_without_upstream_change_makes_one_request(
     mirror: CliRunner, upstream: FakeUpstream, dists: Dists
 ) -> None:

@@ -8,6 +8,7 @@ from generator.errors import InvalidName
 from generator.naming import (
     ParsedFilename,
     check_slug,
+    check_version,
     is_distribution_filename,
     is_same_version,
     normalize_project,
@@ -184,3 +185,36 @@ def test_is_same_version(a: str, b: str, same: bool) -> None:
 )
 def test_normalize_version(version: str, normal: str) -> None:
     assert normalize_version(version) == normal
+
+
+@pytest.mark.parametrize(
+    ("version", "normal"),
+    [("1.0", "1.0"), ("2.0.1", "2.0.1"), ("1.0rc1", "1.0rc1"), ("1.0-beta-2", "1.0b2"),
+     ("1!2.0.post1.dev3+cpu.1", "1!2.0.post1.dev3+cpu.1")],
+    ids=["release", "three-parts", "pre-release", "spelled-pre", "every-part"],
+)
+def test_check_version(version: str, normal: str) -> None:
+    assert str(check_version(version)) == normal
+
+
+LONG = "1." + "x" * 200
+
+
+@pytest.mark.parametrize(
+    ("version", "quoted"),
+    [
+        ('3.0"><svg onload=alert(1)>', "'3.0\"><svg onload=alert(1)>'"),
+        ("1.0-custom-2", "'1.0-custom-2'"),
+        ("r1234", "'r1234'"),
+        ("1.0 beta", "'1.0 beta'"),
+        ("", "''"),
+        (LONG, repr(LONG[:80]) + "..."),
+    ],
+    ids=["markup", "legacy-dashes", "legacy-letters", "space", "empty", "long-is-cut"],
+)
+def test_check_version_refuses(version: str, quoted: str) -> None:
+    with pytest.raises(ValueError, match="invalid version") as excinfo:
+        check_version(version)
+    assert str(excinfo.value) == (
+        f"invalid version {quoted}: use a PEP 440 version, e.g. 1.0, 2.0.1, 1.0rc1"
+    )

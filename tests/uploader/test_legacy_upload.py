@@ -609,6 +609,41 @@ def wheel_symlink_member(sidecar: Sidecar, name: str) -> Attempt:
     return lambda: sidecar.post(upload_parts(dist))
 
 
+# U-04 version
+
+PEP440 = "use a PEP 440 version, e.g. 1.0, 2.0.1, 1.0rc1"
+MARKUP = '3.0"><svg onload=alert(1)>'
+
+
+def sdist_of_version(sidecar: Sidecar, name: str, version: str) -> Attempt:
+    """An sdist whose PKG-INFO, file name and form all give ``version``."""
+    module = name.replace("-", "_")
+    dist = sdist(sidecar, name, filename=f"{module}-1.0.tar.gz",
+                 pkg_info=metadata_text(name, version))
+    return lambda: sidecar.post(upload_parts(
+        dist, filename=f"{module}-{version}.tar.gz", overrides={"version": version}))
+
+
+@refused(400, f"invalid version {MARKUP!r}: {PEP440}")
+def version_with_markup(sidecar: Sidecar, name: str) -> Attempt:
+    return sdist_of_version(sidecar, name, MARKUP)
+
+
+@refused(400, f"invalid version '1.0-custom-2': {PEP440}")
+def version_legacy_with_dashes(sidecar: Sidecar, name: str) -> Attempt:
+    return sdist_of_version(sidecar, name, "1.0-custom-2")
+
+
+@refused(400, f"invalid version 'r1234': {PEP440}")
+def version_legacy_letters(sidecar: Sidecar, name: str) -> Attempt:
+    return sdist_of_version(sidecar, name, "r1234")
+
+
+@refused(400, f"the form gives an invalid version {MARKUP!r}: {PEP440}")
+def form_version_with_markup(sidecar: Sidecar, name: str) -> Attempt:
+    return post_wheel(sidecar, name, overrides={"version": MARKUP})
+
+
 # T-19 signatures
 
 
