@@ -5,8 +5,8 @@ uploads, the watch folder): it hashes the file, checks the archive (structure, m
 limits against archive bombs) and reads the core metadata with ``packaging``. It touches
 only the file it is given.
 
-It holds our own files to what PyPI accepts today: a PEP 440 version and archives of
-regular files and directories only. Mirrored files never pass here: PyPI
+It holds our own files to what PyPI accepts today: a PEP 440 version, PEP 425 tags, and
+archives of regular files and directories only. Mirrored files never pass here: PyPI
 still hosts old files that break these rules (``naming.parse_filename`` reads them).
 """
 
@@ -32,6 +32,7 @@ from generator.errors import DistributionTooLarge, InvalidDistribution
 from generator.naming import (
     PackageType,
     check_version,
+    check_wheel_tags,
     is_same_version,
     normalize_project,
     normalize_version,
@@ -421,6 +422,7 @@ def _scan_zip(archive: zipfile.ZipFile, filename: str, wanted: set[str], limits:
 def _read_wheel(path: Path, filename: str, limits: Limits) -> tuple[bytes, bytes]:
     try:
         parsed = parse_filename(filename)
+        check_wheel_tags(filename)
     except ValueError as e:
         raise InvalidDistribution(filename, str(e)) from e
     with _open_zip(path, filename, limits, "wheel") as archive:

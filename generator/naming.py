@@ -4,7 +4,7 @@ The one exception is a distribution whose version is not PEP 440: PyPI still hos
 such files and a mirror must keep them, but ``packaging`` refuses to parse their
 filenames. ``parse_filename`` then splits the name on the project name it was given,
 never by a pattern of its own. Files of our own (``distributions.inspect_distribution``)
-are held to more: ``check_version``.
+are held to more: ``check_version`` and ``check_wheel_tags``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ _PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNO
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 WHEEL_SUFFIX = ".whl"
+# One wheel tag part (python, abi or platform): PEP 425 tags are lowercase letters, digits
+# and '_' (PEP 425 turns '-' and '.' of a platform into '_'), compressed tag sets joined by
+# '.'. packaging lowercases and takes any other character, so a name it parses can still
+# carry quotes, '?' or '#' into a link, or spell one wheel two ways (PY3 and py3).
+_TAG_PART = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
+_TAG_KINDS = ("python", "abi", "platform")
 # A bad value quoted in a message is cut here: metadata fields can be megabytes long.
 _QUOTE_LIMIT = 80
 
@@ -149,6 +155,26 @@ def check_version(version: str) -> Version:
         raise ValueError(
             f"invalid version {quoted(version)}: use a PEP 440 version, e.g. 1.0, 2.0.1, 1.0rc1"
         ) from e
+
+
+def check_wheel_tags(filename: str) -> None:
+    """Refuse a wheel filename whose python, abi or platform tag is not PEP 425 lowercase.
+
+    ``filename`` is one ``packaging`` parses (so it has its five or six parts); raises
+    ``ValueError`` naming every bad tag.
+    """
+    stem = filename[: -len(WHEEL_SUFFIX)] if filename.endswith(WHEEL_SUFFIX) else filename
+    tags = stem.split("-")[-3:]
+    bad = [
+        f"{kind} tag {quoted(tag)}"
+        for kind, tag in zip(_TAG_KINDS, tags, strict=True)
+        if not _TAG_PART.fullmatch(tag)
+    ]
+    if bad:
+        raise ValueError(
+            f"invalid {', '.join(bad)}: a tag is lowercase letters, digits and '_', with '.' "
+            "between compressed tags, e.g. py3-none-any or py2.py3-none-manylinux_2_17_x86_64"
+        )
 
 
 def version_sort_key(version: str) -> tuple[int, Version | str]:

@@ -2,7 +2,7 @@
 
 The full corpus of refused files runs through ``timeshelf add`` in ``test_ingest.py``;
 here are what an accepted file yields, the filename rules, hashing, the archive limits,
-and the rules for our own files: member types and PEP 440 versions.
+and the rules for our own files: member types, PEP 440 versions and wheel tags.
 """
 
 from __future__ import annotations
@@ -285,6 +285,36 @@ MARKUP = '3.0"><svg onload=alert(1)>'
          "wheel-metadata-version"],
 )
 def test_inspect_refuses_versions_that_are_not_pep440(
+    build: Callable[[Dists], Path], message: str, dists: Dists
+) -> None:
+    path = build(dists)
+    with pytest.raises(InvalidDistribution) as excinfo:
+        inspect_distribution(path)
+    assert type(excinfo.value) is InvalidDistribution
+    assert str(excinfo.value) == f"{path.name}: {message}"
+
+
+# -- PEP 425 tags ----------------------------------------------------------------------
+
+TAGS = ("a tag is lowercase letters, digits and '_', with '.' between compressed tags, "
+        "e.g. py3-none-any or py2.py3-none-manylinux_2_17_x86_64")
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda d: d.wheel("handpkg", "2.0", tag='py3-none-any"onmouseover="alert(1)'),
+         f"invalid platform tag 'any\"onmouseover=\"alert(1)': {TAGS}"),
+        (lambda d: d.wheel("handpkg", "2.1", tag="py3-none-any?x=1#frag"),
+         f"invalid platform tag 'any?x=1#frag': {TAGS}"),
+        (lambda d: d.wheel("foo", "1.0", tag="PY3-none-any"),
+         f"invalid python tag 'PY3': {TAGS}"),
+        (lambda d: d.wheel("foo", "1.0", tag="cp311-CP311-Linux_X86_64"),
+         f"invalid abi tag 'CP311', platform tag 'Linux_X86_64': {TAGS}"),
+    ],
+    ids=["quotes", "query-and-fragment", "uppercase-python", "uppercase-abi-and-platform"],
+)
+def test_inspect_refuses_bad_wheel_tags(
     build: Callable[[Dists], Path], message: str, dists: Dists
 ) -> None:
     path = build(dists)

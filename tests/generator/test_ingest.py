@@ -171,6 +171,8 @@ WHEEL = "foo-1.0-py3-none-any.whl"
 NOT_A_DIST = "not a distribution: use a wheel (.whl) or an sdist (.tar.gz or .zip)"
 ONLY_FILES = "an sdist holds only regular files and directories"
 PEP440 = "use a PEP 440 version, e.g. 1.0, 2.0.1, 1.0rc1"
+TAGS = ("a tag is lowercase letters, digits and '_', with '.' between compressed tags, "
+        "e.g. py3-none-any or py2.py3-none-manylinux_2_17_x86_64")
 MARKUP = '3.0"><svg onload=alert(1)>'
 
 BAD: list[Bad] = [
@@ -347,6 +349,16 @@ BAD: list[Bad] = [
         f"refused: foo-1.0-custom-2.tar.gz: invalid version '1.0-custom-2': {PEP440}"),
     Bad("sdist-legacy-no-dash", lambda e: e.dists.sdist("foo", "r1234"),
         f"refused: foo-r1234.tar.gz: invalid version 'r1234': {PEP440}"),
+    Bad("wheel-tag-with-quotes",
+        lambda e: e.dists.wheel("handpkg", "2.0", tag='py3-none-any"onmouseover="alert(1)'),
+        """refused: handpkg-2.0-py3-none-any"onmouseover="alert(1).whl: invalid platform tag """
+        f"""'any"onmouseover="alert(1)': {TAGS}"""),
+    Bad("wheel-tag-with-query", lambda e: e.dists.wheel("handpkg", "2.1",
+                                                        tag="py3-none-any?x=1#frag"),
+        f"refused: handpkg-2.1-py3-none-any?x=1#frag.whl: invalid platform tag "
+        f"'any?x=1#frag': {TAGS}"),
+    Bad("wheel-tag-uppercase", lambda e: e.dists.wheel("foo", "1.0", tag="py3-none-ANY"),
+        f"refused: foo-1.0-py3-none-ANY.whl: invalid platform tag 'ANY': {TAGS}"),
     Bad("non-local-source", lambda e: e.dists.sdist("foo", "1.0"),
         "refused: source 'mirror' is of type 'pypi': files can be added only to "
         "local-python sources", source="mirror"),
@@ -435,6 +447,9 @@ GOOD: list[tuple[str, Callable[[Dists], Path], str, str]] = [
     ("sdist-zip", lambda d: d.sdist("foo", "1.0", fmt="zip"), "foo", "1.0"),
     ("sdist-dashed-name", lambda d: d.sdist("foo-bar", "1.0", filename="foo-bar-1.0.tar.gz"),
      "foo-bar", "1.0"),
+    ("wheel-compressed-tags",
+     lambda d: d.wheel("foo", "1.0", tag="py2.py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64"),
+     "foo", "1.0"),
     ("sdist-version-normalized",
      lambda d: d.sdist("foo", "1.0-beta-2", filename="foo-1.0-beta-2.tar.gz"), "foo", "1.0b2"),
     ("metadata-2.4", lambda d: d.wheel("foo", "1.0", metadata=metadata_text(

@@ -9,6 +9,7 @@ from generator.naming import (
     ParsedFilename,
     check_slug,
     check_version,
+    check_wheel_tags,
     is_distribution_filename,
     is_same_version,
     normalize_project,
@@ -218,3 +219,42 @@ def test_check_version_refuses(version: str, quoted: str) -> None:
     assert str(excinfo.value) == (
         f"invalid version {quoted}: use a PEP 440 version, e.g. 1.0, 2.0.1, 1.0rc1"
     )
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["foo-1.0-py3-none-any.whl", "foo-1.0-1-py2.py3-none-any.whl",
+     "foo-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+     "foo-1.0-cp313-cp313t-win_amd64.whl", "foo-1.0-pp310-pypy310_pp73-macosx_11_0_arm64.whl"],
+    ids=["pure", "build-and-compressed-python", "compressed-platform", "free-threaded",
+         "pypy"],
+)
+def test_check_wheel_tags_accepts(filename: str) -> None:
+    check_wheel_tags(filename)
+
+
+TAGS_RULE = (
+    "a tag is lowercase letters, digits and '_', with '.' between compressed tags, "
+    "e.g. py3-none-any or py2.py3-none-manylinux_2_17_x86_64"
+)
+
+
+@pytest.mark.parametrize(
+    ("filename", "bad"),
+    [
+        ('handpkg-2.0-py3-none-any"onmouseover="alert(1).whl',
+         "platform tag 'any\"onmouseover=\"alert(1)'"),
+        ("handpkg-2.1-py3-none-any?x=1#frag.whl", "platform tag 'any?x=1#frag'"),
+        ("foo-1.0-PY3-none-any.whl", "python tag 'PY3'"),
+        ("foo-1.0-py3-None-ANY.whl", "abi tag 'None', platform tag 'ANY'"),
+        ("foo-1.0-py3-none-linux_x86_64..any.whl", "platform tag 'linux_x86_64..any'"),
+        ("foo-1.0-py3-none-any+x.whl", "platform tag 'any+x'"),
+        ("foo-1.0-py3-abi%22-any.whl", "abi tag 'abi%22'"),
+    ],
+    ids=["quotes", "query-and-fragment", "uppercase-python", "uppercase-abi-and-platform",
+         "empty-compressed-tag", "plus", "percent"],
+)
+def test_check_wheel_tags_refuses(filename: str, bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid") as excinfo:
+        check_wheel_tags(filename)
+    assert str(excinfo.value) == f"invalid {bad}: {TAGS_RULE}"

@@ -609,7 +609,7 @@ def wheel_symlink_member(sidecar: Sidecar, name: str) -> Attempt:
     return lambda: sidecar.post(upload_parts(dist))
 
 
-# U-04 version
+# U-04 version, U-06 wheel tags
 
 PEP440 = "use a PEP 440 version, e.g. 1.0, 2.0.1, 1.0rc1"
 MARKUP = '3.0"><svg onload=alert(1)>'
@@ -642,6 +642,32 @@ def version_legacy_letters(sidecar: Sidecar, name: str) -> Attempt:
 @refused(400, f"the form gives an invalid version {MARKUP!r}: {PEP440}")
 def form_version_with_markup(sidecar: Sidecar, name: str) -> Attempt:
     return post_wheel(sidecar, name, overrides={"version": MARKUP})
+
+
+TAGS = "a tag is lowercase letters, digits and '_', with '.' between compressed tags"
+
+
+def wheel_with_tags(sidecar: Sidecar, name: str, tag: str) -> Attempt:
+    """A good wheel of ``name`` sent under a file name ending in ``tag``."""
+    dist = wheel(sidecar, name)
+    sent = wheel_filename(name, "1.0", tag)
+    return lambda: sidecar.post(upload_parts(dist, filename=sent))
+
+
+@refused(400, f"""invalid platform tag 'any"onmouseover="alert(1)': {TAGS}""")
+def wheel_tag_with_quotes(sidecar: Sidecar, name: str) -> Attempt:
+    # Sent as %22 in the part's filename (HTML5 style, as urllib3 does), read back as '"'.
+    return wheel_with_tags(sidecar, name, 'py3-none-any"onmouseover="alert(1)')
+
+
+@refused(400, f"invalid platform tag 'any?x=1#frag': {TAGS}")
+def wheel_tag_with_query_and_fragment(sidecar: Sidecar, name: str) -> Attempt:
+    return wheel_with_tags(sidecar, name, "py3-none-any?x=1#frag")
+
+
+@refused(400, f"invalid python tag 'Py3', abi tag 'NONE': {TAGS}")
+def wheel_tag_uppercase(sidecar: Sidecar, name: str) -> Attempt:
+    return wheel_with_tags(sidecar, name, "Py3-NONE-any")
 
 
 # T-19 signatures
