@@ -29,9 +29,16 @@ from generator.errors import (
     FileAlreadyExists,
     FileRemoved,
     NotFound,
+    SameDistributionExists,
+    SameDistributionRemoved,
     StoreError,
 )
-from generator.naming import check_slug, is_same_version, version_sort_key
+from generator.naming import (
+    check_slug,
+    distribution_identity,
+    is_same_version,
+    version_sort_key,
+)
 from generator.records import (
     SOURCE_TYPES,
     Activity,
@@ -57,6 +64,13 @@ from generator.schema import MIGRATIONS, SCHEMA_VERSION
 _FILE_COLUMNS = (
     "f.filename, f.version, f.packagetype, f.sha256, f.blake2_256, f.size, f.requires_python, "
     "f.upload_time, f.metadata_sha256, f.has_signature, f.yanked, f.yanked_reason"
+)
+# The files of one kind of a project in a source, but one filename: those another
+# spelling of that filename could collide with (``_same_distribution``).
+_SIBLING_FILES = (
+    f"SELECT {_FILE_COLUMNS}, f.removed_at FROM files f JOIN projects p ON p.id = f.project_id "
+    "WHERE p.source_id = ? AND p.name = ? AND f.packagetype = ? AND f.filename <> ? "
+    "ORDER BY f.removed_at IS NOT NULL, f.filename"
 )
 # Names per statement when filtering by a list (well under SQLite's bound-variable limit).
 _CHUNK = 500
@@ -339,6 +353,17 @@ class Catalog:
             return None
         return _file_from_row(rows[0]), rows[0][12] is not None
 
+    def find_same_distribution(
+        self, source: Source, project: NormalizedName, filename: str, packagetype: str
+    ) -> tuple[FileRecord, bool] | None:
+        """Another file of the source that is the same distribution as ``filename``
+        (``naming.distribution_identity``) and whether it was removed, or None.
+
+        The exact ``filename`` is ``find_file``'s: it is never its own other spelling.
+        """
+        rows = self._query(_SIBLING_FILES, (source.id, project, packagetype, filename))
+        return _same_distribution(rows, project, filename)
+
     def add_file(
         self, source: Source, project: NormalizedName, display_name: str, summary: str,
         record: FileRecord, at: datetime,
@@ -346,7 +371,10 @@ class Catalog:
         """Record a stored file; True if new, False if the identical file was already there.
 
         Raises ``FileAlreadyExists`` for the same filename with other bytes, and
-        ``FileRemoved`` for a filename whose file was removed.
+        ``FileRemoved`` for a filename whose file was removed; their subclasses
+        ``SameDistributionExists``/``SameDistributionRemoved`` for another spelling of
+        a file in the source (checked in the same transaction, so two concurrent
+        spellings cannot both get in).
         """
         with self._write() as cur:
             existing = cur.execute(
@@ -360,6 +388,12 @@ class Catalog:
                 if existing[0] != record.sha256:
                     raise FileAlreadyExists(record.filename, existing[0])
                 return False
+            siblings = cur.execute(
+                _SIBLING_FILES, (source.id, project, record.packagetype, record.filename)
+            ).fetchall()
+            same = _same_distribution(siblings, project, record.filename)
+            if same is not None:
+                raise same_distribution_error(source, record.filename, *same)
             row = cur.execute(
                 "SELECT id FROM projects WHERE source_id = ? AND name = ?", (source.id, project)
             ).fetchone()
@@ -1386,6 +1420,34 @@ class Catalog:
             cur.execute(
                 "UPDATE tokens SET last_used_at = ? WHERE id = ?", (format_timestamp(at), token_id)
             )
+
+
+def _same_distribution(
+    rows: Sequence[Sequence[Any]], project: NormalizedName, filename: str
+) -> tuple[FileRecord, bool] | None:
+    """The first of ``rows`` (``_SIBLING_FILES``: live files first) naming ``filename``'s
+    distribution. Identities are compared here, not in SQL: ``1.0`` and ``1.0.0`` are one
+    version, and tags are sets (``py2.py3`` holds ``py3``, but is not ``py3``)."""
+    wanted = distribution_identity(filename, project)
+    if wanted is None:
+        return None
+    for row in rows:
+        if distribution_identity(row[0], project) == wanted:
+            return _file_from_row(row[:12]), row[12] is not None
+    return None
+
+
+def same_distribution_error(
+    source: Source, filename: str, existing: FileRecord, removed: bool
+) -> SameDistributionExists | SameDistributionRemoved:
+    """The error for ``filename`` being another spelling of ``existing`` in ``source``."""
+    if removed:
+        return SameDistributionRemoved(
+            filename, existing.filename, source.name, existing.packagetype
+        )
+    return SameDistributionExists(
+        filename, existing.filename, existing.sha256, source.name, existing.packagetype
+    )
 
 
 def _project(head: Sequence[Any], files: list[FileRecord]) -> ProjectState:

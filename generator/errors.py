@@ -9,7 +9,9 @@ and what would be valid; the CLI and the sidecar each turn them into output in o
     ├── InvalidDistribution (ValueError)      a file that is not an acceptable distribution
     │   └── DistributionTooLarge              ... over a size, ratio or member limit
     ├── FileAlreadyExists (ValueError)        a filename already stored with other bytes
+    │   └── SameDistributionExists            ... or another spelling of a stored file
     ├── FileRemoved (ValueError)              a filename used by a file since removed
+    │   └── SameDistributionRemoved           ... or another spelling of a removed file
     ├── NotFound (LookupError)                an unknown source, repository, project, file
     ├── Conflict (ValueError)                 an operation that contradicts the catalog
     └── StoreError (OSError)                  the blob store or output could not be written
@@ -67,6 +69,45 @@ class FileRemoved(TimeshelfError, ValueError):
             "file names are never reused: upload a new version instead"
         )
         self.filename = filename
+
+
+def _same_distribution(packagetype: str) -> str:
+    if packagetype == "sdist":
+        return "same project and version; a release has one sdist, .tar.gz or .zip"
+    return "same project, version and tags"
+
+
+class SameDistributionExists(FileAlreadyExists):
+    """Another spelling of a file in the source (same project, version, kind, build tag
+    and tags): installers could take either, so it would change what the first one means.
+
+    ``existing`` is the stored file's name, ``sha256`` its hash.
+    """
+
+    def __init__(
+        self, filename: str, existing: str, sha256: str, source: str, packagetype: str
+    ) -> None:
+        TimeshelfError.__init__(
+            self,
+            f"{filename!r} is the same distribution as {existing!r} already in source "
+            f"{source!r} ({_same_distribution(packagetype)}): a file name is forever; "
+            "upload a new version",
+        )
+        self.filename, self.sha256 = filename, sha256
+        self.existing, self.source = existing, source
+
+
+class SameDistributionRemoved(FileRemoved):
+    """Another spelling of a file since removed from the source; ``existing`` is its name."""
+
+    def __init__(self, filename: str, existing: str, source: str, packagetype: str) -> None:
+        TimeshelfError.__init__(
+            self,
+            f"{filename!r} is the same distribution as {existing!r}, since removed from "
+            f"source {source!r} ({_same_distribution(packagetype)}): file names are never "
+            "reused: upload a new version",
+        )
+        self.filename, self.existing, self.source = filename, existing, source
 
 
 class NotFound(TimeshelfError, LookupError):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from generator.catalog import Catalog
+from generator.catalog import Catalog, same_distribution_error
 from generator.clock import format_timestamp
 from generator.distributions import Distribution, Limits, inspect_distribution
 from generator.errors import (
@@ -88,7 +88,9 @@ def ingest_file(
     """Take one file into ``source``; raises a ``TimeshelfError`` and stores nothing if refused.
 
     ``expect_name``/``expect_version`` (an upload form's claims) must agree with the
-    archive's own metadata.
+    archive's own metadata. Another spelling of a file in the source (``keep3-1.0.0-...``
+    beside ``keep3-1.0-...``) is refused like a reused name: ``SameDistributionExists``,
+    ``SameDistributionRemoved``.
     """
     if source.type != "local-python":
         raise Conflict(
@@ -122,6 +124,13 @@ def ingest_file(
             raise FileRemoved(dist.filename)
         if record.sha256 != dist.digests.sha256:
             raise FileAlreadyExists(dist.filename, record.sha256)
+    else:
+        # Checked again when the row is added; here it saves storing a blob to refuse.
+        same = catalog.find_same_distribution(
+            source, dist.project, dist.filename, dist.packagetype
+        )
+        if same is not None:
+            raise same_distribution_error(source, dist.filename, *same)
     key = file_key(dist.digests.sha256, dist.filename)
     # Another ingest of the same bytes under the same name (to another source) must not
     # see the blob as its own to delete when it is refused: one at a time per key.

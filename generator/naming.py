@@ -4,7 +4,8 @@ The one exception is a distribution whose version is not PEP 440: PyPI still hos
 such files and a mirror must keep them, but ``packaging`` refuses to parse their
 filenames. ``parse_filename`` then splits the name on the project name it was given,
 never by a pattern of its own. Files of our own (``distributions.inspect_distribution``)
-are held to more: ``check_version`` and ``check_wheel_tags``.
+are held to more: ``check_version`` and ``check_wheel_tags``; ``distribution_identity``
+says when two filenames name the same distribution.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from packaging.tags import Tag
 from packaging.utils import (
+    BuildTag,
     InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
@@ -175,6 +178,41 @@ def check_wheel_tags(filename: str) -> None:
             f"invalid {', '.join(bad)}: a tag is lowercase letters, digits and '_', with '.' "
             "between compressed tags, e.g. py3-none-any or py2.py3-none-manylinux_2_17_x86_64"
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DistributionIdentity:
+    """What installers tell distributions apart by: two filenames with equal identities
+    are two spellings of one file (``keep3-1.0.0-py3-none-any.whl`` and
+    ``Keep3-1.0-py3-none-any.whl``). An sdist has no build tag and no tags: a release has
+    one sdist, ``.tar.gz`` or ``.zip`` (PyPI: "Only one sdist may be uploaded per release").
+    """
+
+    project: NormalizedName
+    version: Version
+    packagetype: PackageType
+    build: BuildTag = ()
+    tags: frozenset[Tag] = frozenset()
+
+
+def distribution_identity(filename: str, project: str) -> DistributionIdentity | None:
+    """The identity of the distribution ``filename`` (of ``project``) names.
+
+    None when it has no PEP 440 version or ``packaging`` cannot parse it (a legacy file:
+    only its exact name identifies it).
+    """
+    try:
+        parsed = parse_filename(filename, project_hint=project)
+        version = Version(parsed.version)
+    except ValueError:  # InvalidVersion is one
+        return None
+    if parsed.packagetype == "sdist":
+        return DistributionIdentity(project=parsed.project, version=version, packagetype="sdist")
+    _name, _version, build, tags = parse_wheel_filename(filename)
+    return DistributionIdentity(
+        project=parsed.project, version=version, packagetype="bdist_wheel", build=build,
+        tags=frozenset(tags),
+    )
 
 
 def version_sort_key(version: str) -> tuple[int, Version | str]:

@@ -20,6 +20,8 @@ from generator.errors import (
     FileRemoved,
     InvalidName,
     NotFound,
+    SameDistributionExists,
+    SameDistributionRemoved,
     StoreError,
 )
 from generator.records import FileRecord, PackageSummary, Source
@@ -258,6 +260,88 @@ def test_add_file_is_idempotent_and_refuses_other_bytes(catalog: Catalog, add: A
     assert str(excinfo.value).startswith("File already exists ('foo-1.0.tar.gz', with sha256")
     # The same name in another source is another file.
     assert add("b", "foo", "1.0", content="other") is True
+
+
+KEEP3 = ("keep3-1.0-py3-none-any.whl", "keep3-1.0.tar.gz")
+
+
+@pytest.mark.parametrize(
+    ("filename", "version", "existing"),
+    [
+        ("keep3-1.0.0-py3-none-any.whl", "1.0.0", "keep3-1.0-py3-none-any.whl"),
+        ("Keep3-1.0-py3-none-any.whl", "1.0", "keep3-1.0-py3-none-any.whl"),
+        ("keep3-1.0-PY3-none-any.whl", "1.0", "keep3-1.0-py3-none-any.whl"),
+        ("keep3-1.0.0.tar.gz", "1.0.0", "keep3-1.0.tar.gz"),
+        ("keep3-1.0.zip", "1.0", "keep3-1.0.tar.gz"),
+        ("keep3-1.0-py2.py3-none-any.whl", "1.0", None),
+        ("keep3-1.0-1-py3-none-any.whl", "1.0", None),
+        ("keep3-1.0-cp311-cp311-linux_x86_64.whl", "1.0", None),
+        ("keep3-1.0.post0-py3-none-any.whl", "1.0.post0", None),
+        ("keep3-1.1.zip", "1.1", None),
+    ],
+    ids=["zero-padded-version", "name-case", "tag-case", "sdist-version", "zip-beside-tar-gz",
+         "other-tag-set", "build-tag", "platform-wheel", "post-release", "other-version"],
+)
+def test_another_spelling_of_a_file_is_refused(
+    catalog: Catalog, tick: Ticker, filename: str, version: str, existing: str | None
+) -> None:
+    a = catalog.get_source("a")
+    for name in KEEP3:
+        assert catalog.add_file(a, NormalizedName("keep3"), "keep3", "", record(name, "1.0"),
+                                tick())
+    events = catalog.last_event_id()
+    new = record(filename, version, content="other bytes")
+
+    found = catalog.find_same_distribution(a, NormalizedName("keep3"), filename,
+                                           new.packagetype)
+
+    if existing is None:
+        assert found is None
+        assert catalog.add_file(a, NormalizedName("keep3"), "keep3", "", new, tick())
+        return
+    assert found is not None
+    assert (found[0].filename, found[1]) == (existing, False)
+    with pytest.raises(SameDistributionExists) as excinfo:
+        catalog.add_file(a, NormalizedName("keep3"), "keep3", "", new, tick())
+    assert isinstance(excinfo.value, FileAlreadyExists)
+    assert (excinfo.value.filename, excinfo.value.existing) == (filename, existing)
+    assert excinfo.value.sha256 == record(existing, "1.0").sha256
+    assert str(excinfo.value).startswith(
+        f"{filename!r} is the same distribution as {existing!r} already in source 'a' (same "
+    )
+    assert str(excinfo.value).endswith(": a file name is forever; upload a new version")
+    assert catalog.last_event_id() == events
+    assert shown(catalog) == {"keep3": ("a", tuple(sorted(KEEP3)))}
+    # Another source is another place: the spelling is its own first file there.
+    assert catalog.add_file(catalog.get_source("b"), NormalizedName("keep3"), "keep3", "", new,
+                            tick())
+
+
+def test_another_spelling_of_a_removed_file_is_refused(catalog: Catalog, tick: Ticker) -> None:
+    a = catalog.get_source("a")
+    catalog.add_file(a, NormalizedName("keep3"), "keep3", "", record(KEEP3[0], "1.0"), tick())
+    catalog.remove(a, "keep3", tick())
+    new = record("keep3-1.0.0-py3-none-any.whl", "1.0.0")
+
+    with pytest.raises(SameDistributionRemoved) as excinfo:
+        catalog.add_file(a, NormalizedName("keep3"), "keep3", "", new, tick())
+
+    assert isinstance(excinfo.value, FileRemoved)
+    assert excinfo.value.existing == KEEP3[0]
+    assert str(excinfo.value) == (
+        "'keep3-1.0.0-py3-none-any.whl' is the same distribution as "
+        "'keep3-1.0-py3-none-any.whl', since removed from source 'a' (same project, version "
+        "and tags): file names are never reused: upload a new version"
+    )
+
+
+def test_legacy_names_are_identified_by_their_exact_name(catalog: Catalog, tick: Ticker) -> None:
+    """Files recorded before the PEP 440 rule (or mirrored) have no identity to share."""
+    a = catalog.get_source("a")
+    for name, version in (("foo-1.0-custom-2.tar.gz", "1.0-custom-2"), ("foo-r5.tar.gz", "r5"),
+                          ("foo-r5.zip", "r5"), ("foo-2.tar.gz", "2")):
+        assert catalog.add_file(a, NormalizedName("foo"), "foo", "", record(name, version),
+                                tick())
 
 
 def test_priority_resolution(catalog: Catalog, add: AddFile, tick: Ticker) -> None:

@@ -28,6 +28,8 @@ from generator.errors import (
     FileAlreadyExists,
     FileRemoved,
     InvalidDistribution,
+    SameDistributionExists,
+    SameDistributionRemoved,
 )
 from generator.generate import simple_dir
 from generator.ingest import check_signature, ingest_file, ingest_paths
@@ -136,6 +138,18 @@ def _removed(env: Env) -> Path:
     return path
 
 
+def _added_first(env: Env, first: Path, second: Path) -> Path:
+    """``second`` after ``first`` was added (and is on the page)."""
+    assert env.cli("add", "--source", "local", first).code == 0
+    return second
+
+
+def _removed_first(env: Env, first: Path, second: Path) -> Path:
+    assert env.cli("add", "--source", "local", first).code == 0
+    assert env.cli("remove", "foo", "1.0").code == 0
+    return second
+
+
 def _special_member(env: Env, **members: bytes | TarEntry) -> Path:
     return _tar_sdist(env, {"foo-1.0/PKG-INFO": PKG_INFO,
                             **{f"foo-1.0/{k}": v for k, v in members.items()}})
@@ -174,6 +188,7 @@ PEP440 = "use a PEP 440 version, e.g. 1.0, 2.0.1, 1.0rc1"
 TAGS = ("a tag is lowercase letters, digits and '_', with '.' between compressed tags, "
         "e.g. py3-none-any or py2.py3-none-manylinux_2_17_x86_64")
 MARKUP = '3.0"><svg onload=alert(1)>'
+FOREVER = "a file name is forever; upload a new version"
 
 BAD: list[Bad] = [
     Bad("txt", lambda e: _file(e, "notes.txt", b"hello\n"), f"refused: notes.txt: {NOT_A_DIST}"),
@@ -359,6 +374,26 @@ BAD: list[Bad] = [
         f"'any?x=1#frag': {TAGS}"),
     Bad("wheel-tag-uppercase", lambda e: e.dists.wheel("foo", "1.0", tag="py3-none-ANY"),
         f"refused: foo-1.0-py3-none-ANY.whl: invalid platform tag 'ANY': {TAGS}"),
+    Bad("second-spelling-zero-padded",
+        lambda e: _added_first(e, e.dists.wheel("foo", "1.0"), e.dists.wheel("foo", "1.0.0")),
+        "refused: 'foo-1.0.0-py3-none-any.whl' is the same distribution as "
+        f"'{WHEEL}' already in source 'local' (same project, version and tags): {FOREVER}"),
+    Bad("second-spelling-name-case",
+        lambda e: _added_first(e, e.dists.wheel("foo", "1.0"), e.dists.wheel(
+            "Foo", "1.0", filename="Foo-1.0-py3-none-any.whl", module_body="other = 1\n")),
+        "refused: 'Foo-1.0-py3-none-any.whl' is the same distribution as "
+        f"'{WHEEL}' already in source 'local' (same project, version and tags): {FOREVER}"),
+    Bad("second-sdist-of-a-release",
+        lambda e: _added_first(e, e.dists.sdist("foo", "1.0"),
+                               e.dists.sdist("foo", "1.0.0", fmt="zip")),
+        "refused: 'foo-1.0.0.zip' is the same distribution as 'foo-1.0.tar.gz' already in "
+        "source 'local' (same project and version; a release has one sdist, .tar.gz or .zip): "
+        f"{FOREVER}"),
+    Bad("second-spelling-of-a-removed-file",
+        lambda e: _removed_first(e, e.dists.wheel("foo", "1.0"), e.dists.wheel("foo", "1.0.0")),
+        "refused: 'foo-1.0.0-py3-none-any.whl' is the same distribution as "
+        f"'{WHEEL}', since removed from source 'local' (same project, version and tags): "
+        "file names are never reused: upload a new version"),
     Bad("non-local-source", lambda e: e.dists.sdist("foo", "1.0"),
         "refused: source 'mirror' is of type 'pypi': files can be added only to "
         "local-python sources", source="mirror"),
@@ -483,6 +518,27 @@ def test_add_accepts(
     assert isinstance(installation.store, LocalStore)
     stored = installation.store.path(file_key(files[0]["hashes"]["sha256"], path.name))
     assert stored.read_bytes() == path.read_bytes()
+
+
+def test_other_spellings_of_distinct_files_are_taken(
+    installation: Installation, cli: CliRunner, dists: Dists
+) -> None:
+    """Only the same project, version, kind, build tag and tag set is one distribution."""
+    paths = [
+        dists.wheel("foo", "1.0"),
+        dists.wheel("foo", "1.0", tag="py2.py3-none-any"),
+        dists.wheel("foo", "1.0", filename="foo-1.0-1-py3-none-any.whl"),
+        dists.wheel("foo", "1.0.post0"),
+        dists.wheel("foo", "1.0", tag="cp311-cp311-linux_x86_64"),
+        dists.sdist("foo", "1.0"),
+    ]
+    result = cli("add", "--source", "local", *paths)
+
+    assert result.code == 0, result.err
+    _html, data = _page(installation, "foo")
+    files = data["files"]
+    assert isinstance(files, list)
+    assert [f["filename"] for f in files] == sorted(p.name for p in paths)
 
 
 def test_signature_beside_file_is_stored_and_advertised(
@@ -647,6 +703,39 @@ def test_ingest_file_refuses_reused_names_with_their_types(
     for path in (first, other):
         with pytest.raises(FileRemoved, match="since been removed"):
             ingest_file(catalog, store, source, path, clock())
+    assert footprint_of(installation) == before
+
+
+def test_ingest_file_refuses_other_spellings_with_their_types(
+    installation: Installation, clock: FakeClock, dists: Dists
+) -> None:
+    catalog, store = installation.catalog, installation.store
+    source = catalog.get_source("local")
+    accepted = ingest_file(catalog, store, source, dists.wheel("keep3", "1.0"), clock())
+    spellings = [
+        dists.wheel("keep3", "1.0.0"),
+        dists.wheel("Keep3", "1.0", filename="Keep3-1.0-py3-none-any.whl",
+                    directory=dists.fresh_dir()),
+    ]
+
+    before = footprint_of(installation)
+    for path in spellings:
+        with pytest.raises(SameDistributionExists) as exists:
+            ingest_file(catalog, store, source, path, clock())
+        assert (exists.value.filename, exists.value.existing) == (path.name, accepted.filename)
+        assert exists.value.sha256 == accepted.sha256
+        assert exists.value.source == "local"
+    assert footprint_of(installation) == before
+    # The identical file under its own name stays the idempotent success it was.
+    again = ingest_file(catalog, store, source, dists.wheel("keep3", "1.0",
+                                                            directory=dists.fresh_dir()), clock())
+    assert (again.filename, again.new) == (accepted.filename, False)
+
+    catalog.remove(source, "keep3", clock.advance(hours=1))
+    before = footprint_of(installation)
+    with pytest.raises(SameDistributionRemoved) as removed:
+        ingest_file(catalog, store, source, spellings[0], clock())
+    assert removed.value.existing == accepted.filename
     assert footprint_of(installation) == before
 
 

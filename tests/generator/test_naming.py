@@ -10,6 +10,7 @@ from generator.naming import (
     check_slug,
     check_version,
     check_wheel_tags,
+    distribution_identity,
     is_distribution_filename,
     is_same_version,
     normalize_project,
@@ -258,3 +259,41 @@ def test_check_wheel_tags_refuses(filename: str, bad: str) -> None:
     with pytest.raises(ValueError, match="invalid") as excinfo:
         check_wheel_tags(filename)
     assert str(excinfo.value) == f"invalid {bad}: {TAGS_RULE}"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        ("keep3-1.0-py3-none-any.whl", "keep3-1.0.0-py3-none-any.whl", True),
+        ("keep3-1.0-py3-none-any.whl", "Keep3-1.0-py3-none-any.whl", True),
+        ("keep3-1.0-py3-none-any.whl", "keep3-1.0-PY3-none-any.whl", True),
+        ("keep_3-1.0-py2.py3-none-any.whl", "keep.3-1.0-py3.py2-none-any.whl", True),
+        ("keep3-1.0.tar.gz", "keep3-1.0.0.tar.gz", True),
+        ("keep3-1.0.tar.gz", "keep3-1.0.zip", True),
+        ("keep3-1.0-py3-none-any.whl", "keep3-1.0-py2.py3-none-any.whl", False),
+        ("keep3-1.0-py3-none-any.whl", "keep3-1.0-1-py3-none-any.whl", False),
+        ("keep3-1.0-1-py3-none-any.whl", "keep3-1.0-2-py3-none-any.whl", False),
+        ("keep3-1.0-py3-none-any.whl", "keep3-1.0.post0-py3-none-any.whl", False),
+        ("keep3-1.0-py3-none-any.whl", "keep3-1.0+cpu-py3-none-any.whl", False),
+        ("keep3-1.0-py3-none-any.whl", "keep3-1.0.tar.gz", False),
+        ("keep3-1.0-py3-none-any.whl", "keep3-1.0-cp311-cp311-linux_x86_64.whl", False),
+    ],
+    ids=["zero-padded-version", "name-case", "tag-case", "name-spelling-and-tag-order",
+         "sdist-version", "sdist-tar-gz-and-zip", "other-tag-set", "build-tag",
+         "other-build-tag", "post-release", "local-version", "wheel-and-sdist",
+         "platform-wheel"],
+)
+def test_distribution_identity(first: str, second: str, same: bool) -> None:
+    a, b = distribution_identity(first, "keep3"), distribution_identity(second, "keep3")
+    assert a is not None
+    assert b is not None
+    assert (a == b) is same
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["keep3-1.0-custom-2.tar.gz", "keep3-r1234.tar.gz", "keep3.whl", "notes.txt"],
+    ids=["legacy-version", "legacy-letters", "unparsable-wheel", "not-a-distribution"],
+)
+def test_distribution_identity_of_a_legacy_name_is_none(filename: str) -> None:
+    assert distribution_identity(filename, "keep3") is None

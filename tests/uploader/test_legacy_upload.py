@@ -710,6 +710,48 @@ def duplicate_sdist_other_bytes_wider_token(sidecar: Sidecar, name: str) -> Atte
     return lambda: sidecar.post(upload_parts(second), holder="all")
 
 
+FOREVER = "a file name is forever; upload a new version"
+
+
+@refused(409, "'r_second_spelling_zero_padded-1.0.0-py3-none-any.whl' is the same "
+              "distribution as 'r_second_spelling_zero_padded-1.0-py3-none-any.whl' already "
+              f"in source 'local' (same project, version and tags): {FOREVER}")
+def second_spelling_zero_padded(sidecar: Sidecar, name: str) -> Attempt:
+    assert sidecar.post(upload_parts(wheel(sidecar, name, "1.0"))).status == 200
+    second = wheel(sidecar, name, "1.0.0", module_body="changed = True\n")
+    return lambda: sidecar.post(upload_parts(second))
+
+
+@refused(409, "'R_Second_Spelling_Name_Case-1.0-py3-none-any.whl' is the same distribution "
+              "as 'r_second_spelling_name_case-1.0-py3-none-any.whl' already in source "
+              f"'local' (same project, version and tags): {FOREVER}")
+def second_spelling_name_case(sidecar: Sidecar, name: str) -> Attempt:
+    first = wheel(sidecar, name)
+    assert sidecar.post(upload_parts(first)).status == 200
+    second = wheel(sidecar, name, module_body="changed = True\n")
+    sent = first.name.replace("r_second_spelling_name_case", "R_Second_Spelling_Name_Case")
+    return lambda: sidecar.post(upload_parts(second, filename=sent))
+
+
+@refused(409, "'r_second_sdist_of_a_release-1.0.zip' is the same distribution as "
+              "'r_second_sdist_of_a_release-1.0.tar.gz' already in source 'local' (same "
+              f"project and version; a release has one sdist, .tar.gz or .zip): {FOREVER}")
+def second_sdist_of_a_release(sidecar: Sidecar, name: str) -> Attempt:
+    assert sidecar.post(upload_parts(sdist(sidecar, name))).status == 200
+    second = sdist(sidecar, name, fmt="zip")
+    return lambda: sidecar.post(upload_parts(second))
+
+
+@refused(400, "'r_second_spelling_of_a_removed_file-1.0.0-py3-none-any.whl' is the same "
+              "distribution as 'r_second_spelling_of_a_removed_file-1.0-py3-none-any.whl', "
+              "since removed from source 'local'")
+def second_spelling_of_a_removed_file(sidecar: Sidecar, name: str) -> Attempt:
+    assert sidecar.post(upload_parts(wheel(sidecar, name, "1.0"))).status == 200
+    timeshelf(sidecar.config, "remove", name)
+    second = wheel(sidecar, name, "1.0.0")
+    return lambda: sidecar.post(upload_parts(second))
+
+
 @refused(400, "this filename was used by a file that has since been removed")
 def filename_of_a_removed_file(sidecar: Sidecar, name: str) -> Attempt:
     dist = wheel(sidecar, name)
@@ -1110,6 +1152,25 @@ def test_get_on_the_upload_url_is_not_an_upload(sidecar: Sidecar) -> None:
     assert_nothing_stored(sidecar, before)
 
 
+def test_a_second_spelling_leaves_the_page_as_it_was(sidecar: Sidecar) -> None:
+    """pip installs ``keep3==1.0`` from the page: it must still offer only the first file."""
+    first = wheel(sidecar, "keep3")
+    assert sidecar.post(upload_parts(first)).status == 200
+    page, document = project_page(sidecar, "keep3"), index_json(sidecar, "keep3")
+    for version, sent in (("1.0.0", None), ("1.0", "Keep3-1.0-py3-none-any.whl")):
+        other = wheel(sidecar, "keep3", version, module_body="evil = True\n")
+
+        reply = sidecar.post(upload_parts(other, filename=sent))
+
+        assert reply.status == 409, reply.raw[:500]
+        assert "is the same distribution as 'keep3-1.0-py3-none-any.whl'" in reply.reason
+    assert project_page(sidecar, "keep3") == page
+    assert index_json(sidecar, "keep3") == document
+    files = document["files"]
+    assert isinstance(files, list)
+    assert [f["filename"] for f in files] == ["keep3-1.0-py3-none-any.whl"]
+
+
 # -- concurrency ----------------------------------------------------------------------------
 
 
@@ -1198,6 +1259,28 @@ def test_parallel_uploads_of_one_name_with_different_bytes_keep_one(sidecar: Sid
                                          for s in ("", ".metadata")}
     assert after.staging == frozenset()
     assert_stored(sidecar, winner, "contested")
+
+
+def test_parallel_uploads_of_spellings_of_one_wheel_keep_one(sidecar: Sidecar) -> None:
+    """The spelling check runs in the catalog's write transaction: racing spellings of
+    one distribution cannot both get in, and the losers' blobs are deleted."""
+    versions = ["2.0", "2.0.0", "2.0.0.0", "2.00", "02.0", "2.0.00"]
+    variants = [wheel(sidecar, "spelled", v, module_body=f"v = {v!r}\n") for v in versions]
+    before = sidecar.footprint()
+
+    replies = parallel([(lambda d=d: sidecar.post(upload_parts(d)))  # type: ignore[misc]
+                        for d in variants], workers=6)
+
+    statuses = sorted(r.status for r in replies)
+    assert statuses == [200] + [409] * 5, [r.reason for r in replies]
+    winner = variants[[r.status for r in replies].index(200)]
+    assert all("is the same distribution as" in r.reason for r in replies if r.status == 409)
+    after = sidecar.footprint()
+    assert after.files == before.files + 1
+    assert after.blobs - before.blobs == {f"{_key_dir(winner)}/{winner.name}{s}"
+                                         for s in ("", ".metadata")}
+    assert after.staging == frozenset()
+    assert_stored(sidecar, winner, "spelled")
 
 
 def test_refusal_in_one_source_never_deletes_a_blob_another_just_stored(
