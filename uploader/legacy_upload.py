@@ -1,7 +1,7 @@
 """The legacy upload API (what ``twine upload`` and every other publisher speaks).
 
 ``POST /upload/pypi/<source>/`` (also without the trailing slash; never a redirect, since
-twine, poetry, pdm and hatch refuse to follow one). The view authenticates, parses the
+twine, poetry, pdm and hatch refuse to follow one); GET and HEAD there answer 405. The view authenticates, parses the
 form, checks it against the archive's own metadata (clients disagree on form fields, so
 the archive is the truth and the form is cross-checked), ingests through the same gate as
 ``timeshelf add``, and regenerates the affected pages before it answers, so a 200 means
@@ -145,6 +145,19 @@ def upload(source: str) -> Response:
         log.exception("regeneration after uploading %s failed", filename)
         warnings = "stored, but the index could not be regenerated yet (see the server log)\n"
     return Response(warnings, status=200, mimetype="text/plain")
+
+
+@bp.get("/upload/pypi/<source>/")
+@bp.get("/upload/pypi/<source>")
+def not_an_upload(source: str) -> Response:
+    """GET (and HEAD) on the upload URL: 405, so a browser or an installer pointed at it
+    hears what the URL is for instead of a 404 from the site behind it."""
+    raise UploadError(
+        405,
+        "The upload URL takes POST (twine upload, uv publish): install from the index URL "
+        "instead",
+        headers={"Allow": "POST"},
+    )
 
 
 def _check_filetype(filename: str, filetype: str, pyversion: str) -> None:

@@ -1143,12 +1143,25 @@ def test_post_to_the_simple_index_is_405(sidecar: Sidecar) -> None:
     assert_nothing_stored(sidecar, before)
 
 
-def test_get_on_the_upload_url_is_not_an_upload(sidecar: Sidecar) -> None:
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    "path", ["/upload/pypi/local/", "/upload/pypi/local", "/upload/pypi/nowhere/"],
+    ids=["with-slash", "without-slash", "unknown-source"],
+)
+def test_other_methods_on_the_upload_url_are_405(
+    sidecar: Sidecar, method: str, path: str
+) -> None:
+    """A browser or ``pip`` pointed at the upload URL learns it takes POST, not a 404."""
     before = sidecar.footprint()
 
-    reply = sidecar.get("/upload/pypi/local/")
+    reply = parse_reply(send_raw(sidecar.port, build_request(method, path)))
 
-    assert reply.status in (404, 405)
+    message = ("The upload URL takes POST (twine upload, uv publish): install from the "
+               "index URL instead")
+    assert (reply.status, reply.reason) == (405, message)
+    assert reply.header("Allow") == "POST"
+    assert reply.header("Content-Type") == "text/plain; charset=utf-8"
+    assert reply.body == (f"405 {message}\n".encode() if method == "GET" else b"")
     assert_nothing_stored(sidecar, before)
 
 
