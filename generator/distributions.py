@@ -47,6 +47,8 @@ MAX_FILENAME_LENGTH = 240
 _KNOWN_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
 # Bad members named in one refusal; the rest are counted (the message is one status line).
 MAX_MEMBERS_REPORTED = 5
+# Longer member names no file system takes (PATH_MAX); a tar header can carry megabytes.
+MAX_MEMBER_NAME_LENGTH = 4096
 # A zip symlink's target is its content: read this much of it for the message.
 _LINK_TARGET_READ = 256
 _ZIP_FILE_TYPES = {
@@ -262,6 +264,12 @@ def _check_member_name(filename: str, member: str) -> PurePosixPath:
     if not member:
         # zipfile's ZipInfo.is_dir() indexes the last character: an empty name crashed it.
         raise InvalidDistribution(filename, "an archive member has an empty name")
+    if len(member) > MAX_MEMBER_NAME_LENGTH:
+        raise InvalidDistribution(
+            filename,
+            f"an archive member's name is {len(member)} characters long, the limit is "
+            f"{MAX_MEMBER_NAME_LENGTH} (PATH_MAX)",
+        )
     path = PurePosixPath(member)
     if member.startswith(("/", "\\")) or ".." in path.parts or "\\" in member or "\0" in member:
         raise InvalidDistribution(
@@ -345,6 +353,25 @@ def _zip_link_target(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | N
     return data.decode("utf-8", "replace")
 
 
+def _check_zip_directory(path: Path, filename: str, limits: Limits) -> None:
+    """Refuse a zip whose end record counts more members than the limit, before
+    ``zipfile`` builds a ``ZipInfo`` for each (about 500 bytes apiece: a 100 MiB central
+    directory would be gigabytes of them). The end record is read with
+    ``zipfile._EndRecData``, which every ``ZipFile`` uses (zip64 included)."""
+    with path.open("rb") as f:
+        try:
+            end = zipfile._EndRecData(f)  # type: ignore[attr-defined]
+        except OSError as e:
+            raise InvalidDistribution(filename, f"corrupt zip archive: {e}") from e
+    if end is None:
+        raise InvalidDistribution(filename, "corrupt zip archive: no end of central directory")
+    entries = end[zipfile._ECD_ENTRIES_TOTAL]  # type: ignore[attr-defined]
+    if entries > limits.max_members:
+        raise DistributionTooLarge(
+            filename, f"{entries} archive members, the limit is {limits.max_members}"
+        )
+
+
 def _open_zip(path: Path, filename: str, limits: Limits, kind: str) -> zipfile.ZipFile:
     try:
         is_zip = zipfile.is_zipfile(path)
@@ -353,6 +380,7 @@ def _open_zip(path: Path, filename: str, limits: Limits, kind: str) -> zipfile.Z
         raise InvalidDistribution(filename, f"corrupt zip archive: {e}") from e
     if not is_zip:
         raise InvalidDistribution(filename, "not a zip file (a wheel or .zip sdist is a zip archive)")
+    _check_zip_directory(path, filename, limits)
     try:
         archive = zipfile.ZipFile(path)
     # NotImplementedError: a zip64 record naming a "zip file version" zipfile cannot read.
@@ -523,6 +551,7 @@ def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
     tops: set[str] = set()
     pkg_infos: dict[str, bytes] = {}
     problems: list[str] = []
+    seen: set[str] = set()
     count = 0
     try:
         with gzip.open(path, "rb") as unzipped:
@@ -535,6 +564,16 @@ def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
                             filename, f"more than {limits.max_members} archive members"
                         )
                     parts = _check_member_name(filename, member.name).parts
+                    # As in zips: readers disagree on which copy of a repeated file counts.
+                    if not member.isdir():
+                        key = "/".join(p for p in parts if p != ".")
+                        if key in seen:
+                            raise InvalidDistribution(
+                                filename,
+                                f"member {quoted(member.name)} appears more than once in the "
+                                "archive",
+                            )
+                        seen.add(key)
                     if member.issparse():
                         raise InvalidDistribution(filename, f"sparse member {member.name!r}")
                     problem = _tar_member_problem(member)

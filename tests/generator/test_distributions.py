@@ -8,6 +8,7 @@ and the rules for our own files: member types, PEP 440 versions and wheel tags.
 from __future__ import annotations
 
 import hashlib
+import io
 import stat
 import tarfile
 import zipfile
@@ -147,8 +148,14 @@ def test_inspect_uses_the_given_name(dists: Dists) -> None:
         (lambda d: write_tar_gz(d.fresh_dir() / "foo-1.0.tar.gz",
                                 {f"foo-1.0/{i}": b"" for i in range(5)}),
          Limits(max_members=4), "more than 4 archive members"),
+        (lambda d: d.wheel("foo", "1.0", extra={f"foo/{i}.py": b"" for i in range(5)}),
+         Limits(max_members=4), "9 archive members, the limit is 4"),
+        (lambda d: write_zip(d.fresh_dir() / "foo-1.0.zip",
+                             {"foo-1.0/PKG-INFO": PKG_INFO, "foo-1.0/a": b"", "foo-1.0/b": b""}),
+         Limits(max_members=2), "3 archive members, the limit is 2"),
     ],
-    ids=["tar-expanded", "wheel-ratio", "zip-expanded", "file-size", "tar-members"],
+    ids=["tar-expanded", "wheel-ratio", "zip-expanded", "file-size", "tar-members",
+         "wheel-members", "zip-sdist-members"],
 )
 def test_limits(
     build: Callable[[Dists], Path], limits: Limits, message: str, dists: Dists
@@ -322,3 +329,46 @@ def test_inspect_refuses_bad_wheel_tags(
         inspect_distribution(path)
     assert type(excinfo.value) is InvalidDistribution
     assert str(excinfo.value) == f"{path.name}: {message}"
+
+
+def test_a_zip_is_counted_from_its_end_record_before_it_is_read(
+    dists: Dists, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The member limit is checked before ``zipfile`` builds an entry for each member."""
+    path = dists.wheel("foo", "1.0", extra={f"foo/{i}.py": b"" for i in range(5)})
+
+    def unread(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the central directory was read")
+
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", unread)
+    with pytest.raises(DistributionTooLarge, match="9 archive members, the limit is 4"):
+        inspect_distribution(path, limits=Limits(max_members=4))
+
+
+def _tar_with(path: Path, names: list[str]) -> Path:
+    with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as archive:
+        for name in names:
+            data = PKG_INFO if name.endswith("PKG-INFO") else b"x"
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["foo-1.0/PKG-INFO", "foo-1.0/PKG-INFO"],
+         "member 'foo-1.0/PKG-INFO' appears more than once in the archive"),
+        (["foo-1.0/PKG-INFO", "foo-1.0/a.py", "foo-1.0/./a.py"],
+         "member 'foo-1.0/./a.py' appears more than once in the archive"),
+        (["foo-1.0/PKG-INFO", "foo-1.0/" + "n" * 5000],
+         "an archive member's name is 5008 characters long, the limit is 4096 (PATH_MAX)"),
+    ],
+    ids=["repeated-pkg-info", "repeated-spelled-otherwise", "name-longer-than-path-max"],
+)
+def test_tar_members_are_refused(names: list[str], message: str, dists: Dists) -> None:
+    path = _tar_with(dists.fresh_dir() / "foo-1.0.tar.gz", names)
+    with pytest.raises(InvalidDistribution) as excinfo:
+        inspect_distribution(path)
+    assert str(excinfo.value) == f"foo-1.0.tar.gz: {message}"
