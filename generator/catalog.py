@@ -351,7 +351,7 @@ class Catalog:
         )
         if not rows:
             return None
-        return _file_from_row(rows[0]), rows[0][12] is not None
+        return _file_from_row(rows[0][:12]), rows[0][12] is not None
 
     def find_same_distribution(
         self, source: Source, project: NormalizedName, filename: str, packagetype: str

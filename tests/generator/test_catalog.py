@@ -453,6 +453,8 @@ def test_remove_version_file_and_project(catalog: Catalog, add: AddFile, tick: T
     found = catalog.find_file(a, "foo-1.0.tar.gz")
     assert found is not None
     assert found[1] is True
+    # The removal time is not the record's (mirror) URL.
+    assert found[0].url is None
     with pytest.raises(FileRemoved):
         add("a", "foo", "1.0")
 
