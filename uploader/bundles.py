@@ -10,11 +10,14 @@ byte is counted as it is written, not as the headers claim.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
 import os
+import stat
 import tarfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -23,6 +26,7 @@ from typing import Any
 MANIFEST = "manifest.json"
 DEFAULT_PACKAGE_FILE = "requirements.txt"
 _CHUNK = 1 << 20
+_LINK_RULE = "a link in a bundle may only point to a regular file inside it"
 
 
 class BundleError(ValueError):
@@ -142,15 +146,24 @@ def _flatten_prefix(members: list[tarfile.TarInfo]) -> PurePosixPath:
 
 
 def extract_bundle(archive: Path, target: Path, limits: BundleLimits | None = None) -> Path:
-    """Extract the gzip tar ``archive`` into the empty directory ``target``; return ``target``.
+    """Extract the gzip tar ``archive`` into the empty directory ``target`` (made when
+    missing); return ``target``.
 
-    Raises ``BundleError``; on error ``target`` may hold a partial extraction, which the
-    caller discards (it is a private temporary directory).
+    Nothing is written outside ``target`` and no link is ever followed: a member whose
+    path passes through a link or a file, or that would replace an earlier member, is
+    refused, and a symbolic link is created only when its target, resolved on disk at
+    that moment (every earlier member exists), is a regular file inside ``target``. So no
+    link can serve as a directory, whatever the order of the members. Every member also
+    passes Python's ``tarfile.data_filter``.
+
+    Raises ``BundleError``; on error ``target`` may hold a partial extraction (files,
+    directories and links to files, all inside it), which the caller discards.
     """
     limits = limits or BundleLimits()
     size = archive.stat().st_size
     if size > limits.max_compressed:
         raise BundleError(f"the bundle is {size} bytes, the limit is {limits.max_compressed}")
+    target.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive, mode="r:gz") as tar:
             members = []
@@ -159,63 +172,185 @@ def extract_bundle(archive: Path, target: Path, limits: BundleLimits | None = No
                 if len(members) > limits.max_members:
                     raise BundleError(f"the bundle has more than {limits.max_members} files")
             prefix = _flatten_prefix(members)
-            written = 0
+            extraction = _Extraction(tar, Path(os.path.realpath(target)), limits)
             for member in members:
                 path = _member_path(member.name)
                 if prefix != PurePosixPath("."):
                     if path == prefix or not path.is_relative_to(prefix):
                         continue
                     path = path.relative_to(prefix)
-                if path == PurePosixPath("."):
-                    continue
-                destination = target.joinpath(*path.parts)
-                if member.isdir():
-                    destination.mkdir(parents=True, exist_ok=True)
-                elif member.issym():
-                    _symlink(target, path, member.linkname)
-                elif member.islnk():
-                    raise BundleError(f"bundle member {member.name!r} is a hard link: not allowed")
-                elif member.isfile():
-                    written = _write_member(tar, member, destination, written, limits)
-                else:
-                    raise BundleError(
-                        f"bundle member {member.name!r} is a device, FIFO or other special file"
-                    )
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise BundleError(f"the bundle is not a valid gzip tar archive: {e}") from e
+                if path != PurePosixPath("."):
+                    extraction.extract(member, path)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        raise BundleError(f"the bundle is not a valid gzip tar archive: {_reason(e)}") from e
     return target
 
 
-def _symlink(root: Path, path: PurePosixPath, link: str) -> None:
-    resolved = os.path.normpath(os.path.join(str(root), *path.parent.parts, link))
-    if os.path.isabs(link) or not (resolved + os.sep).startswith(str(root) + os.sep):
-        raise BundleError(f"bundle member {str(path)!r} is a link leaving the bundle ({link!r})")
-    destination = root.joinpath(*path.parts)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    os.symlink(link, destination)
+class _Extraction:
+    """One extraction into ``root`` (a real path): the checks, and the bytes written."""
+
+    def __init__(self, tar: tarfile.TarFile, root: Path, limits: BundleLimits) -> None:
+        self.tar = tar
+        self.root = root
+        self.limits = limits
+        self.written = 0
+        # Directories this extraction made or found real: a directory is never replaced,
+        # so its parts need not be checked again.
+        self.directories: set[PurePosixPath] = {PurePosixPath(".")}
+
+    def extract(self, member: tarfile.TarInfo, path: PurePosixPath) -> None:
+        """Check ``member`` against what exists, then create it at ``root/path``."""
+        name = member.name
+        if member.islnk():
+            raise BundleError(f"bundle member {name!r} is a hard link: not allowed")
+        if not (member.isdir() or member.issym() or member.isfile()):
+            raise BundleError(f"bundle member {name!r} is a device, FIFO or other special file")
+        try:
+            missing = self._missing_parents(name, path)
+            destination = self.root.joinpath(*path.parts)
+            existing = _lstat(destination) if not missing else None
+            if existing is not None and stat.S_ISLNK(existing.st_mode):
+                raise BundleError(
+                    f"bundle member {name!r} would replace a link: each path may appear once"
+                )
+            if existing is not None and not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
+                raise BundleError(
+                    f"bundle member {name!r} would replace an earlier member: each path may "
+                    "appear once"
+                )
+            _check_data_filter(member, self.root, path)
+            # Real directories inside the target: harmless even if the member is refused.
+            for directory in missing:
+                os.mkdir(self.root.joinpath(*directory.parts))
+                self.directories.add(directory)
+            if member.issym():
+                self._check_link(member, path)
+            if member.isdir():
+                if existing is None:
+                    os.mkdir(destination)
+                self.directories.add(path)
+            elif member.issym():
+                os.symlink(member.linkname, destination)
+            else:
+                self._write(member, destination)
+        except gzip.BadGzipFile:
+            raise
+        except OSError as e:
+            raise BundleError(f"bundle member {name!r} cannot be extracted: {_reason(e)}") from e
+
+    def _missing_parents(self, name: str, path: PurePosixPath) -> list[PurePosixPath]:
+        """The parents of ``path`` still to create, outermost first; ``BundleError`` when
+        one that exists is a link or a file (nothing is ever created through a link)."""
+        missing: list[PurePosixPath] = []
+        for parent in reversed(path.parents):
+            if parent in self.directories:
+                continue
+            found = None if missing else _lstat(self.root.joinpath(*parent.parts))
+            if found is None:
+                missing.append(parent)
+            elif stat.S_ISLNK(found.st_mode):
+                raise BundleError(
+                    f"bundle member {name!r} is below the link {str(parent)!r}: {_LINK_RULE}"
+                )
+            elif not stat.S_ISDIR(found.st_mode):
+                raise BundleError(
+                    f"bundle member {name!r} is below the file {str(parent)!r}: only a "
+                    "directory can hold other members"
+                )
+            else:
+                self.directories.add(parent)
+        return missing
+
+    def _check_link(self, member: tarfile.TarInfo, path: PurePosixPath) -> None:
+        """``BundleError`` unless the link's target is an existing regular file inside."""
+        name, link = member.name, member.linkname
+        if not link or "\0" in link:
+            raise BundleError(f"bundle member {name!r} is a link without a valid target: {_LINK_RULE}")
+        if os.path.isabs(link):
+            raise _leaving(name, link)
+        location = os.path.join(self.root, *path.parent.parts)
+        candidate = os.path.join(location, link)
+        if not _is_within(os.path.normpath(candidate), self.root):
+            raise _leaving(name, link)
+        try:
+            # The kernel first (it gives up after 40 links), then realpath: both must
+            # name the same existing regular file inside the bundle.
+            followed = os.stat(candidate)
+            resolved = os.path.realpath(candidate, strict=True)
+            found = os.lstat(resolved)
+        except (OSError, RuntimeError) as e:
+            raise BundleError(
+                f"bundle member {name!r} is a link to {link!r}, which is not a file in the "
+                f"bundle (yet): {_LINK_RULE}, put before the link"
+            ) from e
+        if not _is_within(resolved, self.root):
+            raise _leaving(name, link)
+        if not stat.S_ISREG(found.st_mode) or not os.path.samestat(found, followed):
+            raise BundleError(
+                f"bundle member {name!r} is a link to {link!r}, which is not a regular file: "
+                f"{_LINK_RULE}"
+            )
+
+    def _write(self, member: tarfile.TarInfo, destination: Path) -> None:
+        source = self.tar.extractfile(member)
+        if source is None:
+            raise BundleError(f"bundle member {member.name!r} cannot be read")
+        # O_EXCL refuses any existing path, a dangling link included; O_NOFOLLOW says it twice.
+        fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with open(fd, "wb") as out:
+            while chunk := source.read(_CHUNK):
+                self.written += len(chunk)
+                if self.written > self.limits.max_expanded:
+                    raise BundleError(
+                        f"the bundle expands to more than {self.limits.max_expanded} bytes"
+                    )
+                out.write(chunk)
+            os.fchmod(out.fileno(), 0o644 | (0o111 if member.mode & 0o100 else 0))
 
 
-def _write_member(
-    tar: tarfile.TarFile,
-    member: tarfile.TarInfo,
-    destination: Path,
-    written: int,
-    limits: BundleLimits,
-) -> int:
-    source = tar.extractfile(member)
-    if source is None:
-        raise BundleError(f"bundle member {member.name!r} cannot be read")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    if destination.is_symlink():
-        raise BundleError(f"bundle member {member.name!r} would write through a link")
-    with open(destination, "xb") as out:
-        while chunk := source.read(_CHUNK):
-            written += len(chunk)
-            if written > limits.max_expanded:
-                raise BundleError(f"the bundle expands to more than {limits.max_expanded} bytes")
-            out.write(chunk)
-    os.chmod(destination, 0o644 | (0o111 if member.mode & 0o100 else 0))
-    return written
+def _leaving(name: str, link: str) -> BundleError:
+    return BundleError(
+        f"bundle member {name!r} is a link leaving the bundle ({link!r}): {_LINK_RULE}"
+    )
+
+
+def _check_data_filter(member: tarfile.TarInfo, root: Path, path: PurePosixPath) -> None:
+    """Python's own data filter (PEP 706) as a second opinion, on the flattened path."""
+    try:
+        tarfile.data_filter(member.replace(name=str(path), deep=False), str(root))
+    except tarfile.FilterError as e:
+        reason = _FILTER_REASONS.get(type(e), "is refused by the tar data filter")
+        raise BundleError(
+            f"bundle member {member.name!r} {reason} (tarfile.data_filter): use regular files, "
+            "directories and links to regular files inside the bundle"
+        ) from e
+
+
+_FILTER_REASONS: dict[type[tarfile.FilterError], str] = {
+    tarfile.AbsolutePathError: "is an absolute path",
+    tarfile.OutsideDestinationError: "leaves the bundle",
+    tarfile.SpecialFileError: "is a special file",
+    tarfile.AbsoluteLinkError: "is a link leaving the bundle (absolute)",
+    tarfile.LinkOutsideDestinationError: "is a link leaving the bundle",
+}
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _is_within(path: str, root: Path) -> bool:
+    return os.path.commonpath([path, str(root)]) == str(root)
+
+
+def _reason(error: BaseException) -> str:
+    """The error in one line, without the server's paths (an ``OSError``'s strerror)."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return " ".join(str(error).split())
 
 
 def read_manifest(root: Path, limits: BundleLimits | None = None) -> Manifest | None:

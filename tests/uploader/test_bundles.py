@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,10 +17,13 @@ from uploader.bundles import (
     BundleLimits,
     Manifest,
     extract_bundle,
+    inside,
     read_manifest,
+    reader,
     requirements_file,
     verify_checksums,
 )
+from uploader.deploy import unpacked
 
 Member = tuple[str, bytes] | tarfile.TarInfo
 
@@ -42,6 +46,52 @@ def special(name: str, kind: bytes, link: str = "") -> tarfile.TarInfo:
     info.type = kind
     info.linkname = link
     return info
+
+
+def link(name: str, target: str) -> tarfile.TarInfo:
+    return special(name, tarfile.SYMTYPE, target)
+
+
+def directory(name: str) -> tarfile.TarInfo:
+    info = special(name, tarfile.DIRTYPE)
+    info.mode = 0o755
+    return info
+
+
+def sandboxed(tmp_path: Path) -> tuple[Path, Path]:
+    """(sandbox, target): the target five directories below a fresh sandbox, so that a
+    write up to four levels above the target still lands where the test can see it."""
+    sandbox = tmp_path / "sandbox"
+    return sandbox, sandbox.joinpath("s1", "s2", "s3", "s4", "target")
+
+
+def assert_confined(sandbox: Path, target: Path) -> None:
+    """The sandbox holds the target and the directories above it, nothing else; every link
+    in the target resolves to a regular file inside it."""
+    above = {sandbox, *(p for p in target.parents if p.is_relative_to(sandbox))}
+    for path, dirs, files in os.walk(sandbox):
+        for entry in (Path(path) / n for n in (*dirs, *files)):
+            assert entry in above or entry == target or entry.is_relative_to(target), (
+                f"{entry} was written outside the target"
+            )
+    real = target.resolve()
+    for path, dirs, files in os.walk(target):
+        for entry in (Path(path) / n for n in (*dirs, *files)):
+            if entry.is_symlink():
+                assert Path(os.path.realpath(entry)).is_relative_to(real), f"{entry} leads out"
+                assert entry.is_file(), f"{entry} is a link to something else than a file"
+
+
+def chain(levels: int, *, file_first: bool = False) -> list[Member]:
+    """``d -> .``, ``d/up -> ..``, ``up/u2 -> ..``, …: each link's text stays inside but
+    on disk it is one level higher; then a file beneath the last link."""
+    links: list[Member] = [link("d", "."), link("d/up", "..")]
+    names = ["up"]
+    for level in range(2, levels + 1):
+        links.append(link("/".join(names) + f"/u{level}", ".."))
+        names.append(f"u{level}")
+    evil: Member = ("/".join(names) + "/evil.pth", b"import os\n")
+    return [evil, *links] if file_first else [*links, evil]
 
 
 def manifest(files: dict[str, bytes], **extra: object) -> bytes:
@@ -101,6 +151,100 @@ def test_hostile_members_are_refused(tmp_path: Path, members: list[Member], mess
     assert not (tmp_path / "escape.txt").exists()
 
 
+NOT_A_FILE = "a link in a bundle may only point to a regular file inside it"
+
+HOSTILE_LINKS: list[tuple[str, list[Member], str]] = [
+    ("chain-1", chain(1), NOT_A_FILE),
+    ("chain-2", chain(2), NOT_A_FILE),
+    ("chain-3", chain(3), NOT_A_FILE),
+    ("chain-4", chain(4), NOT_A_FILE),
+    ("chain-4-file-first", chain(4, file_first=True), NOT_A_FILE),
+    ("chain-links-reversed", [*reversed(chain(3)[:-1]), chain(3)[-1]], NOT_A_FILE),
+    # b's text stays inside (c/x/../.. is '.'), but once c -> . exists it is the parent.
+    ("dangling-completed-later",
+     [link("b", "c/x/../.."), link("c", "."), directory("x"), ("b/evil.txt", b"x")],
+     "which is not a file in the bundle \\(yet\\)"),
+    ("dangling-to-file-later", [link("l", "f"), ("f", b"x")], "not a file in the bundle"),
+    ("link-to-directory-inside", [directory("data"), ("data/f", b"x"), link("alias", "data")],
+     "which is not a regular file"),
+    ("link-to-dot", [link("here", ".")], "which is not a regular file"),
+    ("link-to-dotdot", [link("up", "..")], "link leaving the bundle"),
+    ("link-to-dotdot-nested", [directory("a"), link("a/up", "../..")], "link leaving the bundle"),
+    ("absolute-link", [link("abs", "/etc/hostname")], "link leaving the bundle"),
+    ("absolute-link-to-directory", [link("abs", "/var"), ("abs/evil.txt", b"x")],
+     "link leaving the bundle"),
+    ("empty-link", [link("empty", "")], "link without a valid target"),
+    ("link-loop", [link("a", "b"), link("b", "a")], "not a file in the bundle"),
+    ("link-through-a-file", [("f", b"x"), link("l", "f/../f")], "not a file in the bundle"),
+    ("hard-link", [("f", b"x"), special("h", tarfile.LNKTYPE, "f")], "hard link"),
+    ("hard-link-outside", [special("h", tarfile.LNKTYPE, "../../../../evil.txt")], "hard link"),
+    ("link-to-link-leaving",
+     [link("d", "."), link("d/out", ".."), link("l", "out"), ("l/evil.txt", b"x")], NOT_A_FILE),
+    ("directory-over-link", [("f", b"x"), link("l", "f"), directory("l"), ("l/evil", b"x")],
+     "would replace a link"),
+    ("file-over-link", [("f", b"x"), link("l", "f"), ("l", b"evil")], "would replace a link"),
+    ("link-over-link", [("f", b"x"), link("l", "f"), link("l", "..")], "would replace a link"),
+    ("file-below-link-to-file", [("f", b"x"), link("l", "f"), ("l/evil", b"x")],
+     "below the link 'l'"),
+    ("file-below-file", [("f", b"x"), ("f/evil", b"x")], "below the file 'f'"),
+    ("file-twice", [("f", b"x"), ("f", b"y")], "would replace an earlier member"),
+    ("file-over-directory", [directory("d"), ("d", b"x")], "would replace an earlier member"),
+    ("fifo", [special("p", tarfile.FIFOTYPE)], "device, FIFO"),
+]
+
+
+@pytest.mark.parametrize(("members", "message"), [c[1:] for c in HOSTILE_LINKS],
+                         ids=[c[0] for c in HOSTILE_LINKS])
+def test_hostile_links_write_nothing_outside(
+    tmp_path: Path, members: list[Member], message: str
+) -> None:
+    sandbox, target = sandboxed(tmp_path)
+    archive = make_tar(tmp_path / "b.tar.gz", [("app.py", b"ok"), *members])
+    with pytest.raises(BundleError, match=message) as refused:
+        extract_bundle(archive, target)
+    assert "\n" not in str(refused.value)
+    assert str(tmp_path) not in str(refused.value), "the message shows the server's paths"
+    assert_confined(sandbox, target)
+
+
+def test_a_refused_bundle_leaves_nothing_behind_unpacked(tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    workdir = sandbox.joinpath("environments", ".incoming")
+    archive = make_tar(tmp_path / "b.tar.gz", [("app.py", b"ok"), *chain(4)])
+    with pytest.raises(BundleError, match=NOT_A_FILE), unpacked(archive, workdir):
+        pass
+    assert sorted(p.relative_to(sandbox).as_posix() for p in sandbox.rglob("*")) == [
+        "environments", "environments/.incoming"
+    ]
+
+
+INSIDE_LINKS: list[tuple[str, list[Member], str, bytes]] = [
+    ("same-directory",
+     [("app.py", b""), ("data/real.txt", b"x"), link("data/alias.txt", "real.txt")],
+     "data/alias.txt", b"x"),
+    ("other-directory", [("lib/tool.py", b"t"), link("bin/tool", "../lib/tool.py")],
+     "bin/tool", b"t"),
+    ("link-to-link", [("f", b"f"), link("a", "f"), link("b", "a")], "b", b"f"),
+    ("through-directories", [("a/b/f", b"f"), ("c", b""), link("l", "a/./b/../b/f")], "l",
+     b"f"),
+    ("flattened", [("top/f", b"f"), link("top/l", "f")], "l", b"f"),
+]
+
+
+@pytest.mark.parametrize(("members", "name", "data"), [c[1:] for c in INSIDE_LINKS],
+                         ids=[c[0] for c in INSIDE_LINKS])
+def test_links_to_regular_files_inside_are_kept(
+    tmp_path: Path, members: list[Member], name: str, data: bytes
+) -> None:
+    sandbox, target = sandboxed(tmp_path)
+    root = extract_bundle(make_tar(tmp_path / "b.tar.gz", members), target)
+    assert (root / name).is_symlink()
+    assert (root / name).read_bytes() == data
+    assert_confined(sandbox, target)
+    assert inside(root, name) == (root / name).resolve()
+    assert reader(root)(name) == data.decode()
+
+
 @pytest.mark.parametrize(
     ("limits", "message"),
     [
@@ -121,13 +265,6 @@ def test_not_a_tar(tmp_path: Path) -> None:
     (tmp_path / "b.tar.gz").write_bytes(b"definitely not gzip")
     with pytest.raises(BundleError, match="not a valid gzip tar archive"):
         extract_bundle(tmp_path / "b.tar.gz", tmp_path / "out")
-
-
-def test_internal_symlink_is_allowed(tmp_path: Path) -> None:
-    archive = make_tar(tmp_path / "b.tar.gz", [("app.py", b"ok"), ("data/real.txt", b"x"),
-                                               special("data/alias.txt", tarfile.SYMTYPE, "real.txt")])
-    root = extract_bundle(archive, tmp_path / "out")
-    assert (root / "data" / "alias.txt").read_bytes() == b"x"
 
 
 @pytest.mark.parametrize(
