@@ -391,7 +391,10 @@ def verify_checksums(root: Path, manifest: Manifest) -> None:
 def inside(root: Path, name: str) -> Path:
     """``root/name`` if it stays inside ``root`` (links resolved); ``BundleError`` otherwise."""
     relative = _member_path(name)
-    path = (root / relative).resolve()
+    try:
+        path = (root / relative).resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a loop of links (before 3.13)
+        raise BundleError(f"{name!r} cannot be resolved in the bundle: {_reason(e)}") from e
     if not path.is_relative_to(root.resolve()):
         raise BundleError(f"{name!r} is outside the bundle")
     return path

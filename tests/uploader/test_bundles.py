@@ -246,6 +246,37 @@ def test_links_to_regular_files_inside_are_kept(
 
 
 @pytest.mark.parametrize(
+    ("links", "name", "message"),
+    [
+        ({"out": "../outside.txt"}, "out", "is outside the bundle"),
+        ({"d": ".."}, "d/outside.txt", "is outside the bundle"),
+        ({"a": "b", "b": "a"}, "a", "cannot be resolved in the bundle"),
+        ({}, "../outside.txt", "leaves the bundle"),
+    ],
+    ids=["link-out", "directory-link-out", "loop", "dotdot"],
+)
+def test_paths_in_a_directory_bundle_stay_inside(
+    tmp_path: Path, links: dict[str, str], name: str, message: str
+) -> None:
+    # A directory bundle (`timeshelf env build DIR`) is not extracted: its links are
+    # whatever the operator made, so every lookup resolves and checks them.
+    (tmp_path / "outside.txt").write_text("secret\n")
+    root = tmp_path / "app"
+    root.mkdir()
+    for link_name, link_target in links.items():
+        os.symlink(link_target, root / link_name)
+    with pytest.raises(BundleError, match=message):
+        inside(root, name)
+    with pytest.raises(BundleError, match=message):
+        reader(root)(name)
+    document = json.loads(manifest({}))
+    document["python"]["package_manager"]["package_file"] = name
+    (root / "manifest.json").write_text(json.dumps(document))
+    with pytest.raises(BundleError, match=message):
+        requirements_file(root, read_manifest(root))
+
+
+@pytest.mark.parametrize(
     ("limits", "message"),
     [
         (BundleLimits(max_compressed=10), "the limit is 10"),
