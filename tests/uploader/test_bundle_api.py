@@ -11,6 +11,7 @@ repository.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -184,6 +185,61 @@ def test_refused_bundles(sidecar: Sidecar, body: object, status: int, text: str)
     assert text in message(reply)
     incoming = sidecar.environments / ".incoming"
     assert not incoming.exists() or not any(incoming.iterdir()), "a refused bundle left files"
+
+
+def _link(name: str, target: str) -> tarfile.TarInfo:
+    return special(name, tarfile.SYMTYPE, target)
+
+
+# The bundle is extracted in environments/.incoming/bundle-*/app: four levels up is the
+# installation, whose site/ nginx serves.
+_CLIMB = [_link("d", "."), _link("d/up", ".."), _link("up/u2", ".."), _link("up/u2/u3", ".."),
+          _link("up/u2/u3/u4", "..")]
+ESCAPES = [
+    ("link-chain-into-the-site", [*_CLIMB, ("up/u2/u3/u4/site/pwned.html", b"<p>pwned</p>")]),
+    ("link-chain-file-first", [("up/u2/u3/u4/site/pwned.html", b"x"), *_CLIMB]),
+    ("dangling-link-completed-later",
+     [_link("b", "c/x/../.."), _link("c", "."), special("x", tarfile.DIRTYPE),
+      ("b/pwned.html", b"x")]),
+    ("link-to-a-directory", [special("lib", tarfile.DIRTYPE), ("lib/f.py", b""),
+                             _link("alias", "lib")]),
+]
+
+
+def _tree(directory: Path) -> dict[str, str]:
+    """Every path below ``directory``: 'dir', 'file' or '-> target' for a link."""
+    found = {}
+    for path, dirs, files in os.walk(directory):
+        for entry in (Path(path) / n for n in (*dirs, *files)):
+            name = entry.relative_to(directory).as_posix()
+            if name.startswith("inst/catalog.sqlite3-"):
+                continue  # the catalog's journal comes and goes with every request
+            found[name] = (f"-> {os.readlink(entry)}" if entry.is_symlink()
+                           else "dir" if entry.is_dir() else "file")
+    return found
+
+
+@pytest.mark.parametrize("members", [c[1] for c in ESCAPES], ids=[c[0] for c in ESCAPES])
+def test_a_bundle_escaping_through_links_leaves_no_trace(
+    sidecar: Sidecar, members: list[tarfile.TarInfo | tuple[str, bytes]]
+) -> None:
+    home = sidecar.config.parent.parent  # the installation, its fixture wheels
+    # A first refusal makes what every request makes (.incoming, tasks/).
+    assert post_bundle(sidecar.base_url, sidecar.token, b"not a tar").status == 400
+    before = _tree(home)
+    reply = post_bundle(sidecar.base_url, sidecar.token, _hostile(*members))
+    assert reply.status == 400, reply.body
+    text = message(reply)
+    assert "\n" not in text
+    assert text.startswith("invalid bundle: bundle member ")
+    assert "a link in a bundle may only point to a regular file inside it" in text
+    assert str(home) not in text, "the refusal shows the server's paths"
+    assert not (sidecar.config.parent / "site" / "pwned.html").exists()
+    after = _tree(home)
+    assert {k: v for k, v in after.items() if k not in before} == {}, "new paths (or links)"
+    assert after == before
+    incoming = sidecar.environments / ".incoming"
+    assert list(incoming.iterdir()) == [], "a refused bundle left its staging directory"
 
 
 def test_a_bundle_over_the_size_limit_is_refused_from_its_headers(sidecar: Sidecar) -> None:
