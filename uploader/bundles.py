@@ -3,9 +3,11 @@
 A bundle is a gzip tar in the layout the common publishing client (rsconnect-python)
 writes: ``manifest.json`` first, paths relative, and a root holding a single directory
 flattened (repeatedly) as the server it imitates does. Extraction never trusts the
-archive: absolute paths, ``..``, links leaving the bundle, hard links, devices and FIFOs
-are refused, and the compressed size, expanded size and member count are bounded; every
-byte is counted as it is written, not as the headers claim.
+archive and never follows a link: absolute paths, ``..``, hard links, devices and FIFOs
+are refused; a symbolic link is kept only when it points, on disk, to a regular file
+already extracted inside the bundle; a member below a link or a file, or replacing an
+earlier member, is refused; and the compressed size, expanded size and member count are
+bounded; every byte is counted as it is written, not as the headers claim.
 """
 
 from __future__ import annotations

@@ -292,6 +292,13 @@ def test_limits(tmp_path: Path, limits: BundleLimits, message: str) -> None:
         extract_bundle(archive, tmp_path / "out", limits)
 
 
+def test_a_manifest_over_its_limit_is_refused(tmp_path: Path) -> None:
+    archive = make_tar(tmp_path / "b.tar.gz", [("manifest.json", manifest(APP)), *APP.items()])
+    root = extract_bundle(archive, tmp_path / "out")
+    with pytest.raises(BundleError, match=r"manifest\.json is larger than 100 bytes"):
+        read_manifest(root, BundleLimits(max_manifest=100))
+
+
 def test_not_a_tar(tmp_path: Path) -> None:
     (tmp_path / "b.tar.gz").write_bytes(b"definitely not gzip")
     with pytest.raises(BundleError, match="not a valid gzip tar archive"):
