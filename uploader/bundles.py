@@ -220,13 +220,14 @@ class _Extraction:
                     f"bundle member {name!r} would replace an earlier member: each path may "
                     "appear once"
                 )
-            _check_data_filter(member, self.root, path)
-            # Real directories inside the target: harmless even if the member is refused.
+            # Real directories inside the target: harmless even if the member is refused,
+            # and a link's target is resolved from its real directory.
             for directory in missing:
                 os.mkdir(self.root.joinpath(*directory.parts))
                 self.directories.add(directory)
             if member.issym():
                 self._check_link(member, path)
+            _check_data_filter(member, self.root, path)
             if member.isdir():
                 if existing is None:
                     os.mkdir(destination)
@@ -267,7 +268,9 @@ class _Extraction:
         """``BundleError`` unless the link's target is an existing regular file inside."""
         name, link = member.name, member.linkname
         if not link or "\0" in link:
-            raise BundleError(f"bundle member {name!r} is a link without a valid target: {_LINK_RULE}")
+            raise BundleError(
+                f"bundle member {name!r} is a link without a valid target: {_LINK_RULE}"
+            )
         if os.path.isabs(link):
             raise _leaving(name, link)
         location = os.path.join(self.root, *path.parent.parts)
@@ -317,7 +320,8 @@ def _leaving(name: str, link: str) -> BundleError:
 
 
 def _check_data_filter(member: tarfile.TarInfo, root: Path, path: PurePosixPath) -> None:
-    """Python's own data filter (PEP 706) as a second opinion, on the flattened path."""
+    """Python's own data filter (PEP 706), after timeshelf's checks: a second opinion on
+    the flattened path, with the members extracted so far on disk."""
     try:
         tarfile.data_filter(member.replace(name=str(path), deep=False), str(root))
     except tarfile.FilterError as e:

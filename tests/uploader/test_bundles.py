@@ -8,7 +8,7 @@ import json
 import os
 import tarfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -16,6 +16,7 @@ from uploader.bundles import (
     BundleError,
     BundleLimits,
     Manifest,
+    _check_data_filter,
     extract_bundle,
     inside,
     read_manifest,
@@ -205,6 +206,26 @@ def test_hostile_links_write_nothing_outside(
     assert "\n" not in str(refused.value)
     assert str(tmp_path) not in str(refused.value), "the message shows the server's paths"
     assert_confined(sandbox, target)
+
+
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        (link("l", "/etc/hostname"), "is a link leaving the bundle \\(absolute\\)"),
+        (link("l", "../../x"), "is a link leaving the bundle \\(tarfile"),
+        (special("p", tarfile.FIFOTYPE), "is a special file"),
+        (("../x", b""), "leaves the bundle"),
+    ],
+    ids=["absolute-link", "link-out", "fifo", "dotdot"],
+)
+def test_the_data_filter_is_a_second_opinion(tmp_path: Path, member: Member, message: str) -> None:
+    # Behind timeshelf's own checks it refuses nothing they let through; its errors
+    # still become one-line BundleErrors.
+    info = member if isinstance(member, tarfile.TarInfo) else tarfile.TarInfo(member[0])
+    with pytest.raises(BundleError, match=message) as refused:
+        _check_data_filter(info, tmp_path, PurePosixPath(info.name))
+    assert "(tarfile.data_filter): use regular files" in str(refused.value)
+    assert str(tmp_path) not in str(refused.value)
 
 
 def test_a_refused_bundle_leaves_nothing_behind_unpacked(tmp_path: Path) -> None:
