@@ -16,13 +16,14 @@ import threading
 
 from flask import Blueprint, Flask, Response, current_app
 
+from generator.distributions import InvalidDistribution, check_filename
 from generator.errors import NotFound
 from generator.fetch import Fetcher, HashMismatch
 from generator.httpclient import UpstreamUnavailable
 from generator.mirror import make_client, make_fetcher
 from generator.store import BlobStore, LocalStore, file_key
 from uploader.app import installation
-from uploader.static_site import _send, content_type_for, is_hidden
+from uploader.static_site import _send, content_type_for, is_file, is_hidden
 
 log = logging.getLogger(__name__)
 bp = Blueprint("mirror_files", __name__)
@@ -54,13 +55,23 @@ def mirrored_file(a: str, b: str, sha256: str, filename: str) -> Response:
     path = f"files/{a}/{b}/{sha256}/{filename}"
     if is_hidden(path) or not _SHA256.fullmatch(sha256) or (a, b) != (sha256[:2], sha256[2:4]):
         return _plain(404, "Not Found")
+    wanted = filename[: -len(METADATA)] if filename.endswith(METADATA) else filename
+    try:
+        # No file is stored under a name no store may hold (a segment over 255 bytes
+        # would make the lookups below raise ENAMETOOLONG): not found, without asking.
+        check_filename(wanted)
+    except InvalidDistribution:
+        return _plain(404, "Not Found")
     inst = installation(current_app)
     on_site = inst.config.output_path / path
-    if on_site.is_file():
+    if is_file(on_site):
         return _send(on_site, path, vary=False)
     key = file_key(sha256, filename)
-    if not inst.store.exists(key):
-        wanted = filename[: -len(METADATA)] if filename.endswith(METADATA) else filename
+    try:
+        stored = inst.store.exists(key)
+    except OSError:
+        return _plain(404, "Not Found")
+    if not stored:
         ref = inst.catalog.upstream_file(sha256, wanted)
         if ref is None or (wanted != filename and ref.metadata_sha256 is None):
             return _plain(404, "Not Found")

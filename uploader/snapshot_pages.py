@@ -20,7 +20,7 @@ from generator.negotiate import Variant, negotiate
 from generator.render import RENDER_VERSION
 from generator.snapshots import check_snapshot_day, render_on_demand
 from uploader.app import installation
-from uploader.static_site import _send, site
+from uploader.static_site import _send, is_dir, is_file, site
 
 bp = Blueprint("snapshot_pages", __name__)
 _DAYLIKE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9-]+")
@@ -64,7 +64,7 @@ def _answer(repo: str, day: str, project: str | None, named: Variant | None) -> 
     output = inst.config.output_path
     if day == "latest" or repo.startswith(".") or not _DAYLIKE.fullmatch(day):
         return site(path)
-    if (output / repo / day / "simple").is_dir():
+    if is_dir(output / repo / day / "simple"):
         return site(path)
     try:
         chosen = inst.catalog.get_repo(repo)
@@ -79,7 +79,7 @@ def _answer(repo: str, day: str, project: str | None, named: Variant | None) -> 
     cache = output / repo / ".ondemand" / RENDER_VERSION / checked.isoformat() / "simple"
     page_dir = cache / project if project else cache
     target = page_dir / f"index.{variant}"
-    if not target.is_file():
+    if not is_file(target):
         try:
             html, data = render_on_demand(inst.catalog, inst.renderer, chosen, checked, project)
         except NotFound as e:

@@ -17,7 +17,9 @@ run one table of cases against both. The rules:
 - A directory without its trailing slash → 301 to a path-only ``Location``; a
   directory with one serves its ``index.html`` or is 404.
 - Any path segment starting with ``.`` (temporary files, ``.generate.lock``) and any
-  path escaping the output directory → 404.
+  path escaping the output directory → 404; so is a path the filesystem refuses to look
+  up (a segment over 255 bytes: ``ENAMETOOLONG``): a client chose it, so it is not found,
+  never a 500.
 - A frozen day stores its pages gzip-compressed (``index.json.gz``, see
   ``generator.frozen``): they are served decompressed under their own names, and the
   ``.gz`` names are 404.
@@ -99,6 +101,24 @@ def cache_control_for(path: str, today: date) -> str:
     return SHORT_CACHE
 
 
+def is_file(path: Path) -> bool:
+    """True when ``path`` is a file; False also when the filesystem refuses to look it up
+    (any ``OSError``, such as a segment over 255 bytes): the paths here are chosen by
+    clients, and what cannot be looked up is not found."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """``is_file`` for a directory."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def _finish(response: Response, path: str, *, vary: bool) -> Response:
     if vary:
         response.headers["Vary"] = "Accept"
@@ -165,7 +185,15 @@ def _not_found(vary: bool) -> Response:
 @bp.route("/", defaults={"path": ""}, methods=["GET"], provide_automatic_options=False)
 @bp.route("/<path:path>", methods=["GET"], provide_automatic_options=False)
 def site(path: str) -> Response:
-    """Serve ``path`` from the output directory (GET; Flask adds HEAD)."""
+    """Serve ``path`` from the output directory (GET; Flask adds HEAD); any ``OSError``
+    looking the client's path up is a 404."""
+    try:
+        return _site(path)
+    except OSError:
+        return _not_found(vary=False)
+
+
+def _site(path: str) -> Response:
     if is_hidden(path):
         return _not_found(vary=False)
     root = installation(current_app).config.output_path

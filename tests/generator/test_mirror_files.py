@@ -161,6 +161,27 @@ def test_files_no_mirror_knows_are_404(app: Flask, path: str) -> None:
     assert get(app, path).status_code == 404
 
 
+LONG = "a" * 300  # one segment over the 255 bytes a Linux file name may have
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["{dir}/" + LONG, "{dir}/" + LONG + ".metadata", "{dir}/" + "a" * 250 + ".whl",
+     "/files/" + LONG, "/" + LONG, "/python/" + LONG + "/", "/python/latest/" + LONG,
+     "/python/latest/simple/" + LONG + "/", "/" + LONG + "/2024-06-01/simple/",
+     "/python/2024-06-01/simple/" + LONG + "/"],
+    ids=["file-name", "metadata-name", "over-240-chars", "files-segment", "top-segment",
+         "repo-directory", "below-latest", "project-page", "snapshot-repo",
+         "snapshot-project"],
+)
+def test_a_path_the_filesystem_cannot_look_up_is_404_not_500(
+    app: Flask, synced: Installation, path: str
+) -> None:
+    url = file_url(synced, WHEEL)
+    assert get(app, url).status_code == 200  # its directory now exists in the store
+    assert get(app, path.format(dir=url.rpartition("/")[0])).status_code == 404
+
+
 def test_generation_skips_lazy_files_when_the_store_is_elsewhere(
     synced: Installation, cli: CliRunner, tmp_path: Path
 ) -> None:
