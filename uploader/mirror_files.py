@@ -16,8 +16,8 @@ import threading
 
 from flask import Blueprint, Flask, Response, current_app
 
-from generator.distributions import InvalidDistribution, check_filename
-from generator.errors import NotFound
+from generator.distributions import check_filename
+from generator.errors import InvalidDistribution, NotFound
 from generator.fetch import Fetcher, HashMismatch
 from generator.httpclient import UpstreamUnavailable
 from generator.mirror import make_client, make_fetcher
