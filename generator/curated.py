@@ -10,8 +10,10 @@ mirrored set can be reproduced without resolving again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -82,6 +84,28 @@ def _pins(text: str) -> set[str]:
     return pins
 
 
+def _run(
+    argv: list[str], env: dict[str, str], version: str, upstream: str
+) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of pip-compile; ``Conflict`` when it runs longer than
+    ``COMPILE_TIMEOUT``. It runs in a session of its own, so that on timeout its whole
+    process group (pip's build subprocesses too) is killed, not pip-compile alone."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env, start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=COMPILE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise Conflict(
+                f"pip-compile did not resolve the closure for Python {version} against "
+                f"{upstream} within {COMPILE_TIMEOUT:g} s and was stopped: try again when "
+                "the upstream answers faster, or list fewer or more tightly pinned projects"
+            ) from None
+        return process.returncode, stdout, stderr
+
+
 def compile_closure(
     requirements: tuple[str, ...], upstream: str, versions: tuple[str, ...]
 ) -> tuple[tuple[str, ...], str]:
@@ -89,7 +113,9 @@ def compile_closure(
     in ``versions``, resolved by pip-compile against ``upstream`` only.
 
     The machine's pip configuration is ignored (no extra indexes, find-links or
-    constraints leak in), so the result depends on the upstream alone.
+    constraints leak in), so the result depends on the upstream alone. Raises
+    ``Conflict`` when pip-compile fails or runs longer than ``COMPILE_TIMEOUT`` seconds,
+    ``ConfigError`` when a version has no interpreter.
     """
     pins: set[str] = set()
     env = {k: v for k, v in os.environ.items()
@@ -107,13 +133,12 @@ def compile_closure(
                 "--cache-dir", str(Path(work) / "cache"), "--output-file", str(output),
                 str(source),
             ]
-            done = subprocess.run(argv, capture_output=True, text=True, env=env,
-                                  timeout=COMPILE_TIMEOUT, check=False)
-            if done.returncode != 0:
-                detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            returncode, stdout, stderr = _run(argv, env, version, upstream)
+            if returncode != 0:
+                detail = (stderr or stdout).strip().splitlines()[-3:]
                 raise Conflict(
                     f"pip-compile could not resolve the closure for Python {version} against "
-                    f"{upstream}: {' / '.join(detail) or 'exit ' + str(done.returncode)}"
+                    f"{upstream}: {' / '.join(detail) or 'exit ' + str(returncode)}"
                 )
             pins |= _pins(output.read_text(encoding="utf-8"))
     tool = f"pip-compile {metadata.version('pip-tools')} (Python {', '.join(versions)})"
