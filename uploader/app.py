@@ -25,6 +25,7 @@ _TITLES = {
     409: "Conflict",
     410: "Gone",
     413: "Payload Too Large",
+    415: "Unsupported Media Type",
     422: "Unprocessable Content",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -57,10 +58,28 @@ def create_app(inst: Installation, *, serve_site: bool = True) -> Flask:
 
         app.register_blueprint(snapshot_bp)
         app.register_blueprint(site_bp)
+    app.before_request(refuse_unparsed_upload_bodies)
     app.register_error_handler(UploadError, handle_error)
     app.register_error_handler(TimeshelfError, handle_timeshelf_error)
     app.register_error_handler(413, handle_too_large)
     return app
+
+
+def refuse_unparsed_upload_bodies() -> None:
+    """Raise ``UploadError(415)`` for a POST to ``/upload/`` that is not multipart/form-data.
+
+    Runs before any view touches ``request.form``: werkzeug reads an urlencoded body
+    whole into memory and applies neither ``MAX_FORM_PARTS`` nor ``MAX_FORM_MEMORY_SIZE``
+    to it (2 MiB of ``a&`` is a million fields), and every upload client sends multipart.
+    """
+    if request.method != "POST" or not request.path.startswith("/upload/"):
+        return
+    if request.mimetype != "multipart/form-data":
+        raise UploadError(
+            415,
+            "Uploads are multipart/form-data (as twine, uv, poetry ... send them): "
+            f"got {request.headers.get('Content-Type', '')!r}",
+        )
 
 
 def installation(app: Flask) -> Installation:
