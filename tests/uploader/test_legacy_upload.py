@@ -169,7 +169,7 @@ def content_empty_filename(sidecar: Sidecar, name: str) -> Attempt:
     return post_wheel(sidecar, name, filename="")
 
 
-@refused(400, "Upload payload does not have a file.")
+@refused(415, "Uploads are multipart/form-data (as twine, uv, poetry ... send them)")
 def urlencoded_not_multipart(sidecar: Sidecar, name: str) -> Attempt:
     body = b":action=file_upload&protocol_version=1&name=x&version=1.0&sha256_digest=00"
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
