@@ -76,10 +76,12 @@ from generator.upstream import (
     UpstreamError,
     UpstreamFile,
     is_json,
+    parse_count,
     parse_project_html,
     parse_project_json,
     parse_root_html,
     parse_root_json,
+    parse_serial,
 )
 
 if TYPE_CHECKING:
@@ -110,6 +112,7 @@ class SyncReport:
     unyanked: int = 0
     removed: int = 0
     skipped: int = 0
+    skips: dict[str, int] = field(default_factory=dict)
     refused: int = 0
     downloaded: int = 0
     requests: int = 0
@@ -127,7 +130,7 @@ class _Outcome:
     """A worker's result for one project: its changes (None: unchanged upstream)."""
 
     change: ProjectChange | None
-    skipped: int = 0
+    skips: tuple[str, ...] = ()
     downloaded: int = 0
 
 
@@ -162,10 +165,10 @@ class SimpleUpstream:
             listing = parse_root_json(response.body, response.url)
         else:
             listing = parse_root_html(response.body, response.url)
-        header_serial = response.header("x-pypi-last-serial")
         serial = listing.serial
-        if serial is None and header_serial and header_serial.isdigit():
-            serial = int(header_serial)
+        if serial is None:
+            serial = parse_serial(response.header("x-pypi-last-serial"), response.url,
+                                  "X-PyPI-Last-Serial")
         return Listing(
             projects=listing.projects, serial=serial, etag=response.header("etag"),
             last_modified=response.header("last-modified"),
@@ -190,21 +193,19 @@ class SimpleUpstream:
         else:
             page = parse_project_html(response.body, response.url, listed.name)
         serial = page.serial
-        header = response.header("x-pypi-last-serial")
-        if serial is None and header and header.isdigit():
-            serial = int(header)
+        if serial is None:
+            serial = parse_serial(response.header("x-pypi-last-serial"), response.url,
+                                  "X-PyPI-Last-Serial")
         return ProjectPage(
             name=page.name, files=page.files, serial=serial, etag=response.header("etag"),
-            last_modified=response.header("last-modified"), skipped=page.skipped,
+            last_modified=response.header("last-modified"), skips=page.skips,
         )
 
     def head_size(self, url: str) -> int | None:
         """The size of a file from a ``HEAD`` (an HTML upstream lists no sizes)."""
         response = self.client.request("HEAD", url)
         length = response.header("content-length")
-        if response.status == 200 and length and length.isdigit():
-            return int(length)
-        return None
+        return parse_count(length) if response.status == 200 and length else None
 
 
 def build_chain(
@@ -471,7 +472,9 @@ class Mirror:
                 report.errors.append(f"{listed.name}: {e}")
                 continue
             report.checked += 1
-            report.skipped += outcome.skipped
+            report.skipped += len(outcome.skips)
+            for reason in outcome.skips:
+                report.skips[reason] = report.skips.get(reason, 0) + 1
             report.downloaded += outcome.downloaded
             change = outcome.change
             if change is None:
@@ -519,7 +522,7 @@ class Mirror:
                     downloaded += self.fetcher.ensure(
                         key + ".metadata", new.url + ".metadata", new.record.metadata_sha256
                     )
-        return _Outcome(change=change, skipped=fetched.skipped, downloaded=downloaded)
+        return _Outcome(change=change, skips=fetched.skips, downloaded=downloaded)
 
     def _flush(self, pending: list[ProjectChange], now: datetime, report: SyncReport) -> None:
         if not pending:

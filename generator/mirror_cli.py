@@ -44,6 +44,13 @@ def _bar(enabled: bool, label: str) -> Iterator[tuple[Any, Any]]:
             state["bar"].__exit__(None, None, None)
 
 
+def _reasons(skips: dict[str, int]) -> str:
+    """`` (2 no sha256, 1 a file name no store may hold)``: the skips by reason."""
+    if not skips:
+        return ""
+    return " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(skips.items())) + ")"
+
+
 def summary(report: SyncReport) -> str:
     """The closing line of a sync (one per source)."""
     if report.root_unchanged:
@@ -54,7 +61,7 @@ def summary(report: SyncReport) -> str:
         f"{report.source}: {report.listed} listed, {report.checked} checked, "
         f"{report.changed} changed, {report.added} files added, {report.yanked} yanked, "
         f"{report.unyanked} un-yanked, {report.removed} removed, {size} bytes downloaded, "
-        f"{report.skipped} skipped (no sha256 or not a wheel/sdist), "
+        f"{report.skipped} skipped{_reasons(report.skips)}, "
         f"{len(report.errors)} errors, {report.requests} requests, {report.seconds:.1f}s"
     )
 

@@ -5,12 +5,17 @@ the private ``_last-serial`` keys PyPI adds) and PEP 503 HTML (with PEP 592 yank
 PEP 658/714 metadata attributes). A file URL is resolved against the page's own URL, as
 pip and uv do. Files the mirror cannot serve are counted, not dropped silently: a file
 without a sha256 (content-addressed paths need it) or whose name is not a wheel or an
-sdist ``packaging`` can parse.
+sdist ``packaging`` can parse, or whose name no store may hold
+(``generator.distributions.check_filename``: control characters, over 240 characters);
+each skip keeps its reason. Serials (``_last-serial``, ``X-PyPI-Last-Serial``) are 1 to 18
+ASCII digits: anything else on a page is an ``UpstreamError`` for that page (a root
+entry's bad serial only makes the serial unknown, so the project is fetched).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -19,12 +24,24 @@ from urllib.parse import unquote, urldefrag, urljoin
 from packaging.utils import NormalizedName, canonicalize_name
 
 from generator.clock import format_timestamp, parse_timestamp
+from generator.distributions import check_filename
+from generator.errors import InvalidDistribution
 from generator.naming import PackageType, parse_filename
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 # The Accept header of the mirror: JSON preferred, HTML understood (pip's own choice).
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.1, text/html;q=0.01"
 _HEX = frozenset("0123456789abcdef")
+# str.isdigit() takes "²" and int() any length up to 4,300 digits: a serial or a length
+# is ASCII digits only, and 18 of them fit any real one (PyPI's serial is ~8 digits).
+_COUNT = re.compile(r"[0-9]{1,18}")
+MAX_COUNT = 10**18 - 1
+
+# Why a listed file is skipped (the sync report counts skips by these).
+NO_SHA256 = "no sha256"
+BAD_NAME = "a file name no store may hold"
+NOT_A_DISTRIBUTION = "not a wheel or sdist of this project"
+NO_URL = "no file name or URL"
 
 
 class UpstreamError(ValueError):
@@ -72,8 +89,8 @@ class UpstreamFile:
 class ProjectPage:
     """An upstream project page: its files and the validators of the response.
 
-    ``skipped`` counts files the mirror cannot carry (no sha256, or a name that is not
-    a wheel or an sdist).
+    ``skips`` holds one reason per file the mirror cannot carry (``NO_SHA256``,
+    ``BAD_NAME``, ``NOT_A_DISTRIBUTION``, ``NO_URL``).
     """
 
     name: NormalizedName
@@ -81,18 +98,42 @@ class ProjectPage:
     serial: int | None = None
     etag: str | None = None
     last_modified: str | None = None
-    skipped: int = 0
+    skips: tuple[str, ...] = ()
+
+    @property
+    def skipped(self) -> int:
+        return len(self.skips)
 
 
-def _serial(value: Any) -> int | None:
-    # bandersnatch writes the per-project serial as a string, PyPI as a number.
-    if isinstance(value, bool):
+def parse_count(text: str) -> int | None:
+    """The value of ``text`` when it is 1 to 18 ASCII digits, else None."""
+    return int(text) if _COUNT.fullmatch(text) else None
+
+
+def _shown(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def parse_serial(value: Any, url: str, where: str = "_last-serial") -> int | None:
+    """A serial as an upstream gives it (bandersnatch a string, PyPI a number; None:
+    absent); ``UpstreamError`` naming ``url`` for anything but 0 to ``MAX_COUNT``."""
+    if value is None:
         return None
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+    if isinstance(value, str) and (parsed := parse_count(value)) is not None:
+        return parsed
+    raise UpstreamError(
+        f"{url}: {where} {_shown(value)} is not a serial: expected 1 to 18 ASCII digits"
+    )
+
+
+def _entry_serial(value: Any, url: str) -> int | None:
+    try:
+        return parse_serial(value, url)
+    except UpstreamError:
+        return None  # unknown: the project's page is fetched and its own serial checked
 
 
 def _load(body: bytes, url: str) -> dict[str, Any]:
@@ -125,10 +166,12 @@ def parse_root_json(body: bytes, url: str) -> Listing:
             continue
         name = canonicalize_name(entry["name"])
         listed[name] = ListedProject(
-            name=name, display_name=entry["name"], serial=_serial(entry.get("_last-serial"))
+            name=name, display_name=entry["name"],
+            serial=_entry_serial(entry.get("_last-serial"), url),
         )
     return Listing(
-        projects=tuple(listed.values()), serial=_serial(document["meta"].get("_last-serial"))
+        projects=tuple(listed.values()),
+        serial=parse_serial(document["meta"].get("_last-serial"), url),
     )
 
 
@@ -151,17 +194,22 @@ def _make_file(
     project: NormalizedName, filename: str, url: str, hashes: dict[str, str],
     size: int | None, upload_time: str | None, requires_python: str | None,
     yanked: Any, metadata: Any,
-) -> UpstreamFile | None:
+) -> UpstreamFile | str:
+    """The file, or the reason it is skipped."""
+    try:
+        # The name becomes a path segment below /files/ and a file name in the store.
+        check_filename(filename)
+    except InvalidDistribution:
+        return BAD_NAME
     sha256 = _digest(hashes, "sha256")
-    # The name becomes a path segment below /files/: nothing that could leave it.
-    if sha256 is None or "/" in filename or "\\" in filename or filename.startswith("."):
-        return None
+    if sha256 is None:
+        return NO_SHA256
     try:
         parsed = parse_filename(filename, project)
     except ValueError:
-        return None
+        return NOT_A_DISTRIBUTION
     if parsed.project != project:
-        return None
+        return NOT_A_DISTRIBUTION
     uploaded = None
     if upload_time:
         try:
@@ -185,11 +233,11 @@ def parse_project_json(body: bytes, url: str, project: NormalizedName) -> Projec
     if not isinstance(entries, list):
         raise UpstreamError(f"{url}: the project page has no 'files' array")
     files: list[UpstreamFile] = []
-    skipped = 0
+    skips: list[str] = []
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str) \
                 or not isinstance(entry.get("url"), str):
-            skipped += 1
+            skips.append(NO_URL)
             continue
         hashes = entry.get("hashes") if isinstance(entry.get("hashes"), dict) else {}
         metadata = next(
@@ -202,13 +250,13 @@ def parse_project_json(body: bytes, url: str, project: NormalizedName) -> Projec
             entry.get("size"), entry.get("upload-time"), entry.get("requires-python"),
             entry.get("yanked", False), metadata,
         )
-        if made is None:
-            skipped += 1
+        if isinstance(made, str):
+            skips.append(made)
         else:
             files.append(made)
     return ProjectPage(
         name=project, files=tuple(files),
-        serial=_serial(document["meta"].get("_last-serial")), skipped=skipped,
+        serial=parse_serial(document["meta"].get("_last-serial"), url), skips=tuple(skips),
     )
 
 
@@ -268,7 +316,7 @@ def parse_project_html(body: bytes, url: str, project: NormalizedName) -> Projec
     """A PEP 503 project page (PEP 592 ``data-yanked``, PEP 714 ``data-core-metadata``)."""
     anchors, base = _anchors(body, url)
     files: list[UpstreamFile] = []
-    skipped = 0
+    skips: list[str] = []
     for attrs, _text in anchors:
         href = attrs.get("href")
         if not href:
@@ -285,11 +333,11 @@ def parse_project_html(body: bytes, url: str, project: NormalizedName) -> Projec
             attrs.get("data-requires-python"), yanked,
             {"sha256": _hash_attribute(metadata)} if _hash_attribute(metadata) else None,
         )
-        if made is None:
-            skipped += 1
+        if isinstance(made, str):
+            skips.append(made)
         else:
             files.append(made)
-    return ProjectPage(name=project, files=tuple(files), skipped=skipped)
+    return ProjectPage(name=project, files=tuple(files), skips=tuple(skips))
 
 
 def is_json(content_type: str | None) -> bool:

@@ -73,8 +73,12 @@ def test_json_file_fields(extra: dict[str, object], field: str, expected: object
         {"filename": "other-1.0.tar.gz", "url": "x", "hashes": {"sha256": SHA}},
         {"filename": "../demo-1.0.tar.gz", "url": "x", "hashes": {"sha256": SHA}},
         {"filename": "demo-1.0.tar.gz"},
+        {"filename": "demo-1.0\x00.tar.gz", "url": "x", "hashes": {"sha256": SHA}},
+        {"filename": "demo-1.0\n.tar.gz", "url": "x", "hashes": {"sha256": SHA}},
+        {"filename": "demo-1.0" + "0" * 412 + ".tar.gz", "url": "x", "hashes": {"sha256": SHA}},
     ],
-    ids=["no-sha256", "not-a-distribution", "another-project", "escaping-name", "no-url"],
+    ids=["no-sha256", "not-a-distribution", "another-project", "escaping-name", "no-url",
+         "nul-in-name", "lf-in-name", "419-chars"],
 )
 def test_files_the_mirror_cannot_carry_are_counted(bad: dict[str, object]) -> None:
     page = parse_project_json(json_page(bad, entry()), PAGE, DEMO)
@@ -228,3 +232,19 @@ def test_newest_releases_orders_by_version_not_text() -> None:
     page = NewestReleases(Fixed(files), 2).fetch_project(LISTED, None)
     assert isinstance(page, ProjectPage)
     assert {f.version for f in page.files} == {"1.9", "1.10"}
+
+
+@pytest.mark.parametrize(
+    "serial",
+    ["\u00b2", "1" * 19, "1" * 5000, -1, 10**18, 1.5, "12a", " 12"],
+    ids=["superscript-two", "19-digits", "5000-digits", "negative", "too-large", "float",
+         "letters", "space"],
+)
+def test_a_bad_serial_fails_its_page_with_one_line(serial: object) -> None:
+    body = json.dumps({"meta": {"api-version": "1.1", "_last-serial": serial},
+                       "files": []}).encode()
+    with pytest.raises(UpstreamError, match=r"_last-serial .* is not a serial: expected 1 to 18"):
+        parse_project_json(body, PAGE, DEMO)
+    listing = json.dumps({"meta": {"api-version": "1.1"},
+                          "projects": [{"name": "demo", "_last-serial": serial}]}).encode()
+    assert parse_root_json(listing, PAGE).projects[0].serial is None
