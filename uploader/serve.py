@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -25,6 +26,33 @@ from uploader.logs import configure_logging
 # Seconds an idle or stalled connection is kept: long enough for a slow upload link
 # between chunks, short enough that dead clients do not pin worker threads.
 CHANNEL_TIMEOUT = 120
+# Open connections waitress keeps before it stops accepting (its default is 100).
+# channel_timeout counts only inactivity, so a client sending a byte every < 120 s keeps
+# its connection: with 100 such, `serve` took no one else. 500 makes that lockout cost
+# 5x the sockets and stays well under select()'s 1024 descriptors (waitress polls with
+# select) and the usual `ulimit -n` of 1024. Behind nginx, nginx bounds slow clients.
+CONNECTION_LIMIT = 500
+# Seconds between waitress's sweeps for channels past CHANNEL_TIMEOUT (default 30):
+# closed stalled connections are reclaimed sooner.
+CLEANUP_INTERVAL = 10
+# Connections the kernel queues while all CONNECTION_LIMIT are open (waitress's default).
+BACKLOG = 1024
+
+
+def server_options(config: Config) -> dict[str, Any]:
+    """The keyword arguments ``run`` gives ``waitress.server.create_server`` for ``config``
+    (besides the app and ``listen``)."""
+    return {
+        "threads": config.threads,
+        "max_request_body_size": config.max_request_size,
+        "channel_timeout": CHANNEL_TIMEOUT,
+        "connection_limit": CONNECTION_LIMIT,
+        "cleanup_interval": CLEANUP_INTERVAL,
+        "backlog": BACKLOG,
+        # Nothing is trusted as a proxy, so forwarded headers from clients are dropped.
+        "clear_untrusted_proxy_headers": True,
+        "ident": "timeshelf",
+    }
 
 
 def base_url(config: Config, listen: str | None) -> str:
@@ -91,16 +119,7 @@ def run(inst: Installation, listen: str | None) -> None:
     app = create_app(inst)
     app.extensions[BUILDER] = builder
     try:
-        server = create_server(
-            app,
-            listen=address,
-            threads=inst.config.threads,
-            max_request_body_size=inst.config.max_request_size,
-            channel_timeout=CHANNEL_TIMEOUT,
-            # Nothing is trusted as a proxy, so forwarded headers from clients are dropped.
-            clear_untrusted_proxy_headers=True,
-            ident="timeshelf",
-        )
+        server = create_server(app, listen=address, **server_options(inst.config))
     except OSError as e:
         raise ConfigError(
             f"cannot listen on {address}: {e.strerror or e}; pick another --listen HOST:PORT"

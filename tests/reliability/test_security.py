@@ -77,7 +77,7 @@ def test_a_slowloris_client_does_not_stop_others(tmp_path: Path) -> None:
     process = start_serve(config, port, tmp_path / "serve.log")
     slow: list[socket.socket] = []
     try:
-        for _ in range(20):  # more than [server] threads (8)
+        for _ in range(150):  # more than [server] threads (8) and waitress's default 100
             sock = socket.create_connection((LOOPBACK, port), timeout=5)
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
             slow.append(sock)

@@ -6,6 +6,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from waitress.adjustments import Adjustments
 
 from generator.config import Config
 from generator.records import Repo, Source
@@ -17,7 +18,7 @@ from tests.servers import (
     run_timeshelf,
     run_timeshelf_serve,
 )
-from uploader.serve import base_url, setup_instructions
+from uploader.serve import base_url, server_options, setup_instructions
 
 
 def config(public_url: str = "", listen: str = "127.0.0.1:8000") -> Config:
@@ -119,3 +120,18 @@ def test_serve_reports_a_busy_port_in_one_line(installation: Path) -> None:
     assert done.returncode == 1
     assert f"cannot listen on {LOOPBACK}:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("connection_limit", 500), ("channel_timeout", 120), ("cleanup_interval", 10),
+     ("backlog", 1024), ("threads", 2), ("max_request_body_size", 1000)],
+    ids=["connection-limit", "channel-timeout", "cleanup-interval", "backlog", "threads",
+         "body-size"],
+)
+def test_waitress_gets_the_configured_limits(option: str, value: int) -> None:
+    options = server_options(config())
+    assert options[option] == value
+    # waitress accepts every option and keeps its value.
+    adjusted = Adjustments(**options)
+    assert getattr(adjusted, option) == value
