@@ -7,7 +7,11 @@ A requirements file comes from whoever deploys, so it is read as untrusted input
   refused unless the policy allows them: environments build from this server only;
 - editable installs (``-e``) and direct URL or path references (``pkg @ https://…``,
   ``./dir``, ``git+…``) are refused unless allowed;
-- ``-r``/``-c`` may only name files inside the bundle (``read`` enforces it);
+- ``-r``/``-c`` may only name files inside the bundle (``read`` enforces it); a file is
+  read once however its path is spelled (``a.txt``, ``./a.txt``, ``x/../a.txt``);
+- a file may have ``MAX_FILE_CHARS`` characters and all files together
+  ``MAX_TOTAL_CHARS``, ``MAX_LINES`` requirement lines in all, includes ``MAX_INCLUDE_DEPTH``
+  deep: processing time stays bounded whatever the bundle holds;
 - ``--hash`` options are kept (pip then checks every file);
 - per-requirement build options (``--config-settings``, ``--global-option``,
   ``--install-option``) and ``${VARIABLE}`` references (pip would expand them from the
@@ -20,6 +24,7 @@ Every change is a log line; every problem of the file is reported at once.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from collections.abc import Callable, Iterator
@@ -78,6 +83,11 @@ _VARIABLE = re.compile(r"\$\{[A-Za-z0-9_]+\}")
 _URLISH = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git\+|hg\+|svn\+|bzr\+|file:|\.{0,2}/|~)", re.I)
 MAX_INCLUDE_DEPTH = 5
 MAX_LINES = 10_000
+# A pip-compile --generate-hashes lock of a large data-science stack is ~200 KB; 1 MiB
+# is 5x that, and 10 MB of comment lines took 6.7 s to process.
+MAX_FILE_CHARS = 1024 * 1024
+# Includes are at most MAX_INCLUDE_DEPTH deep but may be many: 4 MiB in all.
+MAX_TOTAL_CHARS = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +135,7 @@ class _State:
     problems: list[str] = field(default_factory=list)
     seen_files: set[str] = field(default_factory=set)
     lines: int = 0
+    chars: int = 0
 
 
 def logical_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -154,7 +165,9 @@ def process_requirements(
     Raises ``RequirementsError`` listing every problem.
     """
     state = _State(policy=policy or Policy(), read=read)
-    _process(state, text, name, depth=0, constraint=False)
+    if _admit(state, text, name):
+        state.seen_files.add(posixpath.normpath(name))
+        _process(state, text, name, depth=0, constraint=False)
     if state.problems:
         raise RequirementsError(state.problems)
     return Processed(
@@ -164,6 +177,24 @@ def process_requirements(
         names=tuple(state.names),
         log=tuple(state.log),
     )
+
+
+def _admit(state: _State, text: str, name: str) -> bool:
+    """True when ``text`` (the file ``name``) is within the size bounds; else a problem."""
+    state.chars += len(text)
+    if len(text) > MAX_FILE_CHARS:
+        state.problems.append(
+            f"{name}: {len(text)} characters, more than the {MAX_FILE_CHARS} a requirements "
+            "file may have"
+        )
+        return False
+    if state.chars > MAX_TOTAL_CHARS:
+        state.problems.append(
+            f"{name}: the requirements files reach {state.chars} characters, more than the "
+            f"{MAX_TOTAL_CHARS} they may have together"
+        )
+        return False
+    return True
 
 
 def _process(state: _State, text: str, name: str, *, depth: int, constraint: bool) -> None:
@@ -238,15 +269,18 @@ def _include(state: _State, path: str, where: str, *, depth: int, constraint: bo
             f"{where}: {path!r} is a URL: -r/-c may only name files in the bundle"
         )
         return
-    if path in state.seen_files:
+    key = posixpath.normpath(path)
+    if key in state.seen_files:
         state.log.append(f"{where}: {path} already included, skipped")
         return
+    state.seen_files.add(key)
     try:
         text = state.read(path)
     except (ValueError, OSError) as e:
         state.problems.append(f"{where}: cannot include {path!r}: {e}")
         return
-    state.seen_files.add(path)
+    if not _admit(state, text, path):
+        return
     state.log.append(f"{where}: included {'constraints' if constraint else 'requirements'} {path}")
     _process(state, text, path, depth=depth + 1, constraint=constraint)
 

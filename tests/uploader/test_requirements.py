@@ -125,3 +125,61 @@ def test_policy_can_allow_sources_editables_and_urls() -> None:
 def test_configured_prohibited_list_replaces_default() -> None:
     out, _ = run("pywin32\nleftpad\n", Policy(prohibited=frozenset({canonicalize_name("leftpad")})))
     assert out == "pywin32\n"
+
+
+def _depth_files(levels: int) -> dict[str, str]:
+    return {f"d{i}.txt": f"-r d{i + 1}.txt\n" for i in range(levels)} | {f"d{levels}.txt": "six\n"}
+
+
+BIG = "#" * 1023 + "\n"  # 1 KiB of comment per line: comments count toward the size
+BOUNDED = [
+    ("file-too-big", BIG * 1025, {},
+     "requirements.txt: 1049600 characters, more than the 1048576 a requirements file may have"),
+    ("include-too-big", "-r big.txt\n", {"big.txt": BIG * 1025},
+     "big.txt: 1049600 characters, more than the 1048576"),
+    ("all-files-too-big", "".join(f"-r p{i}.txt\n" for i in range(5)),
+     {f"p{i}.txt": BIG * 1000 for i in range(5)},
+     "p4.txt: the requirements files reach 5120050 characters, more than the 4194304"),
+    ("too-many-lines", "six\n" * 10_001, {}, "requirements.txt:10001: more than 10000 requirement lines"),
+    ("too-many-lines-across-includes", "-r many.txt\n" + "six\n" * 5000,
+     {"many.txt": "six\n" * 5000}, "requirements.txt:5001: more than 10000 requirement lines"),
+    ("too-deep", "-r d0.txt\n", _depth_files(5), "d4.txt:1: includes nested more than 5 deep"),
+]
+
+
+@pytest.mark.parametrize(("text", "files", "message"), [c[1:] for c in BOUNDED],
+                         ids=[c[0] for c in BOUNDED])
+def test_requirements_are_bounded(text: str, files: dict[str, str], message: str) -> None:
+    with pytest.raises(RequirementsError) as info:
+        process_requirements(text, name="requirements.txt", read=files.__getitem__)
+    assert message in str(info.value), info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "files"),
+    [("six\n" * 10_000, {}), ("-r d0.txt\n", _depth_files(4)),
+     ("-r big.txt\n", {"big.txt": BIG * 1024})],
+    ids=["max-lines", "max-depth", "max-file-size"],
+)
+def test_requirements_at_the_bounds_are_accepted(text: str, files: dict[str, str]) -> None:
+    process_requirements(text, name="requirements.txt", read=files.__getitem__)
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [["a.txt", "./a.txt", "././a.txt"], ["a.txt", "x/../a.txt", ".//a.txt"],
+     ["./a.txt"] + [f"{'./' * n}a.txt" for n in range(2, 50)]],
+    ids=["dot-slash", "dot-dot-and-double-slash", "many"],
+)
+def test_an_include_is_read_once_however_it_is_spelled(spellings: list[str]) -> None:
+    reads: list[str] = []
+
+    def read(path: str) -> str:
+        reads.append(path)
+        return "six\n"
+
+    text = "".join(f"-r {path}\n" for path in spellings)
+    processed = process_requirements(text, name="requirements.txt", read=read)
+    assert reads == [spellings[0]]
+    assert processed.text() == "six\n"
+    assert sum("already included" in line for line in processed.log) == len(spellings) - 1
