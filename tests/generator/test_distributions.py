@@ -174,6 +174,14 @@ def test_ratio_below_the_floor_is_fine(dists: Dists) -> None:
     assert inspect_distribution(path).project == "foo"
 
 
+def assert_refused(path: Path, message: str) -> None:
+    """``inspect_distribution`` refuses ``path`` with exactly ``message`` (no subclass)."""
+    with pytest.raises(InvalidDistribution) as excinfo:
+        inspect_distribution(path)
+    assert type(excinfo.value) is InvalidDistribution
+    assert str(excinfo.value) == f"{path.name}: {message}"
+
+
 # -- members: regular files and directories only ---------------------------------------
 
 ONLY_FILES = "an sdist holds only regular files and directories"
@@ -256,11 +264,7 @@ def _wheel(d: Dists, name: str, data: bytes, mode: int) -> Path:
 def test_inspect_refuses_links_and_special_members(
     build: Callable[[Dists], Path], message: str, dists: Dists
 ) -> None:
-    path = build(dists)
-    with pytest.raises(InvalidDistribution) as excinfo:
-        inspect_distribution(path)
-    assert type(excinfo.value) is InvalidDistribution
-    assert str(excinfo.value) == f"{path.name}: {message}"
+    assert_refused(build(dists), message)
 
 
 # -- PEP 440 versions -----------------------------------------------------------------
@@ -294,11 +298,7 @@ MARKUP = '3.0"><svg onload=alert(1)>'
 def test_inspect_refuses_versions_that_are_not_pep440(
     build: Callable[[Dists], Path], message: str, dists: Dists
 ) -> None:
-    path = build(dists)
-    with pytest.raises(InvalidDistribution) as excinfo:
-        inspect_distribution(path)
-    assert type(excinfo.value) is InvalidDistribution
-    assert str(excinfo.value) == f"{path.name}: {message}"
+    assert_refused(build(dists), message)
 
 
 # -- PEP 425 tags ----------------------------------------------------------------------
@@ -324,11 +324,7 @@ TAGS = ("a tag is lowercase letters, digits and '_', with '.' between compressed
 def test_inspect_refuses_bad_wheel_tags(
     build: Callable[[Dists], Path], message: str, dists: Dists
 ) -> None:
-    path = build(dists)
-    with pytest.raises(InvalidDistribution) as excinfo:
-        inspect_distribution(path)
-    assert type(excinfo.value) is InvalidDistribution
-    assert str(excinfo.value) == f"{path.name}: {message}"
+    assert_refused(build(dists), message)
 
 
 def test_a_zip_is_counted_from_its_end_record_before_it_is_read(
