@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import stat
 import tarfile
 import zipfile
 import zlib
@@ -29,6 +28,13 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from generator.errors import DistributionTooLarge, InvalidDistribution
+from generator.members import (
+    check_member_name,
+    refuse_special_members,
+    tar_member_problem,
+    zip_link_target,
+    zip_member_problem,
+)
 from generator.naming import (
     PackageType,
     check_version,
@@ -45,19 +51,6 @@ _CHUNK = 1 << 20
 # limit) less that suffix, rounded down.
 MAX_FILENAME_LENGTH = 240
 _KNOWN_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
-# Bad members named in one refusal; the rest are counted (the message is one status line).
-MAX_MEMBERS_REPORTED = 5
-# Longer member names no file system takes (PATH_MAX); a tar header can carry megabytes.
-MAX_MEMBER_NAME_LENGTH = 4096
-# A zip symlink's target is its content: read this much of it for the message.
-_LINK_TARGET_READ = 256
-_ZIP_FILE_TYPES = {
-    stat.S_IFLNK: "a symbolic link",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFSOCK: "a socket",
-}
 _SINGLE_FIELDS = (
     ("metadata_version", "Metadata-Version"),
     ("name", "Name"),
@@ -260,24 +253,6 @@ def _read_core_metadata(
     return name, version, requires_python, raw.get("summary") or None
 
 
-def _check_member_name(filename: str, member: str) -> PurePosixPath:
-    if not member:
-        # zipfile's ZipInfo.is_dir() indexes the last character: an empty name crashed it.
-        raise InvalidDistribution(filename, "an archive member has an empty name")
-    if len(member) > MAX_MEMBER_NAME_LENGTH:
-        raise InvalidDistribution(
-            filename,
-            f"an archive member's name is {len(member)} characters long, the limit is "
-            f"{MAX_MEMBER_NAME_LENGTH} (PATH_MAX)",
-        )
-    path = PurePosixPath(member)
-    if member.startswith(("/", "\\")) or ".." in path.parts or "\\" in member or "\0" in member:
-        raise InvalidDistribution(
-            filename, f"archive member {member!r} escapes the archive (absolute path or '..')"
-        )
-    return path
-
-
 class _Budget:
     """Counts expanded bytes across an archive and stops at the limits."""
 
@@ -312,45 +287,6 @@ def _read_member(archive: IO[bytes], budget: _Budget, cap: int | None = None) ->
         if cap is not None:
             out.write(chunk)
     return out.getvalue()
-
-
-def _refuse_special_members(filename: str, kind: str, problems: list[str]) -> None:
-    """Refuse an archive with links or special files, naming each (``problems``: "member
-    'x' is a FIFO"); one shared rule for sdists and wheels, tar and zip.
-
-    Installers and build tools unpack these archives: a link could make them read or
-    write outside the unpacked tree (``../../etc/shadow``), a device or FIFO could block
-    or read hardware. Regular files and directories are all a distribution needs.
-    """
-    if not problems:
-        return
-    shown = [f"{kind} {problem}" for problem in problems[:MAX_MEMBERS_REPORTED]]
-    if len(problems) > MAX_MEMBERS_REPORTED:
-        shown.append(f"and {len(problems) - MAX_MEMBERS_REPORTED} more such members")
-    article = "an" if kind == "sdist" else "a"
-    raise InvalidDistribution(
-        filename, f"{'; '.join(shown)}: {article} {kind} holds only regular files and directories"
-    )
-
-
-def _zip_member_problem(info: zipfile.ZipInfo) -> str | None:
-    """What is wrong with a zip member's file type (its Unix mode, as pip reads it), if any."""
-    file_type = stat.S_IFMT(info.external_attr >> 16)
-    if file_type in (0, stat.S_IFREG, stat.S_IFDIR):
-        return None
-    kind = _ZIP_FILE_TYPES.get(file_type, f"a special file (mode {file_type:#o})")
-    return f"member {quoted(info.filename)} is {kind}"
-
-
-def _zip_link_target(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
-    try:
-        with archive.open(info) as member:
-            data = member.read(_LINK_TARGET_READ)
-    # The archive's other faults are reported by the scan; the link is refused anyway.
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, RuntimeError,
-            NotImplementedError):
-        return None
-    return data.decode("utf-8", "replace")
 
 
 def _check_zip_directory(path: Path, filename: str, limits: Limits) -> None:
@@ -395,8 +331,8 @@ def _open_zip(path: Path, filename: str, limits: Limits, kind: str) -> zipfile.Z
         seen: set[str] = set()
         special: list[tuple[zipfile.ZipInfo, str]] = []
         for info in infos:
-            _check_member_name(filename, info.filename)
-            problem = _zip_member_problem(info)
+            check_member_name(filename, info.filename)
+            problem = zip_member_problem(info)
             if problem is not None:
                 special.append((info, problem))
             # Readers disagree on which copy of a repeated name counts (zipfile takes the
@@ -414,9 +350,9 @@ def _open_zip(path: Path, filename: str, limits: Limits, kind: str) -> zipfile.Z
                 )
         problems = []
         for info, problem in special:
-            target = _zip_link_target(archive, info) if "symbolic link" in problem else None
+            target = zip_link_target(archive, info) if "symbolic link" in problem else None
             problems.append(problem if target is None else f"{problem} (to {quoted(target)})")
-        _refuse_special_members(filename, kind, problems)
+        refuse_special_members(filename, kind, problems)
     except BaseException:
         archive.close()
         raise
@@ -525,24 +461,6 @@ class _CountingReader(io.RawIOBase):
         return len(data)
 
 
-def _tar_member_problem(member: tarfile.TarInfo) -> str | None:
-    """What is wrong with a tar member's type, if anything (sparse files are refused apart)."""
-    if member.isreg() or member.isdir():
-        return None
-    name = quoted(member.name)
-    if member.issym():
-        return f"member {name} is a symbolic link (to {quoted(member.linkname)})"
-    if member.islnk():
-        return f"member {name} is a hard link (to {quoted(member.linkname)})"
-    if member.ischr():
-        return f"member {name} is a character device"
-    if member.isblk():
-        return f"member {name} is a block device"
-    if member.isfifo():
-        return f"member {name} is a FIFO"
-    return f"member {name} is a special file (tar type {member.type!r})"
-
-
 def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
     with path.open("rb") as raw:
         if raw.read(2) != b"\x1f\x8b":
@@ -563,7 +481,7 @@ def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
                         raise DistributionTooLarge(
                             filename, f"more than {limits.max_members} archive members"
                         )
-                    parts = _check_member_name(filename, member.name).parts
+                    parts = check_member_name(filename, member.name).parts
                     # As in zips: readers disagree on which copy of a repeated file counts.
                     if not member.isdir():
                         key = "/".join(p for p in parts if p != ".")
@@ -576,7 +494,7 @@ def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
                         seen.add(key)
                     if member.issparse():
                         raise InvalidDistribution(filename, f"sparse member {member.name!r}")
-                    problem = _tar_member_problem(member)
+                    problem = tar_member_problem(member)
                     if problem is not None:
                         problems.append(problem)
                     if not parts or parts == (".",):
@@ -590,7 +508,7 @@ def _read_sdist_tar(path: Path, filename: str, limits: Limits) -> bytes:
                             pkg_infos[parts[0]] = extracted.read()
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise InvalidDistribution(filename, f"corrupt .tar.gz archive: {e}") from e
-    _refuse_special_members(filename, "sdist", problems)
+    refuse_special_members(filename, "sdist", problems)
     if len(tops) != 1:
         raise InvalidDistribution(
             filename, f"an sdist has exactly one top-level directory, this one has {len(tops)}"
