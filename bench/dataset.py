@@ -35,10 +35,10 @@ from typing import IO
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from generator.catalog import Catalog
-from generator.cli import main as timeshelf_main
+from generator.catalog.catalog import Catalog
+from generator.cli.main import main as timeshelf_main
 from generator.clock import format_timestamp
-from generator.config import CONFIG_NAME, load_config
+from generator.config.settings import CONFIG_NAME, load_config
 from generator.records import FileRecord
 
 # Bump when the generated data changes, so cached datasets are rebuilt.

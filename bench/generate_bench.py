@@ -65,9 +65,9 @@ from bench.dataset import (
     extra_file,
 )
 from bench.results import RESULTS, write_block
+from generator.catalog.schema import SCHEMA_VERSION
 from generator.clock import ENV_NOW
-from generator.config import load_config
-from generator.schema import SCHEMA_VERSION
+from generator.config.settings import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / "work"

@@ -31,15 +31,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.dataset import SOURCE, iter_dataset
-from generator.catalog import Catalog
+from generator.catalog.catalog import Catalog
 from generator.clock import format_timestamp
-from generator.config import load_config
-from generator.ingest import ingest_file
+from generator.config.settings import load_config
 from generator.installation import Installation
-from generator.publish import publish_site
+from generator.intake.ingest import ingest_file
+from generator.output.publish import publish_site
 from generator.records import FileRecord
-from generator.s3 import S3Location
-from generator.store import file_key
+from generator.storage.s3 import S3Location
+from generator.storage.store import file_key
 from tests.factory import WheelSpec, build_wheel
 from tests.pgserver import run_postgres
 from tests.s3server import CREDENTIALS, RequestCounter, run_moto
@@ -52,7 +52,7 @@ def _clock() -> datetime:
 
 
 def _init(directory: Path, catalog_url: str = "") -> Installation:
-    from generator.cli import main
+    from generator.cli.main import main
 
     if main(["init", str(directory)]) != 0:
         raise RuntimeError(f"timeshelf init {directory} failed")
@@ -89,7 +89,7 @@ def build_site(directory: Path, files: int) -> Installation:
 
 
 def count_objects(output: Path) -> int:
-    from generator.publish import scan_site
+    from generator.output.publish import scan_site
 
     return sum(1 for _ in scan_site(output))
 

@@ -64,14 +64,14 @@ from packaging.utils import NormalizedName
 
 from bench.dataset import DEFAULT_SEED, add_to_catalog, init_installation, iter_dataset
 from bench.results import RESULTS, write_block
-from generator.catalog import Catalog
+from generator.catalog.catalog import Catalog
 from generator.clock import ENV_NOW, format_timestamp
-from generator.config import load_config
-from generator.frozen import read_served_page, stored_page
-from generator.generate import generate_repo
+from generator.config.settings import load_config
+from generator.output.index import generate_repo
 from generator.records import FileRecord, Repo
-from generator.render import Renderer
-from generator.snapshots import Materializer, Retention, parse_day, render_on_demand
+from generator.render.simple import Renderer
+from generator.snapshots.frozen import read_served_page, stored_page
+from generator.snapshots.materialize import Materializer, Retention, parse_day, render_on_demand
 
 DAY0 = date(2026, 1, 1)
 REPO = "python"

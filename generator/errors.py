@@ -2,6 +2,8 @@
 
 Every error a user can cause is a ``TimeshelfError`` whose message says what was wrong
 and what would be valid; the CLI and the sidecar each turn them into output in one place.
+Each class declares the HTTP status the sidecar answers it with (``class X(TimeshelfError,
+status=404)``, as warehouse's ``forklift/errors.py`` does); the CLI ignores it.
 
     TimeshelfError
     ├── ConfigError (ValueError)              bad or missing configuration
@@ -19,9 +21,22 @@ and what would be valid; the CLI and the sidecar each turn them into output in o
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 
 class TimeshelfError(Exception):
-    """Base class of every expected failure; ``str(e)`` is the one-line message."""
+    """Base class of every expected failure; ``str(e)`` is the one-line message.
+
+    ``status`` is the HTTP status of the answer when the sidecar meets this error; a
+    subclass sets it once, in its class statement, and inherits it otherwise.
+    """
+
+    status: ClassVar[int] = 400
+
+    def __init_subclass__(cls, *, status: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
 
 
 class ConfigError(TimeshelfError, ValueError):
@@ -110,7 +125,7 @@ class SameDistributionRemoved(FileRemoved):
         self.filename, self.existing, self.source = filename, existing, source
 
 
-class NotFound(TimeshelfError, LookupError):
+class NotFound(TimeshelfError, LookupError, status=404):
     """An unknown source, repository, project, version or file."""
 
 
@@ -118,5 +133,5 @@ class Conflict(TimeshelfError, ValueError):
     """The operation contradicts the catalog's current state."""
 
 
-class StoreError(TimeshelfError, OSError):
+class StoreError(TimeshelfError, OSError, status=500):
     """The blob store or the output directory could not be written or read."""

@@ -20,23 +20,23 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generator.catalog import Catalog
+from generator.catalog.catalog import Catalog
 from generator.clock import Clock, system_clock
-from generator.config import Config, load_config
+from generator.config.settings import Config, load_config
 from generator.errors import ConfigError, StoreError, TimeshelfError
-from generator.generate import Progress, Report, generate_repo, renders_everything
-from generator.markup_pool import default_pool
+from generator.output.descriptions import default_pool
+from generator.output.index import Progress, Report, generate_repo, renders_everything
 from generator.records import Repo
-from generator.render import Renderer
-from generator.snapshots import Materializer, Retention
+from generator.render.simple import Renderer
+from generator.snapshots.materialize import Materializer, Retention
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from generator.publish import PublishReport
-    from generator.s3 import S3Location
-from generator.store import BlobStore, LocalStore
-from generator.webui import WebUi
+    from generator.output.publish import PublishReport
+    from generator.storage.s3 import S3Location
+from generator.output.webui import WebUi
+from generator.storage.store import BlobStore, LocalStore
 from generator.workers import second_cpu, worker_env
 
 # A full re-render of a repository's web UI runs in a second process from this many
@@ -92,8 +92,8 @@ class Installation:
     def store(self) -> BlobStore:
         """The blob store: ``[store] url`` (S3) if set, else the ``[store] path`` directory."""
         if self.config.store_url:
-            from generator.s3 import S3Location
-            from generator.s3store import S3Store
+            from generator.storage.s3 import S3Location
+            from generator.storage.s3store import S3Store
 
             return S3Store(S3Location.from_url(self.config.store_url), self.s3_client)
         return LocalStore(self.config.store_path)
@@ -101,7 +101,7 @@ class Installation:
     @cached_property
     def s3_client(self) -> S3Client:
         """One S3 client (thread-safe) for the store and publishing, from ``[s3]``."""
-        from generator.s3 import make_client
+        from generator.storage.s3 import make_client
 
         return make_client(self.config.s3)
 
@@ -111,9 +111,9 @@ class Installation:
     ) -> PublishReport:
         """Publish the output directory to ``target`` (default ``[output] target``);
         the caller holds the generation lock. ``ConfigError`` when there is no target."""
-        from generator.publish import publish_site
-        from generator.s3 import S3Location
-        from generator.s3store import S3Store
+        from generator.output.publish import publish_site
+        from generator.storage.s3 import S3Location
+        from generator.storage.s3store import S3Store
 
         if target is None:
             if not self.config.output_target:

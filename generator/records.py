@@ -136,7 +136,7 @@ class TokenRecord:
     revoked_at: str | None
 
 
-# -- mirrors (``generator.mirror``) -----------------------------------------------------
+# -- mirrors (``generator.mirror.sync``) -----------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,10 +41,10 @@ def create_app(inst: Installation, *, serve_site: bool = True) -> Flask:
     app.config["MAX_FORM_PARTS"] = 5000
     app.extensions["timeshelf"] = inst
 
-    from uploader.api import bp as api_bp
-    from uploader.bundle_api import bp as bundle_bp
-    from uploader.legacy_upload import bp as upload_bp
-    from uploader.mirror_files import bp as mirror_files_bp
+    from uploader.api.bundles import bp as bundle_bp
+    from uploader.api.status import bp as api_bp
+    from uploader.api.uploads import bp as upload_bp
+    from uploader.serving.mirror_files import bp as mirror_files_bp
 
     app.register_blueprint(upload_bp)
     # Before api_bp, whose catch-all answers unknown /__api__/ paths.
@@ -53,8 +53,8 @@ def create_app(inst: Installation, *, serve_site: bool = True) -> Flask:
     # Always: nginx passes its misses below /files/ here (lazily mirrored files).
     app.register_blueprint(mirror_files_bp)
     if serve_site:
-        from uploader.snapshot_pages import bp as snapshot_bp
-        from uploader.static_site import bp as site_bp
+        from uploader.serving.snapshot_pages import bp as snapshot_bp
+        from uploader.serving.static_site import bp as site_bp
 
         app.register_blueprint(snapshot_bp)
         app.register_blueprint(site_bp)

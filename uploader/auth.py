@@ -15,9 +15,9 @@ import logging
 
 from flask import Request
 
+from generator.catalog.tokens import TokenError, verify_token
 from generator.installation import Installation
 from generator.records import TokenRecord
-from generator.tokens import TokenError, verify_token
 from uploader.errors import UploadError
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def presented_token(request: Request) -> str:
 def authorize(inst: Installation, request: Request, *, source: str, permission: str) -> TokenRecord:
     """The token record allowing ``permission`` on ``source``; ``UploadError`` 401/403 if none."""
     token = presented_token(request)
-    from generator.config import read_secret
+    from generator.config.settings import read_secret
 
     try:
         record = verify_token(

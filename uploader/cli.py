@@ -1,6 +1,6 @@
 """The ``timeshelf`` command with the sidecar's commands added.
 
-``generator.cli`` holds every command that needs no web server; the console script
+``generator.cli.main`` holds every command that needs no web server; the console script
 points here so that ``serve`` (and later the bundle and environment commands) can use the
 sidecar while ``generator`` never imports ``uploader`` (DESIGN.md: dependencies point one
 way).
@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 import click
 
-from generator.cli import Context, cli, pass_ctx
-from generator.cli import main as run_cli
+from generator.cli.context import Context, pass_ctx
+from generator.cli.main import cli
+from generator.cli.main import main as run_cli
 
 
 @cli.command()
@@ -28,7 +29,7 @@ def serve(ctx: Context, listen: str | None) -> None:
 
 
 # The deployment commands (bundle, deploy, env, python check) register themselves on `cli`.
-from uploader import deploy_cli  # noqa: E402, F401
+from uploader.deploy import commands  # noqa: E402, F401
 
 
 def main(argv: Sequence[str] | None = None) -> int:

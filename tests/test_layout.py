@@ -1,0 +1,149 @@
+"""The shape of the code (issue #19), checked so that it stays: rooms, arrows, sizes.
+
+- no import circle among the modules of ``generator`` and ``uploader`` (every import
+  statement counts, at module level or inside a function: a lazy import back into a
+  factory is still a circle);
+- ``generator`` never imports ``uploader``;
+- no module over 600 lines;
+- the choice of a backend is made where things are wired: no ``isinstance`` on a store
+  class outside ``generator/storage/``, no ``installer == "uv"`` outside the installers.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("generator", "uploader")
+MAX_LINES = 600
+
+
+def _modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imported(module: str, tree: ast.AST) -> Iterator[str]:
+    """The modules of ours that ``module`` imports (``from a import b`` names ``a.b`` when
+    ``a.b`` is a module, else ``a``)."""
+    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in MODULES:
+                    yield alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                if f"{base}.{alias.name}" in MODULES:
+                    yield f"{base}.{alias.name}"
+                elif base in MODULES:
+                    yield base
+
+
+def _graph() -> dict[str, set[str]]:
+    return {
+        module: set(_imported(module, ast.parse(path.read_text(), str(path)))) - {module}
+        for module, path in MODULES.items()
+    }
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_circle() -> None:
+    assert _cycles(_graph()) == []
+
+
+def test_generator_never_imports_uploader() -> None:
+    wrong = {
+        f"{module} -> {target}"
+        for module, targets in _graph().items()
+        if module.startswith("generator")
+        for target in targets
+        if target.startswith("uploader")
+    }
+    assert wrong == set()
+
+
+def test_no_module_over_600_lines() -> None:
+    long = {
+        str(path.relative_to(ROOT)): count
+        for path in MODULES.values()
+        if (count := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "allowed"),
+    [
+        (r"isinstance\([^)]*\b(LocalStore|S3Store)\b", "generator/storage/"),
+        (r"\binstaller\s*[!=]=\s*[\"'](uv|pip)[\"']", "uploader/deploy/installers.py"),
+    ],
+    ids=["store-isinstance", "installer-compare"],
+)
+def test_backend_chosen_in_one_place(pattern: str, allowed: str) -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in MODULES.values()
+        if not str(path.relative_to(ROOT)).startswith(allowed)
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(pattern, line)
+    ]
+    assert wrong == []
+
+
+def test_the_checks_see_a_circle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
