@@ -4,7 +4,6 @@ yanks and removals, and the event log."""
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from packaging.utils import NormalizedName
 
 from generator.catalog.catalog import Catalog
-from generator.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from generator.clock import format_timestamp
 from generator.errors import (
     Conflict,
@@ -23,9 +21,8 @@ from generator.errors import (
     NotFound,
     SameDistributionExists,
     SameDistributionRemoved,
-    StoreError,
 )
-from generator.records import FileRecord, PackageSummary, Source
+from generator.records import FileEntry, FileRecord, PackageSummary, Source
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -70,6 +67,11 @@ def record(filename: str, version: str, *, content: str = "") -> FileRecord:
     )
 
 
+def entry(project: str, display_name: str, file: FileRecord) -> FileEntry:
+    return FileEntry(project=NormalizedName(project), display_name=display_name, summary="s",
+                     record=file)
+
+
 AddFile = Callable[..., bool]
 
 
@@ -90,96 +92,6 @@ def shown(catalog: Catalog, repo: str = "python") -> dict[str, tuple[str, tuple[
         p.name: (p.source, tuple(f.filename for f in p.files))
         for p in catalog.iter_projects(catalog.get_repo(repo))
     }
-
-
-# -- migrations -------------------------------------------------------------------------
-
-
-def test_fresh_catalog_is_at_the_current_schema(tmp_path: Path) -> None:
-    with Catalog(tmp_path / "new" / "catalog.sqlite3") as cat:
-        assert cat.schema_version() == SCHEMA_VERSION
-        assert cat.migrate() == SCHEMA_VERSION
-        assert cat.check_integrity() == []
-        assert cat.list_sources() == ()
-
-
-def test_reopening_is_idempotent_and_keeps_data(tmp_path: Path, tick: Ticker) -> None:
-    path = tmp_path / "catalog.sqlite3"
-    with Catalog(path) as cat:
-        cat.create_source("a", "local-python", tick())
-    for _ in range(2):
-        with Catalog(path) as cat:
-            assert cat.schema_version() == SCHEMA_VERSION
-            assert [s.name for s in cat.list_sources()] == ["a"]
-
-
-def test_upgrade_from_the_first_schema_keeps_files(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.sqlite3"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE schema_version (version INTEGER)")
-    for statement in MIGRATIONS[0]:
-        db.execute(statement)
-    db.execute("INSERT INTO schema_version VALUES (1)")
-    db.execute("INSERT INTO sources VALUES (1, 'a', 'local-python', NULL, '2026-01-01')")
-    db.execute("INSERT INTO projects VALUES (1, 1, 'foo', 'Foo', '', 1)")
-    sha = "a" * 64
-    db.execute(
-        "INSERT INTO files (id, project_id, filename, version, packagetype, sha256, blake2_256, "
-        "size, requires_python, upload_time, metadata_sha256, has_signature, yanked, "
-        "yanked_reason, removed_at) VALUES (1, 1, 'foo-1.0.tar.gz', '1.0', 'sdist', ?, ?, 3, "
-        "NULL, '2026-01-01T00:00:00.000000Z', NULL, 0, 0, '', NULL)",
-        (sha, sha),
-    )
-    db.execute(
-        "INSERT INTO events VALUES (1, '2026-01-01T00:00:00.000000Z', 'file_added', NULL, 1, 1, "
-        "1, '{\"filename\":\"foo-1.0.tar.gz\"}')"
-    )
-    db.commit()
-    db.close()
-
-    with Catalog(path) as cat:
-        assert cat.schema_version() == SCHEMA_VERSION
-        assert cat.list_packages() == [PackageSummary(
-            source="a", name=NormalizedName("foo"), display_name="Foo", versions=1, files=1,
-            latest="1.0")]
-        assert cat.check_integrity() == []
-
-
-def test_a_newer_catalog_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.sqlite3"
-    Catalog(path).close()
-    db = sqlite3.connect(path)
-    db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
-    db.commit()
-    db.close()
-    with pytest.raises(StoreError) as excinfo:
-        Catalog(path)
-    assert str(excinfo.value) == (
-        f"the catalog {path} has schema version {SCHEMA_VERSION + 1}, newer than this "
-        f"timeshelf understands ({SCHEMA_VERSION}): upgrade timeshelf"
-    )
-
-
-def test_migration_rechecks_the_version_under_the_write_lock(tmp_path: Path) -> None:
-    # Another process may finish migrating between our read of the version and our write.
-    class StaleReader(Catalog):
-        def schema_version(self) -> int:
-            return 0
-
-    path = tmp_path / "catalog.sqlite3"
-    Catalog(path).close()
-    with StaleReader(path) as cat:
-        assert cat.check_integrity() == []
-    with Catalog(path) as cat:
-        assert cat.schema_version() == SCHEMA_VERSION
-
-
-def test_a_file_that_is_not_a_catalog_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.sqlite3"
-    path.write_bytes(b"this is not a database, but it is long enough to look like one" * 20)
-    with pytest.raises(StoreError) as excinfo:
-        Catalog(path)
-    assert str(excinfo.value) == f"cannot open the catalog {path}: file is not a database"
 
 
 # -- sources and repositories -----------------------------------------------------------
@@ -300,7 +212,7 @@ def test_another_spelling_of_a_file_is_refused(
         assert catalog.add_file(a, NormalizedName("keep3"), "keep3", "", new, tick())
         return
     assert found is not None
-    assert (found[0].filename, found[1]) == (existing, False)
+    assert (found.record.filename, found.removed) == (existing, False)
     with pytest.raises(SameDistributionExists) as excinfo:
         catalog.add_file(a, NormalizedName("keep3"), "keep3", "", new, tick())
     assert isinstance(excinfo.value, FileAlreadyExists)
@@ -452,9 +364,9 @@ def test_remove_version_file_and_project(catalog: Catalog, add: AddFile, tick: T
     assert shown(catalog) == {"foo": ("a", ("foo-2.0.tar.gz",))}
     found = catalog.find_file(a, "foo-1.0.tar.gz")
     assert found is not None
-    assert found[1] is True
+    assert found.removed is True
     # The removal time is not the record's (mirror) URL.
-    assert found[0].url is None
+    assert found.record.url is None
     with pytest.raises(FileRemoved):
         add("a", "foo", "1.0")
 
@@ -525,12 +437,11 @@ def test_list_packages(catalog: Catalog, add: AddFile, tick: Ticker) -> None:
 
 def test_add_files_in_one_transaction(catalog: Catalog, tick: Ticker) -> None:
     a = catalog.get_source("a")
-    entries = [(NormalizedName("foo"), "Foo", "s", record(f"foo-{v}.tar.gz", v))
-               for v in ("1.0", "2.0")]
+    entries = [entry("foo", "Foo", record(f"foo-{v}.tar.gz", v)) for v in ("1.0", "2.0")]
     assert catalog.add_files(a, entries, tick()) == 2
     assert catalog.add_files(a, entries, tick()) == 0
-    clash = [(NormalizedName("foo"), "Foo", "s", record("foo-3.0.tar.gz", "3.0")),
-             (NormalizedName("foo"), "Foo", "s", record("foo-1.0.tar.gz", "1.0", content="x"))]
+    clash = [entry("foo", "Foo", record("foo-3.0.tar.gz", "3.0")),
+             entry("foo", "Foo", record("foo-1.0.tar.gz", "1.0", content="x"))]
     with pytest.raises(FileAlreadyExists):
         catalog.add_files(a, clash, tick())
     assert shown(catalog) == {"foo": ("a", ("foo-1.0.tar.gz", "foo-2.0.tar.gz"))}
