@@ -37,7 +37,6 @@ class Database:
         """Open (and migrate) the catalog at ``path``: a SQLite file, or a
         ``postgresql://`` URL. ``StoreError`` when it cannot be opened."""
         self.dialect = dialect_for(path)
-        self.path = path
         self._db = self.dialect.connect()
         self._lock = threading.RLock()
         try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
 from packaging.utils import NormalizedName
 
 from generator.catalog.catalog import Catalog
+from generator.clock import format_timestamp
 from generator.errors import (
     FileAlreadyExists,
     FileRemoved,
@@ -215,3 +217,23 @@ def test_add_files_in_one_transaction(catalog: Catalog, tick: Ticker) -> None:
         catalog.add_files(a, clash, tick())
     assert shown(catalog) == {"foo": ("a", ("foo-1.0.tar.gz", "foo-2.0.tar.gz"))}
     assert catalog.check_integrity() == []
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["add_file", "add_files"])
+def test_a_yanked_file_is_recorded_with_its_yank(
+    catalog: Catalog, tick: Ticker, batch: bool
+) -> None:
+    # Snapshots read yank state from events only: the file_added event alone would show
+    # the file un-yanked on every dated snapshot.
+    a = catalog.get_source("a")
+    yanked = dataclasses.replace(record("foo-1.0.tar.gz", "1.0"), yanked=True,
+                                 yanked_reason="broken")
+    if batch:
+        assert catalog.add_files(a, [entry("foo", "foo", yanked)], tick()) == 1
+    else:
+        assert catalog.add_file(a, NormalizedName("foo"), "foo", "", yanked, tick())
+    assert [(e.kind, e.filename) for e in catalog.events(catalog.last_event_id() - 2)] == [
+        ("file_added", "foo-1.0.tar.gz"), ("file_yanked", "foo-1.0.tar.gz")]
+    after = format_timestamp(tick())
+    (project,) = catalog.iter_projects_at(catalog.get_repo("python"), after)
+    assert [(f.yanked, f.yanked_reason) for f in project.files] == [(True, "broken")]
