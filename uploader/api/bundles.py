@@ -31,10 +31,9 @@ from generator.errors import ConfigError, NotFound
 from generator.installation import Installation
 from uploader.auth import authorize
 from uploader.deploy.builder import Builder
-from uploader.deploy.bundles import BundleError, extract_bundle
-from uploader.deploy.environments import BuildError, Environment
-from uploader.deploy.pythons import PythonError
-from uploader.deploy.requirements import RequirementsError
+from uploader.deploy.bundles import extract_bundle
+from uploader.deploy.environments import Environment
+from uploader.deploy.errors import BuildError, BundleError, PythonError, RequirementsError
 from uploader.deploy.tasks import TaskRegistry
 from uploader.errors import UploadError
 
@@ -210,12 +209,7 @@ def _describe(environment: Environment, *, packages: bool = False) -> dict[str, 
         "last_used": _iso(environment.last_used),
     }
     if packages:
-        freeze = environment.path / "freeze.txt"
-        document["packages"] = (
-            [line for line in freeze.read_text().splitlines() if line.strip()]
-            if freeze.is_file()
-            else []
-        )
+        document["packages"] = list(environment.packages())
     return document
 
 

@@ -25,14 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from uploader.deploy.errors import BundleError
+
 MANIFEST = "manifest.json"
 DEFAULT_PACKAGE_FILE = "requirements.txt"
 _CHUNK = 1 << 20
 _LINK_RULE = "a link in a bundle may only point to a regular file inside it"
-
-
-class BundleError(ValueError):
-    """A bundle that cannot be used; the message says what is wrong and what would be valid."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

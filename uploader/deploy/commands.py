@@ -21,11 +21,8 @@ from generator.cli.context import Context, info, pass_ctx
 from generator.cli.main import cli
 from generator.errors import ConfigError
 from uploader.deploy.builder import Builder, unpacked
-from uploader.deploy.bundles import BundleError
-from uploader.deploy.client import deploy_bundle, make_bundle
-from uploader.deploy.environments import BuildError
-from uploader.deploy.pythons import PythonError
-from uploader.deploy.requirements import RequirementsError
+from uploader.deploy.client import make_bundle, publish_bundle
+from uploader.deploy.errors import BuildError, BundleError, PythonError, RequirementsError
 
 TOKEN_ENV = "TIMESHELF_TOKEN"  # noqa: S105 - the variable's name, not a token
 _SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)i?B?", re.IGNORECASE)
@@ -86,7 +83,7 @@ def deploy(target: Path, server: str, token: str | None, python: str | None,
                                   python=python or _active_python(), echo=info)
         else:
             archive = target
-        code = deploy_bundle(archive, server, token, echo=click.echo, snapshot=snapshot)
+        code = publish_bundle(archive, server, token, echo=click.echo, snapshot=snapshot)
     if code != 0:
         raise click.exceptions.Exit(1)
 
