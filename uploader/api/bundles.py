@@ -15,6 +15,7 @@ covers all. Errors are ``UploadError``s, answered by the app's one handler.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -156,8 +157,7 @@ def upload_bundle() -> Response:
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    task = tasks.create(bundle_id, started=received)
-    task.environment = plan.key
+    task = tasks.create(bundle_id, started=received, environment=plan.key)
     task.log(f"bundle {bundle_id} received ({archive.stat().st_size} bytes)")
     for line in lines:
         task.log(line)
@@ -194,7 +194,7 @@ def get_task(task_id: str) -> Response:
     first = request.args.get("first", "0")
     if not first.isdigit():
         raise UploadError(400, f"first={first!r} is invalid: expected a line number >= 0")
-    return _json(task.view(int(first)))
+    return _json(dataclasses.asdict(task.view(int(first))))
 
 
 def _describe(environment: Environment, *, packages: bool = False) -> dict[str, Any]:
