@@ -9,7 +9,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from uploader.deploy.environments import plan_build
-from uploader.deploy.errors import BuildError, PythonError
+from uploader.deploy.errors import BuildError, BundleError, PythonError, RequirementsError
 from uploader.deploy.installers import (
     Installer,
     Pip,
@@ -82,7 +82,10 @@ def test_the_startup_problem() -> None:
 
 
 def test_statuses_are_what_the_bundle_api_answers() -> None:
-    assert (BuildError.status, PythonError.status) == (503, 422)
+    statuses = [e.status for e in (BundleError, RequirementsError, PythonError, BuildError)]
+    assert statuses == [400, 422, 422, 503]
+    assert str(RequirementsError(["a.txt:1: x", "a.txt:2: y"])) == (
+        "requirements refused: a.txt:1: x; a.txt:2: y")
 
 
 def _key(installer: Installer) -> str:
