@@ -16,6 +16,7 @@ import click
 from generator.cli.context import Context, pass_ctx
 from generator.cli.main import cli
 from generator.cli.main import main as run_cli
+from uploader.deploy.commands import bundle, deploy, env, python_group
 
 
 @cli.command()
@@ -28,8 +29,9 @@ def serve(ctx: Context, listen: str | None) -> None:
     run(ctx.inst, listen)
 
 
-# The deployment commands (bundle, deploy, env, python check) register themselves on `cli`.
-from uploader.deploy import commands  # noqa: E402, F401
+# The deployment commands: bundle, deploy, env, python check.
+for command in (bundle, deploy, env, python_group):
+    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
