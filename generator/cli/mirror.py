@@ -7,7 +7,7 @@ thin shell: options in, a library call, a summary out (stderr), data out (stdout
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,11 @@ from generator.mirror.curated import compile_closure, read_requirements
 from generator.mirror.sync import SyncReport, mirror_sources
 from generator.records import CuratedList
 
+Callback = Callable[[int], None]
+
 
 @contextmanager
-def _bar(enabled: bool, label: str) -> Iterator[tuple[Any, Any]]:
+def _bar(enabled: bool, label: str) -> Iterator[tuple[Callback | None, Callback | None]]:
     """(on_total, on_progress) callbacks drawing a progress bar on a terminal."""
     if not enabled:
         yield None, None
@@ -46,11 +48,11 @@ def _bar(enabled: bool, label: str) -> Iterator[tuple[Any, Any]]:
             state["bar"].__exit__(None, None, None)
 
 
-def _reasons(skips: dict[str, int]) -> str:
+def _reasons(skips: tuple[tuple[str, int], ...]) -> str:
     """`` (2 no sha256, 1 a file name no store may hold)``: the skips by reason."""
     if not skips:
         return ""
-    return " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(skips.items())) + ")"
+    return " (" + ", ".join(f"{n} {reason}" for reason, n in skips) + ")"
 
 
 def summary(report: SyncReport) -> str:

@@ -94,9 +94,38 @@ class SyncBusy(Conflict):
     """Another sync of the same source is running."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SyncReport:
-    """What one pass did; ``errors`` holds one line per project that failed."""
+    """What one pass did: counts, ``skips`` as (reason, files) sorted by reason, and
+    ``errors``, one line per project that failed."""
+
+    source: str
+    upstream: str
+    listed: int = 0
+    checked: int = 0
+    not_modified: int = 0
+    changed: int = 0
+    added: int = 0
+    yanked: int = 0
+    unyanked: int = 0
+    removed: int = 0
+    skipped: int = 0
+    skips: tuple[tuple[str, int], ...] = ()
+    refused: int = 0
+    downloaded: int = 0
+    requests: int = 0
+    root_unchanged: bool = False
+    seconds: float = 0.0
+    errors: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(slots=True)
+class _Tally:
+    """The counts of a pass in progress; ``report`` freezes them into a ``SyncReport``."""
 
     source: str
     upstream: str
@@ -117,9 +146,16 @@ class SyncReport:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors
+    def report(self) -> SyncReport:
+        return SyncReport(
+            source=self.source, upstream=self.upstream, listed=self.listed,
+            checked=self.checked, not_modified=self.not_modified, changed=self.changed,
+            added=self.added, yanked=self.yanked, unyanked=self.unyanked,
+            removed=self.removed, skipped=self.skipped, skips=tuple(sorted(self.skips.items())),
+            refused=self.refused, downloaded=self.downloaded, requests=self.requests,
+            root_unchanged=self.root_unchanged, seconds=self.seconds,
+            errors=tuple(self.errors),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +351,7 @@ class Mirror:
     def _sync(self) -> SyncReport:
         started = time.monotonic()
         catalog, source = self.catalog, self.source
-        report = SyncReport(source=source.name, upstream=self.upstream.base_url)
+        report = _Tally(source=source.name, upstream=self.upstream.base_url)
         digest = self.chain.describe()
         state = catalog.mirror_state(source)
         if state.filters != digest:
@@ -337,7 +373,7 @@ class Mirror:
                 filters=digest,
             )
             report.seconds = time.monotonic() - started
-            return report
+            return report.report()
         known = catalog.mirror_projects(source)
         report.listed = len(listing.projects)
         todo = projects_to_fetch(listing, known)
@@ -365,7 +401,7 @@ class Mirror:
                 serial=serial, filters=digest,
             )
             report.seconds = time.monotonic() - started
-        return report
+        return report.report()
 
     def _progress(self) -> None:
         if self.on_progress is not None:
@@ -373,7 +409,7 @@ class Mirror:
 
     def _fetch_all(
         self, todo: list[ListedProject], known: dict[NormalizedName, ProjectSync],
-        now: datetime, report: SyncReport, pending: list[ProjectChange],
+        now: datetime, report: _Tally, pending: list[ProjectChange],
     ) -> None:
         workers = max(1, self.settings.workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
@@ -395,7 +431,7 @@ class Mirror:
                 raise
 
     def _collect(
-        self, running: dict[Future[_Outcome], ListedProject], report: SyncReport,
+        self, running: dict[Future[_Outcome], ListedProject], report: _Tally,
         pending: list[ProjectChange], now: datetime,
     ) -> None:
         done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -461,7 +497,7 @@ class Mirror:
                     )
         return _Outcome(change=change, skips=fetched.skips, downloaded=downloaded)
 
-    def _flush(self, pending: list[ProjectChange], now: datetime, report: SyncReport) -> None:
+    def _flush(self, pending: list[ProjectChange], now: datetime, report: _Tally) -> None:
         if not pending:
             return
         refused = self.catalog.apply_mirror_changes(self.source, pending, now)
