@@ -536,9 +536,8 @@ def mirror_sources(catalog: Catalog, source: str | None, type_: str | None) -> l
 def check_not_self(base_url: str, upstream: str) -> None:
     """Refuse an upstream that is this installation's own site at ``base_url`` (a mirror
     of itself): ``Conflict``."""
-    base = base_url
-    if upstream.rstrip("/").startswith(base.rstrip("/")):
+    if upstream.rstrip("/").startswith(base_url.rstrip("/")):
         raise Conflict(
-            f"the upstream {upstream} is this installation's own site ({base}): pip is "
+            f"the upstream {upstream} is this installation's own site ({base_url}): pip is "
             "configured to use timeshelf itself; pass --upstream URL"
         )
