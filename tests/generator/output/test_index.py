@@ -43,7 +43,7 @@ def add(inst: Installation, *paths: Path, source: str = "local") -> None:
 
 
 def generate(inst: Installation, *, full: bool = False) -> Report:
-    [report] = inst.generate([inst.catalog.get_repo("python")], full=full)
+    [report] = inst.generate([inst.catalog.get_repo("python")], full=full).reports
     return report
 
 
