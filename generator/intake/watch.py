@@ -191,14 +191,14 @@ class Watcher:
         if (self.inbox / dist_name).exists():
             return None  # taken together with its distribution
         found = self.catalog.find_file(self.source, dist_name)
-        if found is None or found[1]:
+        if found is None or found.removed:
             return self._reject(
                 path, f"no file {dist_name!r} in source {self.source.name!r} to attach this signature to"
             )
         try:
             data = path.read_bytes()
             check_signature(path.name, data)
-            self.store.put_bytes(file_key(found[0].sha256, dist_name) + ".asc", data)
+            self.store.put_bytes(file_key(found.record.sha256, dist_name) + ".asc", data)
             self.catalog.set_signature(self.source, dist_name, self.clock())
         except (InvalidDistribution, StoreError) as e:
             return self._reject(path, str(e))
