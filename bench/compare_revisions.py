@@ -380,7 +380,9 @@ def render(comparison: Comparison, threshold: float) -> str:
         )
     total = sum(1 for v in comparison.values.values() if v["base"] and v["head"])
     lines.append("")
-    if worse:
+    if not total:
+        lines.append("**No figure was measured.**")
+    elif worse:
         lines.append(f"**{len(worse)} of {total} figures more than {threshold * 100:.0f}% worse "
                      f"than the base:** {'; '.join(worse)}.")
     else:
@@ -452,6 +454,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "base": base.label(),
             "head": head.label(),
         })
+        changed = git("diff", "--shortstat", base.sha, head.sha)
+        product = git("diff", "--shortstat", base.sha, head.sha, "--", ".", ":(exclude)bench",
+                      ":(exclude)*.md")
+        comparison.facts["base → head"] = (
+            f"{changed or 'no change'}; outside bench/ and *.md: {product or 'no change'}"
+        )
         if base.sha == head.sha:
             comparison.notes.append("base and head are the same commit: a null comparison "
                                     "(ratios show the noise of this machine).")
