@@ -343,7 +343,10 @@ def verdict(base: list[float], head: list[float], threshold: float) -> tuple[flo
     """head/base of the medians, and the verdict against the threshold (a fraction)."""
     ratio = statistics.median(head) / statistics.median(base)
     if ratio <= 1 + threshold:
-        return ratio, f"within {threshold * 100:.0f}%"
+        within = f"within {threshold * 100:.0f}%"
+        if ratio < 1 - threshold:
+            within += f" (better by {(1 - ratio) * 100:.0f}%)"
+        return ratio, within
     judged = f"worse by {(ratio - 1) * 100:.0f}%"
     if statistics.median(head) <= max(base):
         judged += " (inside base's own range)"
