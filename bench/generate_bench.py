@@ -68,7 +68,7 @@ from bench.dataset import (
     add_to_catalog,
     build_dataset,
     dumb_pypi_line,
-    extra_file,
+    extra_files,
 )
 from bench.results import RESULTS, write_block
 from generator.clock import ENV_NOW
@@ -368,7 +368,9 @@ INDEX_ONLY = (
 def bench_size(
     size: int, seed: int, runs: int, dumb_runs: int, results: Results, budget: Budget,
     timeout: float, *, verify: bool, datasets: Path = DATASETS,
+    incremental_runs: int | None = None,
 ) -> None:
+    incremental = runs if incremental_runs is None else incremental_runs
     info = results.datasets[size] = prepare_dataset(size, seed, datasets)
     data = Path(info.path)
     work = RUNS_DIR / str(size)
@@ -414,14 +416,15 @@ def bench_size(
         # Incremental: one new file in one project per run, for both tools, over the
         # output of each tool's last full build.
         previous = listing
-        for run in range(max(runs, dumb_runs)):
-            extra = extra_file(size, seed, run + 1)
+        extras = extra_files(size, seed, max(incremental, dumb_runs))
+        for run, extra in enumerate(extras):
             add_to_catalog(config, [extra], DATASET_AT)
             current = work / f"packages-{run + 1}.json"
-            shutil.copyfile(previous, current)
-            with current.open("a", encoding="utf-8") as handle:
-                handle.write(dumb_pypi_line(extra))
-            if run < runs:
+            if dumb is not None:  # dumb-pypi's list (a copy per run: 1M lines at 1M files)
+                shutil.copyfile(previous, current)
+                with current.open("a", encoding="utf-8") as handle:
+                    handle.write(dumb_pypi_line(extra))
+            if run < incremental:
                 sample, stderr = measure([*timeshelf, "generate"], env=timeshelf_env(),
                                          timeout=timeout)
                 check_report(stderr, "incremental")
@@ -435,9 +438,9 @@ def bench_size(
                 )
                 record(results, "dumb-pypi", "incremental", size, run, sample)
             if previous != listing:
-                previous.unlink()
+                previous.unlink(missing_ok=True)
             previous = current
-        if verify and runs:
+        if verify and runs and incremental:
             verify_incremental(install, ours, timeout)
     finally:
         ours.close()
@@ -583,6 +586,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="10000,100000,1000000",
                         help="comma-separated file counts (default 10000,100000,1000000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (default 3)")
+    parser.add_argument("--incremental-runs", type=int,
+                        help="timeshelf incremental runs per size (default: --runs)")
     parser.add_argument("--dumb-runs-largest", type=int, default=3,
                         help="dumb-pypi runs at the largest size (default 3)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="dataset seed")
@@ -650,7 +655,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             bench_size(size, args.seed, args.runs if ours_on else 0, dumb_runs, results,
                        budget, args.timeout, verify=size == min(sizes) and not args.no_verify,
-                       datasets=datasets)
+                       datasets=datasets,
+                       incremental_runs=args.incremental_runs if ours_on else 0)
     except BenchError as e:
         log(f"stopped: {e}")
         results.notes.append(f"The run stopped early: {str(e).splitlines()[0]}")
