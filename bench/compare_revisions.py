@@ -15,10 +15,13 @@ both alike:
    catalog schema is the same on both sides, and its version is part of the name);
 3. ``--generate-rounds`` times, base then head: that revision's own
    ``bench.generate_bench --tools timeshelf --runs 1 --no-verify`` (full generation,
-   index only and index + web UI, each into an empty file system, then the one-project
-   incremental generation), as a subprocess in its worktree with its venv;
+   index only and index + web UI, each into an empty file system, then
+   ``--incremental-runs`` one-project incremental generations, a half-second process
+   each, whose median is the round's figure), as a subprocess in its worktree with its
+   venv;
 4. ``--upload-rounds`` times, base then head: that revision's own ``bench.upload_bench
-   --no-peers`` (timeshelf only, fewer uploads than its default).
+   --no-peers`` (timeshelf only; 30 twine uploads instead of its 50, the raw uploads
+   as many as its default, they are cheap).
 
 Every revision runs its own copy of the benchmark code, so import paths may differ
 between them; both need the flags the comparison passes (added before the restructure).
@@ -69,7 +72,7 @@ VENV_STAMP = ".compare-revisions-stamp"
 # What a revision's benchmarks must accept (git show REV:PATH is searched for them).
 REQUIRED_FLAGS = {
     "bench/generate_bench.py": ("--tools", "--dataset-dir", "--dataset-only", "--no-verify",
-                                "--json"),
+                                "--incremental-runs", "--json"),
     "bench/upload_bench.py": ("--no-peers", "--json"),
 }
 GENERATE_TOOL = "timeshelf"
@@ -411,12 +414,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="files of the generate dataset (default 1000000)")
     parser.add_argument("--generate-rounds", type=int, default=3,
                         help="generate runs per revision (default 3)")
+    parser.add_argument("--incremental-runs", type=int, default=5,
+                        help="incremental generations per generate round (default 5)")
     parser.add_argument("--upload-rounds", type=int, default=3,
                         help="upload_bench runs per revision (default 3; 0 skips uploads)")
     parser.add_argument("--uploads", type=int, default=30,
                         help="twine uploads per upload round (default 30)")
-    parser.add_argument("--listing-uploads", type=int, default=30,
-                        help="raw uploads per upload round (default 30)")
+    parser.add_argument("--listing-uploads", type=int, default=50,
+                        help="raw uploads per upload round (default 50)")
     parser.add_argument("--upload-files", type=int, default=100_000,
                         help="files pre-filled for upload_bench (default 100000, its own)")
     parser.add_argument("--dataset-dir", type=Path, default=DATASETS,
@@ -525,7 +530,7 @@ def run_rounds(
                 step, data = run_step(
                     revision, "generate", number,
                     ["bench.generate_bench", "--sizes", size, "--runs", "1",
-                     "--tools", GENERATE_TOOL, "--no-verify", "--dataset-dir", str(datasets)],
+                     "--incremental-runs", str(args.incremental_runs), "--tools", GENERATE_TOOL, "--no-verify", "--dataset-dir", str(datasets)],
                     out, args.timeout,
                 )
                 comparison.steps.append(step)
