@@ -90,6 +90,19 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def cpu_stall_us() -> int | None:
+    """The kernel's count of microseconds in which some runnable task waited for a CPU
+    (``/proc/pressure/cpu``, "some"); None where pressure stall information is off."""
+    try:
+        with open("/proc/pressure/cpu", encoding="ascii") as pressure:
+            for line in pressure:
+                if line.startswith("some "):
+                    return int(line.rsplit("total=", 1)[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def git(*args: str, cwd: Path = REPO) -> str:
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -227,6 +240,9 @@ class Step:
     round: int
     seconds: float
     load_before: str
+    # Share of the step's wall time in which some task waited for a CPU (its own
+    # processes included): how contended the machine was while it ran.
+    cpu_pressure: float | None
     json: str
 
 
@@ -240,6 +256,7 @@ def run_step(
     subprocess.run(["sync"], check=True)  # the previous step's writeback is not ours
     load = load_average()
     log(f"{name} ({revision.short}, load {load}): {shlex.join(args)}")
+    stall = cpu_stall_us()
     started = time.monotonic()
     with (out / f"{name}.log").open("w", encoding="utf-8") as output:
         try:
@@ -249,13 +266,17 @@ def run_step(
         except subprocess.TimeoutExpired as e:
             raise CompareError(f"{name} took over {timeout:.0f} s; see {out / name}.log") from e
     seconds = time.monotonic() - started
+    stall_after = cpu_stall_us()
+    pressure = (None if stall is None or stall_after is None
+                else (stall_after - stall) / (seconds * 1e6))
     if done.returncode != 0 or not result.exists():
         tail = (out / f"{name}.log").read_text(encoding="utf-8", errors="replace")[-3000:]
         raise CompareError(f"{name} exited {done.returncode}:\n{tail}")
-    log(f"{name}: done in {seconds:.0f} s")
+    shown = "?" if pressure is None else f"{pressure:.0%}"
+    log(f"{name}: done in {seconds:.0f} s (CPU pressure {shown})")
     data: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
     return Step(role=revision.role, kind=kind, round=number, seconds=seconds,
-                load_before=load, json=str(result)), data
+                load_before=load, cpu_pressure=pressure, json=str(result)), data
 
 
 # -- figures ----------------------------------------------------------------------------
@@ -393,9 +414,13 @@ def render(comparison: Comparison, threshold: float) -> str:
                      f"than the base:** {'; '.join(worse)}.")
     else:
         lines.append(f"**All {total} figures within {threshold * 100:.0f}% of the base.**")
-    rounds = ["", "| step | revision | round | seconds | load average before |",
-              "| --- | --- | ---: | ---: | --- |"]
-    rounds += [f"| {s.kind} | {s.role} | {s.round} | {s.seconds:.0f} | {s.load_before} |"
+    rounds = ["", "\"CPU pressure\" below is the share of a step's wall time in which some task "
+              "(its own included) waited for a CPU (`/proc/pressure/cpu`): steps far above "
+              "their peers ran beside other work.", "",
+              "| step | revision | round | seconds | load average before | CPU pressure |",
+              "| --- | --- | ---: | ---: | --- | ---: |"]
+    rounds += [f"| {s.kind} | {s.role} | {s.round} | {s.seconds:.0f} | {s.load_before} | "
+               + ("?" if s.cpu_pressure is None else f"{s.cpu_pressure:.0%}") + " |"
                for s in comparison.steps]
     lines += rounds
     if comparison.notes:
