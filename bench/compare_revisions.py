@@ -30,9 +30,13 @@ against base with the threshold (``--threshold``, default 5%). The table is prin
 with ``--write-results``, written into ``bench/RESULTS.md`` between
 ``<!-- compare_revisions:begin -->`` and ``<!-- compare_revisions:end -->``.
 
-Run from the repository root, as root (loop mounts, as generate_bench)::
+Run from the repository root, as root (loop mounts, as generate_bench), on a machine
+nothing else is loading: a 5% threshold is far below what other work does to these
+figures (a null comparison of one commit with itself moved 20-50% on this shared 2-core
+machine). ``--quiet PERCENT`` waits before each step until the CPU pressure
+(``/proc/pressure/cpu``, avg10) is below PERCENT; each step's pressure is in the report::
 
-    .venv/bin/python -m bench.compare_revisions --base REV --head REV --write-results
+    .venv/bin/python -m bench.compare_revisions --base REV --head REV --quiet 10 --write-results
 
 Each step's output, the JSON of every round and of the whole comparison go to
 ``bench/work/compare/<base>-<head>-<time>/``.
@@ -101,6 +105,41 @@ def cpu_stall_us() -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def cpu_pressure_avg10() -> float | None:
+    """The share of the last 10 s in which some runnable task waited for a CPU (0-1)."""
+    try:
+        with open("/proc/pressure/cpu", encoding="ascii") as pressure:
+            for line in pressure:
+                if line.startswith("some "):
+                    return float(line.split("avg10=", 1)[1].split()[0]) / 100
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    """Before each step, wait until the CPU pressure (avg10) is below ``below`` (0-1;
+    0 disables), for at most ``wait`` seconds."""
+
+    below: float = 0.0
+    wait: float = 600.0
+
+    def settle(self, name: str) -> str | None:
+        """Wait; a note when the machine did not get quiet in time."""
+        if self.below <= 0:
+            return None
+        deadline = time.monotonic() + self.wait
+        while True:
+            pressure = cpu_pressure_avg10()
+            if pressure is None or pressure < self.below:
+                return None
+            if time.monotonic() > deadline:
+                return (f"{name} started at CPU pressure {pressure:.0%} after waiting "
+                        f"{self.wait:.0f} s for it to drop below {self.below:.0%}")
+            time.sleep(5)
 
 
 def git(*args: str, cwd: Path = REPO) -> str:
@@ -248,12 +287,17 @@ class Step:
 
 def run_step(
     revision: Revision, kind: str, number: int, args: Sequence[str], out: Path, timeout: float,
+    quiet: Quiet, notes: list[str],
 ) -> tuple[Step, dict[str, Any]]:
     """Run the revision's own benchmark module in its worktree; its JSON output."""
     name = f"{kind}-{revision.role}-{number}"
     result = out / f"{name}.json"
     command = [str(revision.python), "-m", *args, "--json", str(result)]
     subprocess.run(["sync"], check=True)  # the previous step's writeback is not ours
+    note = quiet.settle(name)
+    if note:
+        log(note)
+        notes.append(note)
     load = load_average()
     log(f"{name} ({revision.short}, load {load}): {shlex.join(args)}")
     stall = cpu_stall_us()
@@ -455,6 +499,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="percent worse that fails a figure (default 5)")
     parser.add_argument("--timeout", type=float, default=3600.0,
                         help="seconds one benchmark process may take (default 3600)")
+    parser.add_argument("--quiet", type=float, default=0.0, metavar="PERCENT",
+                        help="before each step, wait until the CPU pressure (avg10, "
+                        "/proc/pressure/cpu) is below PERCENT (default 0: do not wait)")
+    parser.add_argument("--quiet-wait", type=float, default=600.0,
+                        help="seconds to wait for --quiet at most per step (default 600)")
     parser.add_argument("--write-results", action="store_true",
                         help=f"write the table into {RESULTS.relative_to(REPO)}")
     return parser.parse_args(argv)
@@ -533,13 +582,14 @@ def run_rounds(
 ) -> None:
     datasets = args.dataset_dir.resolve()
     size = str(args.files)
+    quiet = Quiet(below=args.quiet / 100, wait=args.quiet_wait)
     if args.generate_rounds:
         # The dataset, built once by the base revision's code, read by both.
         step, data = run_step(
             base, "dataset", 1,
             ["bench.generate_bench", "--sizes", size, "--dataset-only",
              "--dataset-dir", str(datasets)],
-            out, args.timeout,
+            out, args.timeout, Quiet(), comparison.notes,  # not measured: no need to wait
         )
         info = data["datasets"][size]
         shared = info["path"]
@@ -556,7 +606,7 @@ def run_rounds(
                     revision, "generate", number,
                     ["bench.generate_bench", "--sizes", size, "--runs", "1",
                      "--incremental-runs", str(args.incremental_runs), "--tools", GENERATE_TOOL, "--no-verify", "--dataset-dir", str(datasets)],
-                    out, args.timeout,
+                    out, args.timeout, quiet, comparison.notes,
                 )
                 comparison.steps.append(step)
                 used = data["datasets"][size]
@@ -573,7 +623,7 @@ def run_rounds(
                 ["bench.upload_bench", "--no-peers", "--uploads", str(args.uploads),
                  "--listing-uploads", str(args.listing_uploads),
                  "--files", str(args.upload_files)],
-                out, args.timeout,
+                out, args.timeout, quiet, comparison.notes,
             )
             comparison.steps.append(step)
             timeshelf = data["summary"]["timeshelf"]
