@@ -33,11 +33,17 @@ Run from the repository root, as root (about 30 minutes; ``make bench`` does the
 same)::
 
     .venv/bin/python -m bench.generate_bench --write-results
+
+``--tools timeshelf`` leaves dumb-pypi out, ``--dataset-dir`` keeps the cached datasets
+elsewhere (one copy shared by several checkouts), ``--dataset-only`` just builds them,
+and ``--json PATH`` writes every sample as JSON (``bench/compare_revisions.py`` uses
+all four to compare two revisions).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -48,7 +54,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,7 +68,7 @@ from bench.dataset import (
     add_to_catalog,
     build_dataset,
     dumb_pypi_line,
-    extra_file,
+    extra_files,
 )
 from bench.results import RESULTS, write_block
 from generator.catalog.schema import SCHEMA_VERSION
@@ -121,10 +127,21 @@ class Series:
 
 
 @dataclass(slots=True)
+class DatasetInfo:
+    """Where a size's cached dataset is, how long building it took (its stamp), and
+    whether this run built it."""
+
+    path: str
+    build_seconds: float
+    built_now: bool
+
+
+@dataclass(slots=True)
 class Results:
     series: dict[tuple[str, str, int], Series] = field(default_factory=dict)
     facts: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    datasets: dict[int, DatasetInfo] = field(default_factory=dict)
 
     def add(self, tool: str, mode: str, size: int, sample: Sample) -> None:
         self.series.setdefault((tool, mode, size), Series()).samples.append(sample)
@@ -230,18 +247,32 @@ def ensure_dumb_pypi() -> Path:
     return command
 
 
-def dataset(size: int, seed: int) -> Path:
-    """The cached dataset directory of a size (built on first use)."""
-    directory = DATASETS / f"{size}-{seed}-d{DATASET_VERSION}-s{SCHEMA_VERSION}"
+def dataset_directory(size: int, seed: int, root: Path = DATASETS) -> Path:
+    """Where the cached dataset of a size is: named by everything its content depends on."""
+    return root / f"{size}-{seed}-d{DATASET_VERSION}-s{SCHEMA_VERSION}"
+
+
+def dataset(size: int, seed: int, root: Path = DATASETS) -> Path:
+    """The cached dataset directory of a size (built on first use) below ``root``."""
+    directory = dataset_directory(size, seed, root)
     stamp = directory / "complete"
     if stamp.exists():
         return directory
     shutil.rmtree(directory, ignore_errors=True)
-    log(f"building the {size:,}-file dataset in {directory.relative_to(REPO)}")
+    shown = directory.relative_to(REPO) if directory.is_relative_to(REPO) else directory
+    log(f"building the {size:,}-file dataset in {shown}")
     started = time.monotonic()
     build_dataset(directory, size, seed, at=DATASET_AT)
     stamp.write_text(f"{time.monotonic() - started:.1f}\n", encoding="ascii")
     return directory
+
+
+def prepare_dataset(size: int, seed: int, root: Path) -> DatasetInfo:
+    """``dataset``, and what its stamp says about building it."""
+    built_now = not (dataset_directory(size, seed, root) / "complete").exists()
+    directory = dataset(size, seed, root)
+    seconds = float((directory / "complete").read_text(encoding="ascii"))
+    return DatasetInfo(path=str(directory), build_seconds=seconds, built_now=built_now)
 
 
 def timeshelf_env() -> dict[str, str]:
@@ -336,9 +367,12 @@ INDEX_ONLY = (
 
 def bench_size(
     size: int, seed: int, runs: int, dumb_runs: int, results: Results, budget: Budget,
-    timeout: float, *, verify: bool,
+    timeout: float, *, verify: bool, datasets: Path = DATASETS,
+    incremental_runs: int | None = None,
 ) -> None:
-    data = dataset(size, seed)
+    incremental = runs if incremental_runs is None else incremental_runs
+    info = results.datasets[size] = prepare_dataset(size, seed, datasets)
+    data = Path(info.path)
     work = RUNS_DIR / str(size)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -348,7 +382,7 @@ def bench_size(
     config = install / "timeshelf.toml"
     python = REPO / ".venv" / "bin" / "python"
     timeshelf: list[str | Path] = [REPO / ".venv" / "bin" / "timeshelf", "--config", config]
-    dumb = ensure_dumb_pypi()
+    dumb = ensure_dumb_pypi() if dumb_runs else None
     listing = data / PACKAGE_LIST
     ours, theirs = Scratch("timeshelf"), Scratch("dumb-pypi")
     dumb_out: Path | None = None
@@ -367,7 +401,7 @@ def bench_size(
                 )
                 check_report(stderr, "full")
                 record(results, "timeshelf", "full", size, run, sample)
-            if run < dumb_runs:
+            if run < dumb_runs and dumb is not None:
                 dumb_out = theirs.fresh() / "out"
                 sample, _ = measure(
                     [dumb, "--package-list-json", listing, "--output-dir", dumb_out,
@@ -382,19 +416,20 @@ def bench_size(
         # Incremental: one new file in one project per run, for both tools, over the
         # output of each tool's last full build.
         previous = listing
-        for run in range(max(runs, dumb_runs)):
-            extra = extra_file(size, seed, run + 1)
+        extras = extra_files(size, seed, max(incremental, dumb_runs))
+        for run, extra in enumerate(extras):
             add_to_catalog(config, [extra], DATASET_AT)
             current = work / f"packages-{run + 1}.json"
-            shutil.copyfile(previous, current)
-            with current.open("a", encoding="utf-8") as handle:
-                handle.write(dumb_pypi_line(extra))
-            if run < runs:
+            if dumb is not None:  # dumb-pypi's list (a copy per run: 1M lines at 1M files)
+                shutil.copyfile(previous, current)
+                with current.open("a", encoding="utf-8") as handle:
+                    handle.write(dumb_pypi_line(extra))
+            if run < incremental:
                 sample, stderr = measure([*timeshelf, "generate"], env=timeshelf_env(),
                                          timeout=timeout)
                 check_report(stderr, "incremental")
                 record(results, "timeshelf", "incremental", size, run, sample)
-            if run < dumb_runs and dumb_out is not None:
+            if run < dumb_runs and dumb is not None and dumb_out is not None:
                 sample, _ = measure(
                     [dumb, "--package-list-json", current, "--previous-package-list-json",
                      previous, "--output-dir", dumb_out, "--packages-url", "../../files/",
@@ -403,9 +438,9 @@ def bench_size(
                 )
                 record(results, "dumb-pypi", "incremental", size, run, sample)
             if previous != listing:
-                previous.unlink()
+                previous.unlink(missing_ok=True)
             previous = current
-        if verify:
+        if verify and runs and incremental:
             verify_incremental(install, ours, timeout)
     finally:
         ours.close()
@@ -441,20 +476,21 @@ def verify_incremental(install: Path, ours: Scratch, timeout: float) -> None:
 # -- the report -----------------------------------------------------------------------------
 
 
-def machine_facts() -> dict[str, str]:
-    dumb_version = subprocess.run(
-        [str(DUMB_VENV / "bin" / "python"), "-c",
-         "import importlib.metadata as m; print(m.version('dumb-pypi'))"],
-        capture_output=True, text=True, check=False,
-    ).stdout.strip()
-    return {
+def machine_facts(*, dumb: bool = True) -> dict[str, str]:
+    facts = {
         "date (UTC)": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         "nproc": str(os.cpu_count()),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "dumb-pypi": dumb_version,
     }
+    if dumb:
+        facts["dumb-pypi"] = subprocess.run(
+            [str(DUMB_VENV / "bin" / "python"), "-c",
+             "import importlib.metadata as m; print(m.version('dumb-pypi'))"],
+            capture_output=True, text=True, check=False,
+        ).stdout.strip()
+    return facts
 
 
 TOOLS = ("timeshelf", "timeshelf (index only)", "dumb-pypi")
@@ -525,11 +561,33 @@ def write_results(report: str, path: Path = RESULTS) -> None:
     write_block(report, name="generate_bench", title=SECTION_TITLE, path=path)
 
 
+def write_json(results: Results, command: str, path: Path) -> None:
+    """Every sample, the facts and the datasets used, for tools that compare runs."""
+    payload = {
+        "command": command,
+        "facts": results.facts,
+        "notes": results.notes,
+        "datasets": {str(size): asdict(info) for size, info in results.datasets.items()},
+        "series": [
+            {"tool": tool, "mode": mode, "size": size,
+             "samples": [asdict(sample) for sample in series.samples]}
+            for (tool, mode, size), series in results.series.items()
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+TOOL_CHOICES = ("timeshelf", "dumb-pypi")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--sizes", default="10000,100000,1000000",
                         help="comma-separated file counts (default 10000,100000,1000000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (default 3)")
+    parser.add_argument("--incremental-runs", type=int,
+                        help="timeshelf incremental runs per size (default: --runs)")
     parser.add_argument("--dumb-runs-largest", type=int, default=3,
                         help="dumb-pypi runs at the largest size (default 3)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="dataset seed")
@@ -539,7 +597,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="seconds the whole run may take (default 2700)")
     parser.add_argument("--write-results", action="store_true",
                         help=f"write the figures into {RESULTS.relative_to(REPO)}")
-    return parser.parse_args(argv)
+    parser.add_argument("--tools", default=",".join(TOOL_CHOICES),
+                        help="comma-separated tools to measure: timeshelf (with its index-only "
+                        "row), dumb-pypi (default both)")
+    parser.add_argument("--dataset-dir", type=Path, default=DATASETS,
+                        help=f"where the cached datasets are (default {DATASETS.relative_to(REPO)})")
+    parser.add_argument("--dataset-only", action="store_true",
+                        help="build (or find) the datasets of --sizes, then stop")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip checking the incremental output against a full generation")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="also write every sample as JSON to PATH")
+    args = parser.parse_args(argv)
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    unknown = sorted(set(tools) - set(TOOL_CHOICES))
+    if unknown or not tools:
+        parser.error(f"--tools takes {', '.join(TOOL_CHOICES)}; got {args.tools!r}")
+    args.tools = frozenset(tools)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -548,6 +623,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
     budget = Budget(args.budget)
     command = shlex.join([".venv/bin/python", "-m", "bench.generate_bench", *raw])
+    datasets = args.dataset_dir.resolve()
+    if args.dataset_only:
+        results = Results(facts=machine_facts(dumb=False))
+        for size in sizes:
+            results.datasets[size] = prepare_dataset(size, args.seed, datasets)
+        results.facts["whole run"] = f"{time.monotonic() - budget.start:.0f} s"
+        if args.json:
+            write_json(results, command, args.json)
+        return 0
+    ours_on, dumb_on = "timeshelf" in args.tools, "dumb-pypi" in args.tools
     trash = RUNS_DIR / "trash"
     if Scratch.can_mount():
         unmount_leftovers()
@@ -555,18 +640,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("removing the outputs of an interrupted run")
         shutil.rmtree(trash)
         time.sleep(30)  # let the file system settle before measuring
-    ensure_dumb_pypi()
-    results = Results(facts=machine_facts())
+    if dumb_on:
+        ensure_dumb_pypi()
+    results = Results(facts=machine_facts(dumb=dumb_on))
     largest = max(sizes)
     try:
         for size in sizes:
             dumb_runs = args.runs if size != largest else args.dumb_runs_largest
-            if dumb_runs < args.runs:
+            if not dumb_on:
+                dumb_runs = 0
+            elif dumb_runs < args.runs:
                 results.notes.append(
                     f"dumb-pypi ran {dumb_runs} times at {size:,} files (the time bound)."
                 )
-            bench_size(size, args.seed, args.runs, dumb_runs, results, budget, args.timeout,
-                       verify=size == min(sizes))
+            bench_size(size, args.seed, args.runs if ours_on else 0, dumb_runs, results,
+                       budget, args.timeout, verify=size == min(sizes) and not args.no_verify,
+                       datasets=datasets,
+                       incremental_runs=args.incremental_runs if ours_on else 0)
     except BenchError as e:
         log(f"stopped: {e}")
         results.notes.append(f"The run stopped early: {str(e).splitlines()[0]}")
@@ -578,6 +668,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.facts["whole run"] = f"{time.monotonic() - budget.start:.0f} s"
     report = render_report(results, sizes, command)
     print(report)
+    if args.json:
+        write_json(results, command, args.json)
     if args.write_results:
         write_results(report)
         print(f"wrote {RESULTS.relative_to(REPO)}")

@@ -18,6 +18,7 @@ BENCHMARKS = {
     "env": "bench.env_bench",
     "webui": "bench.webui_bench",
     "publish": "bench.publish_bench",
+    "compare": "bench.compare_revisions",
     "faults": "bench.faults",
     "fuzz": "bench.fuzz_upload",
     "load": "bench.load",

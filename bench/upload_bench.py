@@ -30,7 +30,9 @@ Run from the repository root (see bench/RESULTS.md for results)::
     .venv/bin/python -m bench.upload_bench --write-results
 
 Scratch data goes to ``bench/work/upload/`` (rebuilt every run) and the peers' venv to
-``bench/work/venv-peers/`` (kept); both are ignored by git.
+``bench/work/venv-peers/`` (kept); both are ignored by git. With ``--no-peers`` the
+peers' venv is neither needed nor made. ``--json PATH`` writes the figures and samples
+(also in ``bench/work/upload/results.json``) to PATH as well.
 """
 
 from __future__ import annotations
@@ -489,9 +491,10 @@ def build_wheels(directory: Path, project: str, versions: Sequence[str]) -> list
     return [build_wheel(directory, WheelSpec(name=project, version=v)) for v in versions]
 
 
-def machine_facts(bin_dir: Path) -> dict[str, str]:
+def machine_facts(bin_dir: Path | None) -> dict[str, str]:
+    """The machine and the clients; the peers' versions unless ``bin_dir`` is None."""
     nginx = run_command(["nginx", "-v"], check=False).stderr.strip()
-    return {
+    facts = {
         "date (UTC)": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         "nproc": str(os.cpu_count()),
         "python": platform.python_version(),
@@ -500,20 +503,23 @@ def machine_facts(bin_dir: Path) -> dict[str, str]:
         "nginx": nginx.removeprefix("nginx version: "),
         "pip": tool_version([sys.executable, "-m", "pip", "--version"]).split(" from ")[0],
         "twine": tool_version([BIN / "twine", "--version"]).split(" (")[0],
-        "pypiserver": tool_version([bin_dir / "pypi-server", "--version"]),
-        "devpi-server": tool_version([bin_dir / "devpi-server", "--version"]),
     }
+    if bin_dir is not None:
+        facts["pypiserver"] = tool_version([bin_dir / "pypi-server", "--version"])
+        facts["devpi-server"] = tool_version([bin_dir / "devpi-server", "--version"])
+    return facts
 
 
 def measure(args: argparse.Namespace, clock: Clock) -> Run:
-    bin_dir = ensure_peers(PEERS_VENV)
+    # Only the peers need their venv: --no-peers runs without it (nothing to install).
+    peers_bin = None if args.no_peers else ensure_peers(PEERS_VENV)
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     home, scratch = WORK / "home", WORK / "scratch"
     home.mkdir()
     scratch.mkdir()
     env = client_env(home)
-    facts = machine_facts(bin_dir)
+    facts = machine_facts(peers_bin)
     versions = [f"1.0.{i}" for i in range(1, args.uploads + 1)]
     floor_wheel = build_wheels(WORK / "wheels", PROJECT, [FLOOR_VERSION])[0]
     wheels = build_wheels(WORK / "wheels", PROJECT, versions)
@@ -526,11 +532,11 @@ def measure(args: argparse.Namespace, clock: Clock) -> Run:
             timeshelf_site(WORK / "timeshelf", args.files, args.seed, facts)
         )
         targets = [ts]
-        if not args.no_peers:
+        if peers_bin is not None:
             targets.append(stack.enter_context(
-                pypiserver(bin_dir, WORK / "pypiserver", "pypiserver")
+                pypiserver(peers_bin, WORK / "pypiserver", "pypiserver")
             ))
-            targets.append(stack.enter_context(devpi(bin_dir, WORK / "devpi", env)))
+            targets.append(stack.enter_context(devpi(peers_bin, WORK / "devpi", env)))
         for target in targets:
             twine_upload(target, floor_wheel, env)
             run.series[target.name] = Series()
@@ -563,8 +569,8 @@ def measure(args: argparse.Namespace, clock: Clock) -> Run:
             measure_listing(upload_url, page_url, token, wheel, version, run.listing)
         print(f"[{clock.elapsed():5.0f} s] raw uploads done", flush=True)
 
-    if args.pypiserver_prefill_uploads and not args.no_peers:
-        measure_prefilled_pypiserver(args, clock, bin_dir, env, scratch, floor_wheel,
+    if args.pypiserver_prefill_uploads and peers_bin is not None:
+        measure_prefilled_pypiserver(args, clock, peers_bin, env, scratch, floor_wheel,
                                      wheels, versions, run)
     facts["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     facts["wall time of the run"] = f"{clock.elapsed():.0f} s"
@@ -714,6 +720,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="stop measuring when fewer seconds than this are left")
     parser.add_argument("--write-results", action="store_true",
                         help=f"write the figures into {RESULTS.relative_to(REPO)}")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help=f"also write {(WORK / 'results.json').relative_to(REPO)} to PATH")
     return parser.parse_args(argv)
 
 
@@ -728,12 +736,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"upload bench failed: {e}", file=sys.stderr)
         return 1
     report = render_report(run, command)
-    (WORK / "results.json").write_text(
-        json.dumps({"summary": summary(run), "facts": run.facts, "notes": run.notes,
-                    "samples": {k: asdict(v) for k, v in run.series.items()},
-                    "listing": asdict(run.listing)}, indent=2, sort_keys=True),
-        encoding="utf-8",
+    payload = json.dumps(
+        {"summary": summary(run), "facts": run.facts, "notes": run.notes,
+         "samples": {k: asdict(v) for k, v in run.series.items()},
+         "listing": asdict(run.listing)}, indent=2, sort_keys=True,
     )
+    (WORK / "results.json").write_text(payload, encoding="utf-8")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(payload + "\n", encoding="utf-8")
     print(report)
     if args.write_results:
         write_results(report)
