@@ -63,7 +63,7 @@ class DistributionTooLarge(InvalidDistribution):
     """An archive exceeds a size, member-count or compression-ratio limit."""
 
 
-class FileAlreadyExists(TimeshelfError, ValueError):
+class FileAlreadyExists(TimeshelfError, ValueError, status=409):
     """The filename is already stored in the source with different content."""
 
     def __init__(self, filename: str, sha256: str) -> None:
