@@ -17,6 +17,11 @@ status=404)``, as warehouse's ``forklift/errors.py`` does); the CLI ignores it.
     ├── NotFound (LookupError)                an unknown source, repository, project, file
     ├── Conflict (ValueError)                 an operation that contradicts the catalog
     └── StoreError (OSError)                  the blob store or output could not be written
+
+The statuses: 400 unless declared; FileAlreadyExists 409, NotFound 404, StoreError 500
+(answered with a generic message, the real one logged). Elsewhere in the core:
+``catalog.tokens.TokenError`` 403, ``mirror.http.UpstreamUnavailable`` and
+``mirror.fetch.HashMismatch`` 502. The sidecar's own errors are in ``uploader.errors``.
 """
 
 from __future__ import annotations
