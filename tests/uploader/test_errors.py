@@ -34,7 +34,6 @@ from generator.mirror.fetch import HashMismatch
 from tests.uploader.conftest import reason_of, start_installation
 from uploader import errors
 from uploader.app import create_app
-from uploader.deploy.requirements import RequirementsError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "ab" * 32
@@ -75,8 +74,6 @@ EXAMPLES: dict[type[Exception], Callable[[], Exception]] = {
         "Demo-1.0.tar.gz", "demo-1.0.tar.gz", "local", "sdist"
     ),
     HashMismatch: lambda: HashMismatch("https://files.example/demo-1.0.tar.gz", SHA, "cd" * 32),
-    # A ValueError today; listed for when it is a TimeshelfError (issue #19, deploy).
-    RequirementsError: lambda: RequirementsError(["requirements.txt:1: -e is not allowed"]),
     errors.AuthenticationRequired: errors.AuthenticationRequired,
     errors.UnsupportedAuthScheme: lambda: errors.UnsupportedAuthScheme("digest"),
     errors.MalformedCredentials: errors.MalformedCredentials,
@@ -118,10 +115,19 @@ EXAMPLES: dict[type[Exception], Callable[[], Exception]] = {
 }
 
 
+# By name, for classes whose module is changing (the deployment errors become
+# TimeshelfErrors in their own module, issue #19).
+BY_NAME: dict[str, Callable[[type[TimeshelfError]], TimeshelfError]] = {
+    "RequirementsError": lambda cls: cls(["requirements.txt:1: -e is not allowed"]),
+}
+
+
 def example(cls: type[TimeshelfError]) -> TimeshelfError:
-    """An instance of ``cls``: from ``EXAMPLES``, else made from a message."""
+    """An instance of ``cls``: from ``EXAMPLES`` or ``BY_NAME``, else made from a message."""
     if cls in EXAMPLES:
         made = EXAMPLES[cls]()
+    elif cls.__qualname__ in BY_NAME:
+        made = BY_NAME[cls.__qualname__](cls)
     else:
         takes_more = any(
             "__init__" in vars(base) for base in cls.__mro__[: cls.__mro__.index(TimeshelfError)]
