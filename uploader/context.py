@@ -56,7 +56,9 @@ class Services:
         with self._lock:
             if self._fetcher is None:
                 inst = self.installation
-                self._fetcher = make_fetcher(inst, make_client(inst.config.mirror))
+                self._fetcher = make_fetcher(
+                    inst.store, make_client(inst.config.mirror), inst.mirror_dir
+                )
             return self._fetcher
 
 

@@ -40,9 +40,7 @@ and answered with a generic 500 that lets twine retry.
         ├── EnvironmentRepositoryMissing 503  [python] repository names no repository
         ├── MissingBundle                400  a bundle upload without a bundle
         ├── InvalidBundle                400
-        ├── RequirementsRefused          422
-        ├── CannotBuild                  422  no Python or setting for what a bundle asks
-        ├── BuildUnavailable             503  the environment build failed
+        ├── CannotBuild                  422  a setting a bundle asks for is refused
         ├── InvalidSnapshot              400  ?snapshot= names no day of the index
         ├── UnknownTask                  404
         ├── InvalidLineNumber            400  ?first= is not a line number
@@ -356,24 +354,8 @@ class InvalidBundle(SidecarError):
         self.cause = cause
 
 
-class RequirementsRefused(SidecarError, status=422):
-    """A bundle's requirements break the policy; ``problems`` lists every one."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__(f"requirements refused: {'; '.join(problems)}")
-        self.problems = tuple(problems)
-
-
 class CannotBuild(SidecarError, status=422):
-    """A bundle asks for what this server cannot build (a Python, a setting); ``cause``."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
-class BuildUnavailable(SidecarError, status=503):
-    """The environment of a bundle could not be built; ``cause`` says why."""
+    """A bundle asks for a setting this server refuses (``ConfigError``); ``cause``."""
 
     def __init__(self, cause: Exception) -> None:
         super().__init__(str(cause))

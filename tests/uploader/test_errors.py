@@ -19,6 +19,7 @@ import pytest
 from flask import Blueprint, Flask, request
 
 from generator.errors import (
+    ConfigError,
     DistributionTooLarge,
     FileAlreadyExists,
     FileRemoved,
@@ -34,6 +35,7 @@ from generator.mirror.fetch import HashMismatch
 from tests.uploader.conftest import reason_of, start_installation
 from uploader import errors
 from uploader.app import create_app
+from uploader.deploy.errors import RequirementsError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "ab" * 32
@@ -74,6 +76,7 @@ EXAMPLES: dict[type[Exception], Callable[[], Exception]] = {
         "Demo-1.0.tar.gz", "demo-1.0.tar.gz", "local", "sdist"
     ),
     HashMismatch: lambda: HashMismatch("https://files.example/demo-1.0.tar.gz", SHA, "cd" * 32),
+    RequirementsError: lambda: RequirementsError(["requirements.txt:1: -e is not allowed"]),
     errors.AuthenticationRequired: errors.AuthenticationRequired,
     errors.UnsupportedAuthScheme: lambda: errors.UnsupportedAuthScheme("digest"),
     errors.MalformedCredentials: errors.MalformedCredentials,
@@ -102,9 +105,7 @@ EXAMPLES: dict[type[Exception], Callable[[], Exception]] = {
     errors.EnvironmentRepositoryMissing: lambda: errors.EnvironmentRepositoryMissing("python"),
     errors.MissingBundle: lambda: errors.MissingBundle(multipart=True),
     errors.InvalidBundle: lambda: errors.InvalidBundle(ValueError("no manifest.json")),
-    errors.RequirementsRefused: lambda: errors.RequirementsRefused(("a:1: x", "a:2: y")),
-    errors.CannotBuild: lambda: errors.CannotBuild(ValueError("no Python 3.99")),
-    errors.BuildUnavailable: lambda: errors.BuildUnavailable(RuntimeError("pip failed")),
+    errors.CannotBuild: lambda: errors.CannotBuild(ConfigError("no such [python] key")),
     errors.InvalidSnapshot: lambda: errors.InvalidSnapshot(NotFound("no such day")),
     errors.UnknownTask: lambda: errors.UnknownTask("t1"),
     errors.InvalidLineNumber: lambda: errors.InvalidLineNumber("-1"),
@@ -115,19 +116,10 @@ EXAMPLES: dict[type[Exception], Callable[[], Exception]] = {
 }
 
 
-# By name, for classes whose module is changing (the deployment errors become
-# TimeshelfErrors in their own module, issue #19).
-BY_NAME: dict[str, Callable[[type[TimeshelfError]], TimeshelfError]] = {
-    "RequirementsError": lambda cls: cls(["requirements.txt:1: -e is not allowed"]),
-}
-
-
 def example(cls: type[TimeshelfError]) -> TimeshelfError:
-    """An instance of ``cls``: from ``EXAMPLES`` or ``BY_NAME``, else made from a message."""
+    """An instance of ``cls``: from ``EXAMPLES``, else made from a message."""
     if cls in EXAMPLES:
         made = EXAMPLES[cls]()
-    elif cls.__qualname__ in BY_NAME:
-        made = BY_NAME[cls.__qualname__](cls)
     else:
         takes_more = any(
             "__init__" in vars(base) for base in cls.__mro__[: cls.__mro__.index(TimeshelfError)]

@@ -16,6 +16,7 @@ answered by the app's one handler.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -31,12 +32,10 @@ from generator.errors import ConfigError, NotFound
 from uploader.auth import authorize
 from uploader.context import installation, services
 from uploader.deploy.builder import Builder
-from uploader.deploy.bundles import BundleError, extract_bundle
-from uploader.deploy.environments import BuildError, BuildPlan, Environment
-from uploader.deploy.pythons import PythonError
-from uploader.deploy.requirements import RequirementsError
+from uploader.deploy.bundles import extract_bundle
+from uploader.deploy.environments import BuildPlan, Environment
+from uploader.deploy.errors import BundleError
 from uploader.errors import (
-    BuildUnavailable,
     BundleTooLarge,
     CannotBuild,
     EnvironmentRepositoryMissing,
@@ -44,7 +43,6 @@ from uploader.errors import (
     InvalidLineNumber,
     InvalidSnapshot,
     MissingBundle,
-    RequirementsRefused,
     UnknownEnvironment,
     UnknownTask,
 )
@@ -108,8 +106,7 @@ def upload_bundle() -> Response:
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    task = tasks.create(bundle_id, started=received)
-    task.environment = plan.key
+    task = tasks.create(bundle_id, started=received, environment=plan.key)
     task.log(f"bundle {bundle_id} received ({archive.stat().st_size} bytes)")
     for line in lines:
         task.log(line)
@@ -132,6 +129,8 @@ def _receive(
     The answers that differ from the errors' own (a prefix, another status) are chosen
     here, and only here.
     """
+    # RequirementsError (422), PythonError (422) and BuildError (503) are answered as
+    # they are.
     try:
         _save_body(archive, builder.limits.max_compressed)
         root = workdir / "app"
@@ -140,13 +139,9 @@ def _receive(
         return builder.prepare(root, log=lines.append, snapshot=snapshot)
     except BundleError as e:
         raise InvalidBundle(e) from e
-    except RequirementsError as e:
-        raise RequirementsRefused(e.problems) from e
-    except (PythonError, ConfigError) as e:
+    except ConfigError as e:
         # A setting the bundle asks for is unprocessable here, not a bad request (400).
         raise CannotBuild(e) from e
-    except BuildError as e:
-        raise BuildUnavailable(e) from e
 
 
 def _check_snapshot(day: str) -> None:
@@ -172,7 +167,7 @@ def get_task(task_id: str) -> Response:
     first = request.args.get("first", "0")
     if not first.isdigit():
         raise InvalidLineNumber(first)
-    return _json(task.view(int(first)))
+    return _json(dataclasses.asdict(task.view(int(first))))
 
 
 def _describe(environment: Environment, *, packages: bool = False) -> dict[str, Any]:
@@ -187,12 +182,7 @@ def _describe(environment: Environment, *, packages: bool = False) -> dict[str, 
         "last_used": _iso(environment.last_used),
     }
     if packages:
-        freeze = environment.path / "freeze.txt"
-        document["packages"] = (
-            [line for line in freeze.read_text().splitlines() if line.strip()]
-            if freeze.is_file()
-            else []
-        )
+        document["packages"] = list(environment.packages())
     return document
 
 
