@@ -17,6 +17,11 @@ status=404)``, as warehouse's ``forklift/errors.py`` does); the CLI ignores it.
     ├── NotFound (LookupError)                an unknown source, repository, project, file
     ├── Conflict (ValueError)                 an operation that contradicts the catalog
     └── StoreError (OSError)                  the blob store or output could not be written
+
+The statuses: 400 unless declared; FileAlreadyExists 409, NotFound 404, StoreError 500
+(answered with a generic message, the real one logged). Elsewhere in the core:
+``catalog.tokens.TokenError`` 403, ``mirror.http.UpstreamUnavailable`` and
+``mirror.fetch.HashMismatch`` 502. The sidecar's own errors are in ``uploader.errors``.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ class DistributionTooLarge(InvalidDistribution):
     """An archive exceeds a size, member-count or compression-ratio limit."""
 
 
-class FileAlreadyExists(TimeshelfError, ValueError):
+class FileAlreadyExists(TimeshelfError, ValueError, status=409):
     """The filename is already stored in the source with different content."""
 
     def __init__(self, filename: str, sha256: str) -> None:

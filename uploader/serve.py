@@ -103,7 +103,6 @@ def run(inst: Installation, listen: str | None) -> None:
     ``ConfigError`` for an address that is not ``HOST:PORT`` or cannot be listened on
     (in use, not local), so the CLI reports it in one line.
     """
-    from uploader.api.bundles import BUILDER
     from uploader.deploy.builder import startup_builder
 
     address = listen or inst.config.listen
@@ -116,8 +115,7 @@ def run(inst: Installation, listen: str | None) -> None:
     builder = startup_builder(
         inst.config, index_base, warn=lambda line: click.echo(line, err=True)
     )
-    app = create_app(inst)
-    app.extensions[BUILDER] = builder
+    app = create_app(inst, builder=builder)
     try:
         server = create_server(app, listen=address, **server_options(inst.config))
     except OSError as e:

@@ -35,7 +35,7 @@ _DURATION = re.compile(r"([1-9][0-9]{0,6})([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-class TokenError(TimeshelfError, PermissionError):
+class TokenError(TimeshelfError, PermissionError, status=403):
     """A token that does not authorize the request; the message never contains the token."""
 
 

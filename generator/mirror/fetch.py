@@ -30,7 +30,7 @@ from generator.mirror.http import HttpClient, UpstreamUnavailable
 from generator.storage.store import BlobStore, LocalStore
 
 
-class HashMismatch(TimeshelfError, ValueError):
+class HashMismatch(TimeshelfError, ValueError, status=502):
     """The upstream's bytes do not have the sha256 its index listed: refused, not stored."""
 
     def __init__(self, url: str, expected: str, actual: str) -> None:

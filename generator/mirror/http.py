@@ -42,7 +42,7 @@ class Sink(Protocol):
     def truncate(self) -> int: ...
 
 
-class UpstreamUnavailable(TimeshelfError, OSError):
+class UpstreamUnavailable(TimeshelfError, OSError, status=502):
     """The upstream did not answer usefully after every retry; the message says how."""
 
 

@@ -10,7 +10,8 @@
 
 Every route needs a token with the ``deploy`` scope whose sources cover the sources of
 the repository environments install from (``[python] repository``); a token for ``*``
-covers all. Errors are ``UploadError``s, answered by the app's one handler.
+covers all. Views raise ``uploader.errors`` errors (or core ``TimeshelfError``s),
+answered by the app's one handler.
 """
 
 from __future__ import annotations
@@ -19,76 +20,44 @@ import dataclasses
 import json
 import shutil
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from generator.errors import ConfigError, NotFound
-from generator.installation import Installation
 from uploader.auth import authorize
+from uploader.context import installation, services
 from uploader.deploy.builder import Builder
 from uploader.deploy.bundles import extract_bundle
-from uploader.deploy.environments import Environment
-from uploader.deploy.errors import BuildError, BundleError, PythonError, RequirementsError
-from uploader.deploy.tasks import TaskRegistry
-from uploader.errors import UploadError
+from uploader.deploy.environments import BuildPlan, Environment
+from uploader.deploy.errors import BundleError
+from uploader.errors import (
+    BundleTooLarge,
+    CannotBuild,
+    EnvironmentRepositoryMissing,
+    InvalidBundle,
+    InvalidLineNumber,
+    InvalidSnapshot,
+    MissingBundle,
+    UnknownEnvironment,
+    UnknownTask,
+)
 
 bp = Blueprint("bundles", __name__)
-BUILDER = "timeshelf.builder"
-TASKS = "timeshelf.tasks"
 _CHUNK = 1 << 20
-_lock = threading.Lock()
-
-
-def _app() -> Flask:
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    return app
-
-
-def _inst() -> Installation:
-    from uploader.app import installation
-
-    return installation(current_app)
-
-
-def builder_for(app: Flask) -> Builder:
-    """The app's builder (made on first use from the configuration when ``serve`` did not
-    install one after its startup check)."""
-    with _lock:
-        builder = app.extensions.get(BUILDER)
-        if builder is None:
-            builder = Builder.for_config(app.extensions["timeshelf"].config)
-            app.extensions[BUILDER] = builder
-        assert isinstance(builder, Builder)
-        return builder
-
-
-def tasks_for(app: Flask) -> TaskRegistry:
-    with _lock:
-        tasks = app.extensions.get(TASKS)
-        if tasks is None:
-            inst = app.extensions["timeshelf"]
-            tasks = TaskRegistry(inst.config.python.environments_dir / "tasks")
-            app.extensions[TASKS] = tasks
-        assert isinstance(tasks, TaskRegistry)
-        return tasks
 
 
 def _authorize() -> None:
-    inst = _inst()
+    inst = installation()
     name = inst.config.python.repository
     try:
         sources = inst.catalog.get_repo(name).sources
     except NotFound as e:
-        raise UploadError(
-            503, f"environments install from repository {name!r}, which does not exist: "
-            "create it or change [python] repository"
-        ) from e
+        raise EnvironmentRepositoryMissing(name) from e
     for source in sources or ("*",):
         authorize(inst, request, source=source, permission="deploy")
 
@@ -103,7 +72,7 @@ def _save_body(destination: Path, limit: int) -> None:
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("archive")
         if upload is None:
-            raise UploadError(400, "no bundle: send the gzip tar in the multipart field 'archive'")
+            raise MissingBundle(multipart=True)
         stream = upload.stream
     else:
         stream = request.stream
@@ -112,21 +81,17 @@ def _save_body(destination: Path, limit: int) -> None:
         while chunk := stream.read(_CHUNK):
             size += len(chunk)
             if size > limit:
-                raise UploadError(413, f"the bundle is larger than the limit of {limit} bytes")
+                raise BundleTooLarge(limit)
             out.write(chunk)
     if size == 0:
-        raise UploadError(
-            400, "no bundle: send a gzip tar as the request body or as the multipart field "
-            "'archive'"
-        )
+        raise MissingBundle(multipart=False)
 
 
 @bp.post("/__api__/bundles")
 def upload_bundle() -> Response:
     received = time.time()
     _authorize()
-    app = _app()
-    builder, tasks = builder_for(app), tasks_for(app)
+    builder, tasks = services().builder(), services().tasks()
     snapshot = request.args.get("snapshot") or None
     if snapshot is not None:
         _check_snapshot(snapshot)
@@ -135,25 +100,9 @@ def upload_bundle() -> Response:
     workdir = Path(tempfile.mkdtemp(prefix="bundle-", dir=incoming))
     bundle_id = uuid.uuid4().hex
     lines: list[str] = []
+    archive = workdir / "bundle.tar.gz"
     try:
-        archive = workdir / "bundle.tar.gz"
-        _save_body(archive, builder.limits.max_compressed)
-        root = workdir / "app"
-        root.mkdir()
-        extract_bundle(archive, root, builder.limits)
-        plan = builder.prepare(root, log=lines.append, snapshot=snapshot)
-    except BundleError as e:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise UploadError(400, f"invalid bundle: {e}") from e
-    except RequirementsError as e:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise UploadError(422, f"requirements refused: {'; '.join(e.problems)}") from e
-    except (PythonError, ConfigError) as e:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise UploadError(422, str(e)) from e
-    except BuildError as e:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise UploadError(503, str(e)) from e
+        plan = _receive(builder, workdir, archive, snapshot, lines)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -172,28 +121,52 @@ def upload_bundle() -> Response:
     return _json({"bundle_id": bundle_id, "task_id": task.id, "environment": plan.key}, 202)
 
 
+def _receive(
+    builder: Builder, workdir: Path, archive: Path, snapshot: str | None, lines: list[str]
+) -> BuildPlan:
+    """Save, unpack and plan the bundle of the request in ``workdir``.
+
+    The answers that differ from the errors' own (a prefix, another status) are chosen
+    here, and only here.
+    """
+    # RequirementsError (422), PythonError (422) and BuildError (503) are answered as
+    # they are.
+    try:
+        _save_body(archive, builder.limits.max_compressed)
+        root = workdir / "app"
+        root.mkdir()
+        extract_bundle(archive, root, builder.limits)
+        return builder.prepare(root, log=lines.append, snapshot=snapshot)
+    except BundleError as e:
+        raise InvalidBundle(e) from e
+    except ConfigError as e:
+        # A setting the bundle asks for is unprocessable here, not a bad request (400).
+        raise CannotBuild(e) from e
+
+
 def _check_snapshot(day: str) -> None:
     from generator.config.python import check_snapshot_date
     from generator.snapshots.materialize import check_snapshot_day
 
-    inst = _inst()
+    inst = installation()
+    check_snapshot_date(day, "snapshot")
     try:
-        check_snapshot_date(day, "snapshot")
         repo = inst.catalog.get_repo(inst.config.python.repository)
         check_snapshot_day(inst.catalog, repo, day, inst.now())
-    except (ConfigError, NotFound) as e:
-        raise UploadError(400, str(e)) from e
+    except NotFound as e:
+        # A day outside the index is a bad ?snapshot= (400), not a missing page (404).
+        raise InvalidSnapshot(e) from e
 
 
 @bp.get("/__api__/tasks/<task_id>")
 def get_task(task_id: str) -> Response:
     _authorize()
-    task = tasks_for(current_app._get_current_object()).get(task_id)  # type: ignore[attr-defined]
+    task = services().tasks().get(task_id)
     if task is None:
-        raise UploadError(404, f"no task {task_id!r}")
+        raise UnknownTask(task_id)
     first = request.args.get("first", "0")
     if not first.isdigit():
-        raise UploadError(400, f"first={first!r} is invalid: expected a line number >= 0")
+        raise InvalidLineNumber(first)
     return _json(dataclasses.asdict(task.view(int(first))))
 
 
@@ -220,30 +193,30 @@ def _iso(timestamp: float) -> str:
 @bp.get("/__api__/environments")
 def list_environments() -> Response:
     _authorize()
-    cache = builder_for(current_app._get_current_object()).cache  # type: ignore[attr-defined]
+    cache = services().builder().cache
     return _json({"environments": [_describe(e) for e in cache.environments()]})
 
 
 def _key(environment_id: str) -> str:
     if not environment_id.isalnum() or len(environment_id) > 64:
-        raise UploadError(404, f"no environment {environment_id!r}")
+        raise UnknownEnvironment(environment_id)
     return environment_id
 
 
 @bp.get("/__api__/environments/<environment_id>")
 def get_environment(environment_id: str) -> Response:
     _authorize()
-    cache = builder_for(current_app._get_current_object()).cache  # type: ignore[attr-defined]
+    cache = services().builder().cache
     environment = cache.get(_key(environment_id))
     if environment is None:
-        raise UploadError(404, f"no environment {environment_id!r}")
+        raise UnknownEnvironment(environment_id)
     return _json(_describe(environment, packages=True))
 
 
 @bp.delete("/__api__/environments/<environment_id>")
 def delete_environment(environment_id: str) -> Response:
     _authorize()
-    cache = builder_for(current_app._get_current_object()).cache  # type: ignore[attr-defined]
+    cache = services().builder().cache
     if not cache.delete(_key(environment_id)):
-        raise UploadError(404, f"no environment {environment_id!r}")
+        raise UnknownEnvironment(environment_id)
     return _json({"deleted": environment_id})

@@ -6,18 +6,17 @@ credentials; a quick 404 lets them fall back at once.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 
 from generator import __version__
+from uploader.context import installation
 
 bp = Blueprint("api", __name__)
 
 
 @bp.get("/__api__/status")
 def status() -> Response:
-    from uploader.app import installation
-
-    inst = installation(current_app)
+    inst = installation()
     return jsonify(
         {
             "version": __version__,

@@ -5,7 +5,9 @@ twine, poetry, pdm and hatch refuse to follow one); GET and HEAD there answer 40
 form, checks it against the archive's own metadata (clients disagree on form fields, so
 the archive is the truth and the form is cross-checked), ingests through the same gate as
 ``timeshelf add``, and regenerates the affected pages before it answers, so a 200 means
-durable *and* installable.
+durable *and* installable. A POST below ``/upload/`` that is not multipart/form-data is
+refused before any form is read. Every refusal is raised as an ``uploader.errors`` error
+(or a core ``TimeshelfError``) and answered by the app's one handler.
 """
 
 from __future__ import annotations
@@ -18,14 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.datastructures import FileStorage
 
 from generator.errors import (
-    Conflict,
     DistributionTooLarge,
-    FileAlreadyExists,
-    FileRemoved,
     InvalidDistribution,
     NotFound,
     StoreError,
@@ -36,7 +35,28 @@ from generator.intake.distributions import Limits
 from generator.intake.ingest import Accepted, ingest_file
 from generator.records import Source
 from uploader.auth import authorize
-from uploader.errors import UploadError
+from uploader.context import installation
+from uploader.errors import (
+    DigestMismatch,
+    DistributionFileTooLarge,
+    InvalidDistributionFile,
+    InvalidFiletype,
+    InvalidSdistPyversion,
+    MissingAction,
+    MissingDigest,
+    MissingFile,
+    MissingPyversion,
+    NotAnUploadSource,
+    NotMultipart,
+    RepeatedField,
+    RetiredAction,
+    UnexpectedFilePart,
+    UnknownProtocolVersion,
+    UnknownSource,
+    UnsupportedAction,
+    UploadMethodNotAllowed,
+    WrongExtension,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("legacy_upload", __name__)
@@ -57,17 +77,25 @@ _SINGLE_FIELDS = (
 _FILE_PARTS = ("content", "gpg_signature")
 
 
-def _inst() -> Installation:
-    from uploader.app import installation
+@bp.before_app_request
+def refuse_unparsed_upload_bodies() -> None:
+    """Raise ``NotMultipart`` for a POST below ``/upload/`` that is not multipart/form-data.
 
-    return installation(current_app)
+    Runs before any view touches ``request.form``: werkzeug reads an urlencoded body
+    whole into memory and applies neither ``MAX_FORM_PARTS`` nor ``MAX_FORM_MEMORY_SIZE``
+    to it (2 MiB of ``a&`` is a million fields), and every upload client sends multipart.
+    """
+    if request.method != "POST" or not request.path.startswith("/upload/"):
+        return
+    if request.mimetype != "multipart/form-data":
+        raise NotMultipart(request.headers.get("Content-Type", ""))
 
 
 def _field(name: str) -> str:
-    """A single-valued form field ('' when absent); 400 when sent twice."""
+    """A single-valued form field ('' when absent); ``RepeatedField`` when sent twice."""
     values = [v for v in request.form.getlist(name) if v != ""]
     if len(values) > 1:
-        raise UploadError(400, f"'{name}' has invalid data: it was sent {len(values)} times")
+        raise RepeatedField(name, len(values))
     value = values[0] if values else ""
     # Warehouse treats the placeholder UNKNOWN as absent.
     return "" if value.strip() == "UNKNOWN" else value
@@ -76,48 +104,36 @@ def _field(name: str) -> str:
 @bp.post("/upload/pypi/<source>/")
 @bp.post("/upload/pypi/<source>")
 def upload(source: str) -> Response:
-    inst = _inst()
+    inst = installation()
     authorize(inst, request, source=source, permission="upload")
     try:
         target = inst.catalog.get_source(source)
     except NotFound as e:
-        raise UploadError(
-            404,
-            f"Unknown source {source!r}: upload to /upload/pypi/<source>/ "
-            "with the name of a local-python source",
-        ) from e
+        raise UnknownSource(source) from e
     if target.type != "local-python":
-        raise UploadError(
-            400, f"Source {source!r} is a {target.type} mirror: upload to a local-python source"
-        )
+        raise NotAnUploadSource(source, target.type)
     action = request.args.get(":action") or _field(":action")
     if not action:
-        raise UploadError(400, "Missing ':action' field: use :action=file_upload")
-    if action in ("submit", "submit_pkg_info"):
-        raise UploadError(
-            410,
-            "Project pre-registration is no longer required or supported, upload your files instead.",
-        )
-    if action == "doc_upload":
-        raise UploadError(410, "Uploading documentation is not supported.")
+        raise MissingAction
+    if action in ("submit", "submit_pkg_info", "doc_upload"):
+        raise RetiredAction(action)
     if action != "file_upload":
-        raise UploadError(400, f"Unsupported ':action' {action!r}: use :action=file_upload")
-    if (_field("protocol_version") or "1") != "1":
-        raise UploadError(400, "Unknown protocol version.")
+        raise UnsupportedAction(action)
+    version = _field("protocol_version") or "1"
+    if version != "1":
+        raise UnknownProtocolVersion(version)
     for name in request.files:
         if name not in _FILE_PARTS:
-            raise UploadError(
-                400, f"{name}: Should not be a file part (only content and gpg_signature)"
-            )
+            raise UnexpectedFilePart(name)
         sent = len(request.files.getlist(name))
         if sent > 1:
             # Which file would be meant is anyone's guess: refuse rather than take the first.
-            raise UploadError(400, f"'{name}' has invalid data: it was sent {sent} times")
+            raise RepeatedField(name, sent)
     for name in _SINGLE_FIELDS:
         _field(name)
     content = request.files.get("content")
     if content is None or not content.filename:
-        raise UploadError(400, "Upload payload does not have a file.")
+        raise MissingFile
     filename = content.filename
     filetype = _field("filetype")
     _check_filetype(filename, filetype, _field("pyversion"))
@@ -152,31 +168,18 @@ def upload(source: str) -> Response:
 def not_an_upload(source: str) -> Response:
     """GET (and HEAD) on the upload URL: 405, so a browser or an installer pointed at it
     hears what the URL is for instead of a 404 from the site behind it."""
-    raise UploadError(
-        405,
-        "The upload URL takes POST (twine upload, uv publish): install from the index URL "
-        "instead",
-        headers={"Allow": "POST"},
-    )
+    raise UploadMethodNotAllowed
 
 
 def _check_filetype(filename: str, filetype: str, pyversion: str) -> None:
     if filetype not in FILETYPES:
-        raise UploadError(
-            400,
-            f"Invalid value for filetype {filetype!r}. Error: Use a known file type "
-            "(sdist or bdist_wheel).",
-        )
+        raise InvalidFiletype(filetype)
     if not filename.lower().endswith(FILETYPES[filetype]):
-        raise UploadError(
-            400,
-            f"Invalid file extension: {filename!r} is not valid for filetype {filetype} "
-            f"(use {' or '.join(FILETYPES[filetype])}).",
-        )
+        raise WrongExtension(filename, filetype, FILETYPES[filetype])
     if filetype == "bdist_wheel" and not pyversion:
-        raise UploadError(400, "Python version is required for binary distribution uploads.")
+        raise MissingPyversion
     if filetype == "sdist" and pyversion not in ("", "source"):
-        raise UploadError(400, "Use 'source' as Python version for an sdist.")
+        raise InvalidSdistPyversion(pyversion)
 
 
 def _read_signature(part: FileStorage | None) -> bytes | None:
@@ -225,23 +228,18 @@ def _staged(inst: Installation, content: FileStorage) -> Iterator[tuple[Path, di
 def _check_digests(computed: dict[str, str]) -> None:
     sent = {k: _field(k).strip().lower() for k in computed if _field(k).strip()}
     if not sent:
-        raise UploadError(
-            400,
-            "Include at least one message digest (sha256_digest, blake2_256_digest or md5_digest).",
-        )
+        raise MissingDigest
     for key, value in sent.items():
         if value != computed[key]:
-            raise UploadError(
-                400,
-                f"The digest supplied does not match a digest calculated from the uploaded "
-                f"file ({key}).",
-            )
+            raise DigestMismatch(key)
 
 
 def _ingest(
     inst: Installation, target: Source, path: Path, filename: str, signature: bytes | None
 ) -> Accepted:
     limits = Limits(max_file_size=inst.config.max_request_size)
+    # FileAlreadyExists (409), FileRemoved and Conflict (400) are answered as they are; an
+    # unusable file gets the prefix that tells it apart from a refused name (twine shows it).
     try:
         return ingest_file(
             inst.catalog,
@@ -255,13 +253,7 @@ def _ingest(
             expect_name=_field("name") or None,
             expect_version=_field("version") or None,
         )
-    except FileAlreadyExists as e:
-        raise UploadError(409, str(e)) from e
-    except FileRemoved as e:
-        raise UploadError(400, str(e)) from e
     except DistributionTooLarge as e:
-        raise UploadError(400, f"File too large or too expanded: {e}") from e
+        raise DistributionFileTooLarge(e) from e
     except InvalidDistribution as e:
-        raise UploadError(400, f"Invalid distribution file: {e}") from e
-    except Conflict as e:
-        raise UploadError(400, str(e)) from e
+        raise InvalidDistributionFile(e) from e

@@ -12,41 +12,22 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Response
 
 from generator.errors import InvalidDistribution, NotFound
 from generator.intake.distributions import check_filename
-from generator.mirror.fetch import Fetcher, HashMismatch
+from generator.mirror.fetch import HashMismatch
 from generator.mirror.http import UpstreamUnavailable
-from generator.mirror.sync import make_client, make_fetcher
 from generator.storage.store import BlobStore, LocalStore, file_key
-from uploader.app import installation
-from uploader.serving.static_site import _send, content_type_for, is_file, is_hidden
+from uploader.context import installation, services
+from uploader.errors import BadGateway, PageNotFound
+from uploader.serving.static_site import content_type_for, is_file, is_hidden, send_site_file
 
 log = logging.getLogger(__name__)
 bp = Blueprint("mirror_files", __name__)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 METADATA = ".metadata"
-_FETCHER_LOCK = threading.Lock()
-
-
-def fetcher(app: Flask) -> Fetcher:
-    """The app's one fetcher (one lock table for all its threads)."""
-    # Under a lock: two threads each making one would each lock only their own
-    # requests, and concurrent first requests would download once per fetcher.
-    with _FETCHER_LOCK:
-        found = app.extensions.get("timeshelf_fetcher")
-        if not isinstance(found, Fetcher):
-            inst = installation(app)
-            found = make_fetcher(inst.store, make_client(inst.config.mirror), inst.mirror_dir)
-            app.extensions["timeshelf_fetcher"] = found
-        return found
-
-
-def _plain(status: int, message: str) -> Response:
-    return Response(f"{status} {message}\n", status, mimetype="text/plain")
 
 
 @bp.route("/files/<a>/<b>/<sha256>/<filename>", methods=["GET"],
@@ -54,40 +35,42 @@ def _plain(status: int, message: str) -> Response:
 def mirrored_file(a: str, b: str, sha256: str, filename: str) -> Response:
     path = f"files/{a}/{b}/{sha256}/{filename}"
     if is_hidden(path) or not _SHA256.fullmatch(sha256) or (a, b) != (sha256[:2], sha256[2:4]):
-        return _plain(404, "Not Found")
+        raise PageNotFound
     wanted = filename[: -len(METADATA)] if filename.endswith(METADATA) else filename
     try:
         # No file is stored under a name no store may hold (a segment over 255 bytes
         # would make the lookups below raise ENAMETOOLONG): not found, without asking.
         check_filename(wanted)
-    except InvalidDistribution:
-        return _plain(404, "Not Found")
-    inst = installation(current_app)
+    except InvalidDistribution as e:
+        raise PageNotFound from e
+    inst = installation()
     on_site = inst.config.output_path / path
     if is_file(on_site):
-        return _send(on_site, path, vary=False)
+        return send_site_file(on_site, path, vary=False)
     key = file_key(sha256, filename)
     try:
         stored = inst.store.exists(key)
-    except OSError:
-        return _plain(404, "Not Found")
+    except OSError as e:
+        raise PageNotFound from e
     if not stored:
         ref = inst.catalog.upstream_file(sha256, wanted)
         if ref is None or (wanted != filename and ref.metadata_sha256 is None):
-            return _plain(404, "Not Found")
+            raise PageNotFound
         url, digest = (ref.url, ref.sha256) if wanted == filename else (
             ref.url + METADATA, ref.metadata_sha256 or "")
-        chosen = fetcher(current_app)
+        chosen = services().fetcher()
+        # The site's answers (nginx's shape), not the API's: a refused body or a failed
+        # upstream is a 502, a file the upstream no longer has a 404, each saying which.
         try:
             chosen.ensure(key, url, digest)
         except HashMismatch as e:
             log.error("refused a mirrored file: %s", e)
-            return _plain(502, f"Bad Gateway: {e}")
+            raise BadGateway(e) from e
         except NotFound as e:
-            return _plain(404, f"Not Found: {e}")
+            raise PageNotFound(str(e)) from e
         except UpstreamUnavailable as e:
             log.warning("upstream failed for %s: %s", path, e)
-            return _plain(502, f"Bad Gateway: {e}")
+            raise BadGateway(e) from e
         finally:
             # First requests are rare (once per file): no idle connection per thread.
             chosen.client.close_thread()
@@ -96,7 +79,7 @@ def mirrored_file(a: str, b: str, sha256: str, filename: str) -> Response:
         return _stream(store, key, path)
     if store.root.resolve() != (inst.config.output_path / "files").resolve():
         store.link_into(key, inst.config.output_path / "files")
-    return _send(store.path(key), path, vary=False)
+    return send_site_file(store.path(key), path, vary=False)
 
 
 def _stream(store: BlobStore, key: str, path: str) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from packaging.utils import canonicalize_name
 
 from generator.errors import NotFound
@@ -19,17 +19,12 @@ from generator.render.simple import RENDER_VERSION
 from generator.serving.negotiate import Variant, negotiate
 from generator.snapshots.materialize import check_snapshot_day, render_on_demand
 from generator.storage.atomic import write_bytes
-from uploader.app import installation
-from uploader.serving.static_site import _send, is_dir, is_file, site
+from uploader.context import installation
+from uploader.errors import PageNotFound
+from uploader.serving.static_site import is_dir, is_file, send_site_file, site
 
 bp = Blueprint("snapshot_pages", __name__)
 _DAYLIKE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9-]+")
-
-
-def _explain(message: str) -> Response:
-    response = Response(f"404 Not Found: {message}\n", 404, mimetype="text/plain")
-    response.headers["Vary"] = "Accept"
-    return response
 
 
 # strict_slashes=False: without its slash a URL goes to the static view, which answers
@@ -60,7 +55,7 @@ def snapshot_page_file(repo: str, day: str, variant: Variant,
 def _answer(repo: str, day: str, project: str | None, named: Variant | None) -> Response:
     directory = f"{repo}/{day}/simple/" + (f"{project}/" if project else "")
     path = directory + (f"index.{named}" if named else "")
-    inst = installation(current_app)
+    inst = installation()
     output = inst.config.output_path
     if day == "latest" or repo.startswith(".") or not _DAYLIKE.fullmatch(day):
         return site(path)
@@ -70,12 +65,14 @@ def _answer(repo: str, day: str, project: str | None, named: Variant | None) -> 
         chosen = inst.catalog.get_repo(repo)
         checked = check_snapshot_day(inst.catalog, chosen, day, inst.now())
     except NotFound as e:
-        return _explain(str(e))
+        raise PageNotFound(str(e), vary=True) from e
     variant = named or negotiate(request.headers.get("Accept"), request.args.get("format"))
     if variant is None:
         return site(path)  # the static view's 406
     if project is not None and canonicalize_name(project) != project:
-        return _explain(f"project names in URLs are normalized: use {canonicalize_name(project)}/")
+        raise PageNotFound(
+            f"project names in URLs are normalized: use {canonicalize_name(project)}/", vary=True
+        )
     cache = output / repo / ".ondemand" / RENDER_VERSION / checked.isoformat() / "simple"
     page_dir = cache / project if project else cache
     target = page_dir / f"index.{variant}"
@@ -83,7 +80,7 @@ def _answer(repo: str, day: str, project: str | None, named: Variant | None) -> 
         try:
             html, data = render_on_demand(inst.catalog, inst.renderer, chosen, checked, project)
         except NotFound as e:
-            return _explain(str(e))
+            raise PageNotFound(str(e), vary=True) from e
         write_bytes(page_dir / "index.html", html)
         write_bytes(page_dir / "index.json", data)
-    return _send(target, f"{directory}index.{variant}", vary=True)
+    return send_site_file(target, f"{directory}index.{variant}", vary=True)

@@ -25,7 +25,10 @@ run one table of cases against both. The rules:
   ``.gz`` names are 404.
 
 The blueprint has one catch-all GET/HEAD route, so it never takes other methods or
-more specific routes (uploads, ``/__api__/``) from other blueprints.
+more specific routes (uploads, ``/__api__/``) from other blueprints. Its 404s and 406s
+are raised (``uploader.errors.PageNotFound``, ``NotAcceptable``) and answered by the
+app's one handler as plain text, as nginx answers them; ``send_site_file`` is the one
+way every blueprint here answers with a file of the site.
 """
 
 from __future__ import annotations
@@ -35,12 +38,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
 
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, request, send_file
 from werkzeug.security import safe_join
 
 from generator.serving.negotiate import negotiate
 from generator.snapshots.frozen import is_compressed_name, read_page, stored_page
-from uploader.app import installation
+from uploader.context import installation
+from uploader.errors import NotAcceptable, PageNotFound
 
 bp = Blueprint("static_site", __name__)
 
@@ -123,7 +127,7 @@ def _finish(response: Response, path: str, *, vary: bool) -> Response:
     if vary:
         response.headers["Vary"] = "Accept"
     if 200 <= response.status_code < 400:
-        today = installation(current_app).now().date()
+        today = installation().now().date()
         response.headers["Cache-Control"] = cache_control_for(path, today)
         response.headers.pop("Expires", None)
     return response
@@ -131,17 +135,19 @@ def _finish(response: Response, path: str, *, vary: bool) -> Response:
 
 def _is_inside_site(file: Path) -> bool:
     """True when ``file``, symlinks followed, is below the output or the store directory."""
-    config = installation(current_app).config
+    config = installation().config
     real = file.resolve()
     return any(real.is_relative_to(root.resolve())
                for root in (config.output_path, config.store_path))
 
 
-def _send(file: Path, path: str, *, vary: bool) -> Response:
-    """``file`` as the answer for URL path ``path`` (conditional, ranges, our headers)."""
+def send_site_file(file: Path, path: str, *, vary: bool) -> Response:
+    """``file`` as the answer for URL path ``path`` (conditional, ranges, our headers);
+    ``vary`` for a negotiated page. Raises ``PageNotFound`` for a file outside the output
+    and store directories (symlinks followed)."""
     if not _is_inside_site(file):
         # A symlink planted in the store or the site must not publish the machine's files.
-        return _not_found(vary=vary)
+        raise PageNotFound(vary=vary)
     # An explicit type: guessing from the name would add Content-Encoding: gzip to a
     # .tar.gz, and clients would then unpack it and fail the hash check.
     response = send_file(file, mimetype=content_type_for(path), conditional=True, etag=True,
@@ -162,9 +168,9 @@ def _send_page(stored: Path, path: str, *, vary: bool) -> Response:
     """The simple page at URL path ``path``, kept in the file ``stored``: as it is, or
     decompressed when it is a frozen day's ``.gz`` (``generator.snapshots.frozen``)."""
     if not is_compressed_name(stored.name):
-        return _send(stored, path, vary=vary)
+        return send_site_file(stored, path, vary=vary)
     if not _is_inside_site(stored):
-        return _not_found(vary=vary)
+        raise PageNotFound(vary=vary)
     facts = stored.stat()
     response = Response(read_page(stored), mimetype=content_type_for(path))
     response.headers["Content-Type"] = content_type_for(path)
@@ -174,46 +180,34 @@ def _send_page(stored: Path, path: str, *, vary: bool) -> Response:
     return _finish(response, path, vary=vary)
 
 
-def _not_found(vary: bool) -> Response:
-    response = Response("404 Not Found\n", 404, mimetype="text/plain")
-    if vary:
-        response.headers["Vary"] = "Accept"
-    return response
-
-
 # No automatic OPTIONS: nginx answers 405 to it for static files, so must we.
 @bp.route("/", defaults={"path": ""}, methods=["GET"], provide_automatic_options=False)
 @bp.route("/<path:path>", methods=["GET"], provide_automatic_options=False)
 def site(path: str) -> Response:
     """Serve ``path`` from the output directory (GET; Flask adds HEAD); any ``OSError``
-    looking the client's path up is a 404."""
+    looking the client's path up is a 404 (``PageNotFound``)."""
     try:
         return _site(path)
-    except OSError:
-        return _not_found(vary=False)
+    except OSError as e:
+        raise PageNotFound from e
 
 
 def _site(path: str) -> Response:
     if is_hidden(path):
-        return _not_found(vary=False)
-    root = installation(current_app).config.output_path
+        raise PageNotFound
+    root = installation().config.output_path
     if SIMPLE_DIRECTORY.fullmatch(path):
         variant = negotiate(request.headers.get("Accept"), request.args.get("format"))
         if variant is None:
-            response = Response(
-                "406 Not Acceptable: ask for application/vnd.pypi.simple.v1+json "
-                "or text/html\n", 406, mimetype="text/plain",
-            )
-            response.headers["Vary"] = "Accept"
-            return response
+            raise NotAcceptable
         page = safe_join(str(root), path + f"index.{variant}")
         stored = None if page is None else stored_page(Path(page))
         if stored is None:
-            return _not_found(vary=True)
+            raise PageNotFound(vary=True)
         return _send_page(stored, path + f"index.{variant}", vary=True)
     joined = safe_join(str(root), path) if path else str(root)
     if joined is None:
-        return _not_found(vary=False)
+        raise PageNotFound
     target = Path(joined)
     if target.is_dir():
         if path and not path.endswith("/"):
@@ -223,14 +217,14 @@ def _site(path: str) -> Response:
                            vary=False)
         index = target / "index.html"
         if not index.is_file():
-            return _not_found(vary=False)
-        return _send(index, path + "index.html", vary=False)
+            raise PageNotFound
+        return send_site_file(index, path + "index.html", vary=False)
     simple_page = bool(SIMPLE_PAGE.fullmatch(path))
     if simple_page:
         stored = stored_page(target)
         if stored is None:
-            return _not_found(vary=True)
+            raise PageNotFound(vary=True)
         return _send_page(stored, path, vary=True)
     if not target.is_file() or is_stored_page(path):
-        return _not_found(vary=False)
-    return _send(target, path, vary=False)
+        raise PageNotFound
+    return send_site_file(target, path, vary=False)
