@@ -37,10 +37,6 @@ class TokenError(TimeshelfError, PermissionError):
     """A token that does not authorize the request; the message never contains the token."""
 
 
-class MissingCredentials(TokenError):
-    """No credentials were presented at all (HTTP 401 with a challenge)."""
-
-
 def parse_duration(text: str) -> timedelta | None:
     """``30d``, ``12h``, ``90m``, ``3600s``, ``2w`` → a timedelta; ``never`` → None."""
     if text.strip().lower() == "never":
