@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 
     from generator.output.publish import PublishReport
     from generator.storage.s3 import S3Location
+    from generator.storage.s3store import S3Store
 from generator.output.webui import WebUi
-from generator.storage.store import BlobStore, LocalStore
+from generator.storage.local import LocalStore
+from generator.storage.store import BlobStore
 from generator.workers import second_cpu, worker_env
 
 # A full re-render of a repository's web UI runs in a second process from this many
@@ -90,13 +92,21 @@ class Installation:
 
     @cached_property
     def store(self) -> BlobStore:
-        """The blob store: ``[store] url`` (S3) if set, else the ``[store] path`` directory."""
-        if self.config.store_url:
-            from generator.storage.s3 import S3Location
-            from generator.storage.s3store import S3Store
+        """The blob store: ``[store] url`` (S3) if set, else the ``[store] path`` directory.
+        The one place the backend is chosen."""
+        bucket = self.s3_store
+        return bucket if bucket is not None else LocalStore(self.config.store_path)
 
-            return S3Store(S3Location.from_url(self.config.store_url), self.s3_client)
-        return LocalStore(self.config.store_path)
+    @cached_property
+    def s3_store(self) -> S3Store | None:
+        """The store when ``[store] url`` names a bucket, else None: publishing copies its
+        files into the site server-side (a local store's are in the output already)."""
+        if not self.config.store_url:
+            return None
+        from generator.storage.s3 import S3Location
+        from generator.storage.s3store import S3Store
+
+        return S3Store(S3Location.from_url(self.config.store_url), self.s3_client)
 
     @cached_property
     def s3_client(self) -> S3Client:
@@ -113,7 +123,6 @@ class Installation:
         the caller holds the generation lock. ``ConfigError`` when there is no target."""
         from generator.output.publish import publish_site
         from generator.storage.s3 import S3Location
-        from generator.storage.s3store import S3Store
 
         if target is None:
             if not self.config.output_target:
@@ -123,9 +132,8 @@ class Installation:
             target = S3Location.from_url(self.config.output_target, "[output] target")
         if state is None and self.config.output_state:
             state = S3Location.from_url(self.config.output_state, "[output] state")
-        store = self.store if isinstance(self.store, S3Store) else None
         return publish_site(self.config.output_path, self.s3_client, target, state,
-                            store=store, progress=progress)
+                            store=self.s3_store, progress=progress)
 
     @cached_property
     def renderer(self) -> Renderer:
@@ -212,7 +220,7 @@ class Installation:
         try:
             report = generate_repo(
                 self.catalog, self.renderer, output, repo,
-                store=self.store if isinstance(self.store, LocalStore) else None,
+                store=self.store,
                 full=full, progress=progress, companion=companion,
             )
             if snapshots:
