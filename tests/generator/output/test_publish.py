@@ -345,6 +345,31 @@ def test_store_and_target_in_the_bucket(
     assert " 0 uploaded" in result.err
 
 
+def test_a_store_in_another_prefix_is_copied_into_the_site(
+    installation: Installation, bucket: Bucket, s3_server: S3Server, run: CliRunner,
+    dists: Dists,
+) -> None:
+    """``[store] url`` outside the site: `add` writes the file to the store's prefix and
+    publishing copies it into the site's files/ (the installation's S3 store is given to
+    the publisher)."""
+    configured = _configure(
+        installation,
+        store={"url": f"s3://{bucket.name}/blobs"},
+        output={"target": f"s3://{bucket.name}/site"},
+        s3={"endpoint_url": s3_server.endpoint, "addressing_style": "path",
+            "region": "us-east-1"},
+    )
+    configured.close()
+    wheel = dists.wheel("gamma", "1.0")
+    result = run("--config", installation.config.file, "add", "--source", "local", wheel)
+    assert result.code == 0, result.err
+    (stored,) = [k for k in bucket.keys("blobs/") if k.endswith("/" + wheel.name)]
+    published = "site/files/" + stored[len("blobs/"):]
+    assert published in bucket.keys("site/")
+    assert bucket.get(published) == wheel.read_bytes()
+    assert not (installation.config.output_path / "files").exists()
+
+
 def test_publish_without_a_target_says_how(cli: CliRunner) -> None:
     result = cli("publish")
     assert result.code == 1
