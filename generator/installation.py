@@ -31,7 +31,8 @@ from generator.output.webui import WebUi
 from generator.records import Repo
 from generator.render.simple import Renderer
 from generator.snapshots.materialize import Materializer, Retention
-from generator.storage.store import BlobStore, LocalStore
+from generator.storage.local import LocalStore
+from generator.storage.store import BlobStore
 from generator.workers import second_cpu, worker_env
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from generator.output.publish import PublishReport
     from generator.records import Source
     from generator.storage.s3 import S3Location
+    from generator.storage.s3store import S3Store
 
 # A full re-render of a repository's web UI runs in a second process from this many
 # projects on (below it, starting a Python process costs more than it saves).
@@ -101,13 +103,21 @@ class Installation:
 
     @cached_property
     def store(self) -> BlobStore:
-        """The blob store: ``[store] url`` (S3) if set, else the ``[store] path`` directory."""
-        if self.config.store_url:
-            from generator.storage.s3 import S3Location
-            from generator.storage.s3store import S3Store
+        """The blob store: ``[store] url`` (S3) if set, else the ``[store] path`` directory.
+        The one place the backend is chosen."""
+        bucket = self.s3_store
+        return bucket if bucket is not None else LocalStore(self.config.store_path)
 
-            return S3Store(S3Location.from_url(self.config.store_url), self.s3_client)
-        return LocalStore(self.config.store_path)
+    @cached_property
+    def s3_store(self) -> S3Store | None:
+        """The store when ``[store] url`` names a bucket, else None: publishing copies its
+        files into the site server-side (a local store's are in the output already)."""
+        if not self.config.store_url:
+            return None
+        from generator.storage.s3 import S3Location
+        from generator.storage.s3store import S3Store
+
+        return S3Store(S3Location.from_url(self.config.store_url), self.s3_client)
 
     @cached_property
     def s3_client(self) -> S3Client:
@@ -124,7 +134,6 @@ class Installation:
         the caller holds the generation lock. ``ConfigError`` when there is no target."""
         from generator.output.publish import publish_site
         from generator.storage.s3 import S3Location
-        from generator.storage.s3store import S3Store
 
         if target is None:
             if not self.config.output_target:
@@ -134,9 +143,8 @@ class Installation:
             target = S3Location.from_url(self.config.output_target, "[output] target")
         if state is None and self.config.output_state:
             state = S3Location.from_url(self.config.output_state, "[output] state")
-        store = self.store if isinstance(self.store, S3Store) else None
         return publish_site(self.config.output_path, self.s3_client, target, state,
-                            store=store, progress=progress)
+                            store=self.s3_store, progress=progress)
 
     @property
     def mirror_dir(self) -> Path:
@@ -243,7 +251,7 @@ class Installation:
         try:
             report = generate_repo(
                 self.catalog, self.renderer, output, repo,
-                store=self.store if isinstance(self.store, LocalStore) else None,
+                store=self.store,
                 full=full, progress=progress, companion=companion,
             )
             if snapshots:

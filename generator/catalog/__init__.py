@@ -14,7 +14,6 @@ from generator.catalog.dialect import is_database_url
 from generator.catalog.files import same_distribution_error
 from generator.catalog.schema import SCHEMA_VERSION
 from generator.catalog.tokens import (
-    MissingCredentials,
     TokenCatalog,
     TokenError,
     create_token,
@@ -26,7 +25,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "Catalog",
     "Database",
-    "MissingCredentials",
     "TokenCatalog",
     "TokenError",
     "create_token",

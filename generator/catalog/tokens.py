@@ -39,10 +39,6 @@ class TokenError(TimeshelfError, PermissionError, status=403):
     """A token that does not authorize the request; the message never contains the token."""
 
 
-class MissingCredentials(TokenError):
-    """No credentials were presented at all (HTTP 401 with a challenge)."""
-
-
 class TokenCatalog(Protocol):
     """What issuing and checking tokens needs of the catalog (``Catalog`` is one)."""
 

@@ -30,7 +30,7 @@ from generator.errors import (
 from generator.intake.distributions import Distribution, Limits, inspect_distribution
 from generator.naming import check_version, is_same_version
 from generator.records import FileRecord, Source
-from generator.storage.store import BlobStore, LocalStore, file_key
+from generator.storage.store import BlobStore, file_key
 
 SIGNATURE_BEGIN = b"-----BEGIN PGP SIGNATURE-----"
 SIGNATURE_END = b"-----END PGP SIGNATURE-----"
@@ -189,10 +189,13 @@ def _record(dist: Distribution, at: datetime, metadata_sha256: str | None, signe
 
 
 def _forget(store: BlobStore, keys: Sequence[str]) -> None:
-    if isinstance(store, LocalStore):
-        for key in keys:
-            with contextlib.suppress(OSError):
-                store.path(key).unlink()
+    # Not in a shared store (a bucket): another host may have stored the same bytes
+    # meanwhile and committed its row for them (the key locks are this process's only).
+    if store.is_shared:
+        return
+    for key in keys:
+        with contextlib.suppress(OSError):
+            store.delete(key)
 
 
 def ingest_paths(

@@ -27,7 +27,7 @@ from typing import IO
 
 from generator.errors import NotFound, TimeshelfError
 from generator.mirror.http import HttpClient, UpstreamUnavailable
-from generator.storage.store import BlobStore, LocalStore
+from generator.storage.store import BlobStore
 
 
 class HashMismatch(TimeshelfError, ValueError, status=502):
@@ -71,7 +71,7 @@ class Fetcher:
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
         # Resolved once: LocalStore.path resolves on every call (a dozen lstat calls),
         # which for a prefetch of 10k files was a large share of the time.
-        self._root = store.root.resolve() if isinstance(store, LocalStore) else None
+        self._root = store.local_root
         self._incoming = (self._root / ".incoming") if self._root else work_dir
 
     def _path(self, key: str) -> Path | None:

@@ -29,7 +29,7 @@ from generator.catalog.catalog import Catalog
 from generator.records import ProjectState, Repo
 from generator.render.simple import RENDER_VERSION, Renderer, project_json, root_json
 from generator.storage.atomic import new_directory_temp, write_if_changed, write_new_directory
-from generator.storage.store import LocalStore, file_key
+from generator.storage.store import BlobStore, file_key
 
 # From /<repo>/latest/simple/<project>/ up to the site root, then into /files/.
 PROJECT_FILES_PREFIX = "../../../../files/"
@@ -86,14 +86,14 @@ def generate_repo(
     output: Path,
     repo: Repo,
     *,
-    store: LocalStore | None = None,
+    store: BlobStore | None = None,
     full: bool = False,
     progress: Progress | None = None,
     companion: Companion | None = None,
 ) -> Report:
     """Bring ``output/<repo>/latest/simple/`` up to date with the catalog.
 
-    ``store``, when its directory is not ``output/files``, is linked into it first.
+    ``store``, when it ``needs_links`` into ``output/files``, is linked into it first.
     ``companion`` is given every project when the pass is a full one (then
     ``report.companion`` holds its results; else it stays None and nothing was given).
     Raises ``StoreError`` when the output cannot be written (the site stays as it was).
@@ -113,7 +113,7 @@ def generate_repo(
 
     base = simple_dir(output, repo.name)
     site_files = output / "files"
-    link = store is not None and store.root.resolve() != site_files.resolve()
+    link = store is not None and store.needs_links(site_files)
     # Incrementally, only the changed projects' site entries are read (all of them only
     # when the root index must be rewritten): each upload stays cheap in a large catalog.
     previous = catalog.site_projects(repo, names)
@@ -220,7 +220,7 @@ class _Pages:
     output: Path
     base: Path
     on_disk: set[NormalizedName] | None
-    store: LocalStore | None
+    store: BlobStore | None
     shown: dict[NormalizedName, str] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
 
@@ -296,7 +296,7 @@ def _render_part(part: _Part) -> tuple[_Pages, Any]:
         return part.pages, writer.close() if writer is not None else None
 
 
-def _link_files(store: LocalStore, project: ProjectState, site_files: Path) -> None:
+def _link_files(store: BlobStore, project: ProjectState, site_files: Path) -> None:
     for f in project.files:
         key = file_key(f.sha256, f.filename)
         if f.url is not None and not store.exists(key):

@@ -62,7 +62,7 @@ from generator.render.ui import (
 )
 from generator.resources import site_dir
 from generator.storage.atomic import new_directory_temp, write_if_changed, write_new_directory
-from generator.storage.store import BlobStore, LocalStore, file_key
+from generator.storage.store import BlobStore, file_key
 
 STATE = ".webui.json"
 DATA = ".webui"
@@ -119,7 +119,6 @@ class WebUi:
         self.store = store
         self.renderer = renderer or UiRenderer()
         self.descriptions = descriptions or default_pool()
-        self._store_root: Path | None = None
 
     # -- repositories ---------------------------------------------------------------------
 
@@ -183,7 +182,7 @@ class WebUi:
         """The package pages of ``repo`` as a companion of the index's full pass (see
         ``generate_repo``), or None when they cannot be written from another process
         (a store that is not a local directory); then call ``generate_repo``."""
-        if self.store is not None and not isinstance(self.store, LocalStore):
+        if self.store is not None and self.store.local_root is None:
             return None
         on_disk = frozenset(_page_dirs(self.output / repo.name / "project"))
         return FullPass(output=self.output, base_url=self.base_url, store=self.store,
@@ -388,23 +387,8 @@ class WebUi:
                 return
 
     def _read_blob(self, key: str) -> bytes | None:
-        """The bytes of a store key, None when absent. A local store is read directly:
-        ``LocalStore.path`` resolves the whole path on each call, which a full run of
-        100k projects would pay 100k times."""
-        if isinstance(self.store, LocalStore):
-            if self._store_root is None:
-                self._store_root = self.store.root.resolve()
-            if ".." in key.split("/"):
-                return None
-            try:
-                return (self._store_root / key).read_bytes()
-            except (FileNotFoundError, NotADirectoryError):
-                return None
-            except OSError as e:
-                raise StoreError(f"cannot read {key} from the store: {e.strerror or e}") from e
-        if self.store is None or not self.store.exists(key):
-            return None
-        return self.store.read(key)
+        """The bytes of a store key, None when absent (or without a store)."""
+        return None if self.store is None else self.store.read_if_stored(key)
 
     def _write_shard(
         self, base: Path, letter: str, rows: Sequence[PackageRow], report: UiReport
@@ -525,7 +509,7 @@ class FullPass:
 
     output: Path
     base_url: str
-    store: LocalStore | None
+    store: BlobStore | None
     repo: Repo
     on_disk: frozenset[str]
     description_timeout: float

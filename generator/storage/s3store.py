@@ -7,18 +7,20 @@ before S3 completes the object, so nothing is stored. S3 answers a PUT only once
 object is durable, which is what the store promises before a catalog row is committed.
 
 Objects get the headers of the published site (``generator.storage.s3.object_headers``), so a
-store that is the site's own ``files/`` folder serves them as they are.
+store that is the site's own ``files/`` folder serves them as they are; a store in another
+prefix reaches the site when it is published (server-side copies), never through a local
+folder. A bucket is shared by every host of an installation, so ``is_shared`` is True.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from generator.errors import StoreError
 from generator.storage.s3 import S3Location, object_headers
+from generator.storage.store import Blob, BlobStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -47,12 +49,23 @@ class _HashingReader:
         return data
 
 
-class S3Store:
+class S3Store(BlobStore):
     """A ``BlobStore`` below ``location`` (see the module docstring)."""
 
     def __init__(self, location: S3Location, client: S3Client) -> None:
         self.location = location
         self.client = client
+
+    @property
+    def is_shared(self) -> bool:
+        return True
+
+    @property
+    def local_root(self) -> None:
+        return None
+
+    def local_path(self, key: str) -> None:
+        return None
 
     def _key(self, key: str) -> str:
         if key.startswith("/") or any(p in ("", ".", "..") for p in key.split("/")):
@@ -121,23 +134,28 @@ class S3Store:
         except (BotoCoreError, ClientError) as e:
             raise StoreError(f"cannot read {key} from the store {self.location.url}: {e}") from e
 
-    def open(self, key: str) -> tuple[Any, int]:
-        """A streaming body of ``key`` and its size; ``StoreError`` when absent."""
+    def read_if_stored(self, key: str) -> bytes | None:
+        return self.read(key) if self.exists(key) else None
+
+    def open(self, key: str) -> Blob:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             reply = self.client.get_object(Bucket=self.location.bucket, Key=self._key(key))
         except (BotoCoreError, ClientError) as e:
             raise StoreError(f"cannot read {key} from the store {self.location.url}: {e}") from e
-        return reply["Body"], int(reply["ContentLength"])
+        return Blob(stream=reply["Body"], size=int(reply["ContentLength"]))
 
-    def iter_keys(self) -> Iterator[str]:
-        """Every key in the store (relative to its prefix), in S3's order."""
-        prefix = self.location.key("")
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.location.bucket, Prefix=prefix):
-            for item in page.get("Contents", ()):
-                yield item["Key"][len(prefix):]
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.location.bucket, Key=self._key(key))
+        except (BotoCoreError, ClientError) as e:
+            raise self._fail("delete", key, e) from e
+
+    def link_into(self, key: str, site_files: Path) -> None:
+        """No-op: the files of a bucket reach the site when it is published."""
 
 
 def _status(error: Any) -> int:

@@ -19,7 +19,7 @@ from generator.errors import InvalidDistribution, NotFound
 from generator.intake.distributions import check_filename
 from generator.mirror.fetch import HashMismatch
 from generator.mirror.http import UpstreamUnavailable
-from generator.storage.store import BlobStore, LocalStore, file_key
+from generator.storage.store import BlobStore, file_key
 from uploader.context import installation, services
 from uploader.errors import BadGateway, PageNotFound
 from uploader.serving.static_site import content_type_for, is_file, is_hidden, send_site_file
@@ -75,21 +75,20 @@ def mirrored_file(a: str, b: str, sha256: str, filename: str) -> Response:
             # First requests are rare (once per file): no idle connection per thread.
             chosen.client.close_thread()
     store = inst.store
-    if not isinstance(store, LocalStore):
+    local = store.local_path(key)
+    if local is None:
         return _stream(store, key, path)
-    if store.root.resolve() != (inst.config.output_path / "files").resolve():
-        store.link_into(key, inst.config.output_path / "files")
-    return send_site_file(store.path(key), path, vary=False)
+    site_files = inst.config.output_path / "files"
+    if store.needs_links(site_files):
+        store.link_into(key, site_files)
+    return send_site_file(local, path, vary=False)
 
 
 def _stream(store: BlobStore, key: str, path: str) -> Response:
-    """A file of an S3 store, streamed through (the site's own copy is published later)."""
-    from generator.storage.s3store import S3Store
-
-    if not isinstance(store, S3Store):
-        return Response(store.read(key), mimetype=content_type_for(path))
-    body, size = store.open(key)
-    response = Response(body.iter_chunks(1 << 20), mimetype=content_type_for(path))
-    response.headers["Content-Length"] = str(size)
+    """A file of a store not on this host's disk, streamed through (the site's own copy
+    is published later)."""
+    blob = store.open(key)
+    response = Response(blob.iter_chunks(1 << 20), mimetype=content_type_for(path))
+    response.headers["Content-Length"] = str(blob.size)
     response.headers["Content-Type"] = content_type_for(path)
     return response

@@ -34,7 +34,8 @@ from generator.installation import Installation
 from generator.intake.distributions import Limits
 from generator.intake.ingest import check_signature, ingest_file, ingest_paths
 from generator.output.index import simple_dir
-from generator.storage.store import LocalStore, file_key
+from generator.storage.local import LocalStore
+from generator.storage.store import file_key
 from tests.conftest import CliRunner, Dists, FakeClock, footprint_of
 from tests.factory import (
     SIGNATURE,

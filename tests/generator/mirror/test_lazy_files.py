@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from generator.config.settings import load_config
 from generator.installation import Installation
 from generator.render.simple import Renderer
 from generator.snapshots.materialize import check_snapshot_day, render_on_demand
 from tests.conftest import CliRunner, Dists
 from tests.generator.mirror.test_sync import OLD, configure, filenames, page
+from tests.s3server import S3Server
 from tests.upstream import FakeUpstream, serve_upstream
 from uploader.app import create_app
 
@@ -261,3 +263,28 @@ def test_a_backfilled_project_is_installable_before_the_mirror_existed(
     listing = cli("list", "snapshots", "--repo", "python").out.splitlines()
     assert listing[0].startswith("2024-06-01\treconstructed (on demand)\t")
     assert listing[-1].startswith("2026-02-28\treconstructed (on demand)\t")
+
+
+def test_a_lazy_file_of_an_s3_store_is_streamed_from_the_bucket(
+    synced: Installation, upstream: FakeUpstream, s3_server: S3Server
+) -> None:
+    """With ``[store] url``, the first request stores the file in the bucket and streams
+    it from there, with its length; nothing is written below the output directory."""
+    name = s3_server.new_bucket()
+    text = synced.config.file.read_text()
+    store = text.index("[store]\n")
+    text = text[:store] + text[store:].replace('url = ""', f'url = "s3://{name}/blobs"', 1)
+    text = text.replace('endpoint_url = ""', f'endpoint_url = "{s3_server.endpoint}"')
+    text = text.replace('addressing_style = "auto"', 'addressing_style = "path"')
+    assert f"s3://{name}/blobs" in text
+    assert s3_server.endpoint in text
+    synced.config.file.write_text(text)
+    inst = Installation(load_config(synced.config.file), clock=synced.clock)
+    url = file_url(inst, WHEEL)
+    reply = get(create_app(inst), url)
+    assert reply.status_code == 200
+    assert reply.data == upstream.file("alpha", WHEEL).data
+    assert reply.headers["Content-Length"] == str(len(reply.data))
+    assert not (inst.config.output_path / url.lstrip("/")).exists()
+    stored = s3_server.client().get_object(Bucket=name, Key="blobs/" + url[len("/files/"):])
+    assert stored["Body"].read() == reply.data

@@ -29,7 +29,8 @@ from generator.intake.ingest import ingest_file
 from generator.output.index import Report, simple_dir
 from generator.records import FileEntry, FileRecord
 from generator.storage.atomic import new_directory_temp
-from generator.storage.store import LocalStore, file_key
+from generator.storage.local import LocalStore
+from generator.storage.store import file_key
 from tests.conftest import START, CliRunner, Dists, FakeClock
 from tests.factory import SIGNATURE, build_sdist
 

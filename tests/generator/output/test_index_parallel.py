@@ -16,7 +16,6 @@ from generator.errors import StoreError
 from generator.installation import Installation
 from generator.output.index import Report, generate_repo, simple_dir
 from generator.records import FileEntry, FileRecord
-from generator.storage.store import LocalStore
 
 PROJECTS = 24
 
@@ -41,7 +40,7 @@ def fill(inst: Installation) -> None:
 def full(inst: Installation) -> Report:
     return generate_repo(
         inst.catalog, inst.renderer, inst.config.output_path, inst.catalog.get_repo("python"),
-        store=inst.store if isinstance(inst.store, LocalStore) else None, full=True,
+        store=inst.store, full=True,
     )
 
 

@@ -1,6 +1,6 @@
-"""Publishing to S3 (``generator.output.publish``) and the S3 blob store (``generator.storage.s3store``),
-against moto's real server over HTTP: what is written, in which order, with which
-headers, how little a second run writes, and how an interrupted run resumes."""
+"""Publishing to S3 (``generator.output.publish``), against moto's real server over HTTP:
+what is written, in which order, with which headers, how little a second run writes, and
+how an interrupted run resumes. (The S3 blob store's tests are in tests/generator/storage/.)"""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from generator.config.settings import load_config
-from generator.errors import ConfigError, StoreError
+from generator.errors import StoreError
 from generator.installation import Installation
 from generator.output.publish import (
     PHASES,
@@ -26,9 +25,7 @@ from generator.output.publish import (
     publish_site,
     scan_site,
 )
-from generator.storage.s3 import IMMUTABLE, SHORT, SIMPLE_JSON, S3Location, object_headers
-from generator.storage.s3store import S3Store
-from generator.storage.store import file_key
+from generator.storage.s3 import IMMUTABLE, SHORT, SIMPLE_JSON, S3Location
 from tests.conftest import CliRunner, Dists, FakeClock
 from tests.s3server import RequestCounter, S3Server
 
@@ -92,28 +89,6 @@ def publish(inst: Installation, bucket: Bucket, prefix: str = "site") -> Iterato
 
 
 @pytest.mark.parametrize(
-    ("path", "content_type", "cache"),
-    [
-        ("files/ab/cd/abcd/x-1.0.tar.gz", "application/octet-stream", IMMUTABLE),
-        ("files/ab/cd/abcd/x-1.0-py3-none-any.whl.metadata", "text/plain; charset=utf-8",
-         IMMUTABLE),
-        ("files/ab/cd/abcd/x-1.0.tar.gz.asc", "application/pgp-signature", IMMUTABLE),
-        ("python/latest/simple/x/index.html", "text/html; charset=utf-8", SHORT),
-        ("python/latest/simple/x/", "text/html; charset=utf-8", SHORT),
-        ("python/latest/simple/x/index.json", SIMPLE_JSON, SHORT),
-        ("python/2026-03-01/simple/x/index.json", SIMPLE_JSON, IMMUTABLE),
-        ("python/2026-03-01/simple/", "text/html; charset=utf-8", IMMUTABLE),
-        ("python/snapshots.json", "application/json", SHORT),
-    ],
-    ids=["sdist", "metadata", "asc", "page", "dir", "json", "frozen-json", "frozen-root",
-         "snapshots"],
-)
-def test_object_headers(path: str, content_type: str, cache: str) -> None:
-    headers = object_headers(path)
-    assert (headers.content_type, headers.cache_control) == (content_type, cache)
-
-
-@pytest.mark.parametrize(
     ("key", "phase"),
     [
         ("files/ab/cd/h/x.whl", "files"), ("files/ab/cd/h/x.whl.metadata", "metadata"),
@@ -126,20 +101,6 @@ def test_object_headers(path: str, content_type: str, cache: str) -> None:
 )
 def test_phases_put_files_first_and_state_last(key: str, phase: str) -> None:
     assert PHASES[phase_of(key)] == phase
-
-
-@pytest.mark.parametrize(
-    ("url", "message"),
-    [
-        ("s3://", "use s3://BUCKET/PREFIX"), ("http://b/x", "use s3://BUCKET/PREFIX"),
-        ("s3://Bad_Bucket/x", "use s3://BUCKET/PREFIX"),
-        ("s3://bucket/a//b", "may not have empty"), ("s3://bucket/../x", "may not have empty"),
-    ],
-    ids=["empty", "scheme", "bucket-name", "empty-part", "dotdot"],
-)
-def test_s3_urls_are_checked(url: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=re.escape(message)):
-        S3Location.from_url(url, "--to")
 
 
 def test_the_manifest_lives_outside_the_public_prefix() -> None:
@@ -343,44 +304,6 @@ def test_a_frozen_day_is_published_decompressed(
         (day / "simple" / "index.json.gz").read_bytes())
 
 
-# -- the S3 blob store ----------------------------------------------------------------------
-
-
-def test_s3_store_streams_and_checks(bucket: Bucket, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    store = S3Store(bucket.location("blobs"), bucket.client)
-    small = tmp_path / "x-1.0.tar.gz"
-    small.write_bytes(b"payload")
-    import hashlib
-
-    digest = hashlib.sha256(b"payload").hexdigest()
-    key = file_key(digest, small.name)
-    assert not store.exists(key)
-    store.put_file(key, small, sha256=digest)
-    assert store.exists(key)
-    assert store.read(key) == b"payload"
-    head = bucket.client.head_object(Bucket=bucket.name, Key=f"blobs/{key}")
-    assert head["ContentType"] == "application/octet-stream"
-    with pytest.raises(StoreError, match="changed while it was being stored"):
-        store.put_file(file_key("0" * 64, "y-1.0.tar.gz"), small, sha256="0" * 64)
-    assert not store.exists(file_key("0" * 64, "y-1.0.tar.gz"))
-    with pytest.raises(StoreError, match="leaves the store"):
-        store.exists("../escape")
-    with pytest.raises(StoreError, match="cannot read"):
-        store.read(file_key("1" * 64, "absent.whl"))
-    # Multipart above the threshold (S3's smallest part is 5 MiB).
-    monkeypatch.setattr("generator.storage.s3store.MULTIPART_THRESHOLD", 5 * 1024 * 1024)
-    monkeypatch.setattr("generator.storage.s3store.MULTIPART_CHUNK", 5 * 1024 * 1024)
-    big = tmp_path / "big-1.0.tar.gz"
-    data = bytes(range(256)) * (45 * 1024)  # 11.25 MiB
-    big.write_bytes(data)
-    big_key = file_key(hashlib.sha256(data).hexdigest(), big.name)
-    bucket.requests.reset()
-    store.put_file(big_key, big, sha256=hashlib.sha256(data).hexdigest())
-    assert bucket.requests["UploadPart"] == 3
-    assert store.read(big_key) == data
-
-
 def _configure(inst: Installation, **sections: dict[str, str]) -> Installation:
     """Set keys of the installation's ``timeshelf.toml`` (each replaces its default)."""
     text = inst.config.file.read_text()
@@ -420,6 +343,31 @@ def test_store_and_target_in_the_bucket(
     result = run("--config", installation.config.file, "publish")
     assert result.code == 0, result.err
     assert " 0 uploaded" in result.err
+
+
+def test_a_store_in_another_prefix_is_copied_into_the_site(
+    installation: Installation, bucket: Bucket, s3_server: S3Server, run: CliRunner,
+    dists: Dists,
+) -> None:
+    """``[store] url`` outside the site: `add` writes the file to the store's prefix and
+    publishing copies it into the site's files/ (the installation's S3 store is given to
+    the publisher)."""
+    configured = _configure(
+        installation,
+        store={"url": f"s3://{bucket.name}/blobs"},
+        output={"target": f"s3://{bucket.name}/site"},
+        s3={"endpoint_url": s3_server.endpoint, "addressing_style": "path",
+            "region": "us-east-1"},
+    )
+    configured.close()
+    wheel = dists.wheel("gamma", "1.0")
+    result = run("--config", installation.config.file, "add", "--source", "local", wheel)
+    assert result.code == 0, result.err
+    (stored,) = [k for k in bucket.keys("blobs/") if k.endswith("/" + wheel.name)]
+    published = "site/files/" + stored[len("blobs/"):]
+    assert published in bucket.keys("site/")
+    assert bucket.get(published) == wheel.read_bytes()
+    assert not (installation.config.output_path / "files").exists()
 
 
 def test_publish_without_a_target_says_how(cli: CliRunner) -> None:
