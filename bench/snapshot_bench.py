@@ -70,8 +70,10 @@ from generator.config.settings import load_config
 from generator.output.index import generate_repo
 from generator.records import FileRecord, Repo
 from generator.render.simple import Renderer
+from generator.snapshots.calendar import Retention, parse_day
 from generator.snapshots.frozen import read_served_page, stored_page
-from generator.snapshots.materialize import Materializer, Retention, parse_day, render_on_demand
+from generator.snapshots.materialize import Materializer
+from generator.snapshots.ondemand import render_on_demand
 
 DAY0 = date(2026, 1, 1)
 REPO = "python"
@@ -466,10 +468,10 @@ def measure_on_demand(bench: Bench, days: int, samples: int) -> dict[str, Any]:
     local = []
     for name in local_names:
         started = time.perf_counter()
-        html, data = render_on_demand(bench.catalog, bench.renderer, bench.repo,
-                                      parse_day(target.isoformat()), name)
+        page = render_on_demand(bench.catalog, bench.renderer, bench.repo,
+                                parse_day(target.isoformat()), name)
         local.append((time.perf_counter() - started) * 1000)
-        check((data, html) == expected[name], f"on-demand bytes differ for {name}")
+        check((page.json, page.html) == expected[name], f"on-demand bytes differ for {name}")
 
     remote = []
     with sidecar(bench.config, now) as port:

@@ -28,7 +28,8 @@ from generator.output.descriptions import default_pool
 from generator.output.index import Progress, Report, generate_repo, renders_everything
 from generator.records import Repo
 from generator.render.simple import Renderer
-from generator.snapshots.materialize import Materializer, Retention
+from generator.snapshots.calendar import Retention
+from generator.snapshots.materialize import Materializer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

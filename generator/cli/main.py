@@ -173,7 +173,7 @@ def snapshot() -> None:
 @pass_ctx
 def snapshot_url(ctx: Context, repo: str, day: str) -> None:
     """Print the frozen index URL of REPO as it was at the end of DATE."""
-    from generator.snapshots.materialize import check_snapshot_day
+    from generator.snapshots.calendar import check_snapshot_day
 
     inst = ctx.inst
     chosen = inst.catalog.get_repo(repo)
@@ -217,7 +217,7 @@ def list_(ctx: Context, what: str, source: str | None, repo: str | None) -> None
     """List repositories, sources, packages or tokens (never the tokens themselves)."""
     catalog = ctx.inst.catalog
     if what == "snapshots":
-        from generator.snapshots.materialize import history_days, snapshot_days
+        from generator.snapshots.calendar import history_days, snapshot_days
 
         if repo is None:
             raise click.UsageError("list snapshots needs --repo R")

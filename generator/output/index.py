@@ -27,12 +27,16 @@ from packaging.utils import NormalizedName
 
 from generator.catalog.catalog import Catalog
 from generator.records import ProjectState, Repo
-from generator.render.simple import RENDER_VERSION, Renderer, project_json, root_json
+from generator.render.simple import (
+    PROJECT_FILES_PREFIX,
+    RENDER_VERSION,
+    Renderer,
+    project_json,
+    root_json,
+)
 from generator.storage.atomic import new_directory_temp, write_if_changed, write_new_directory
 from generator.storage.store import LocalStore, file_key
 
-# From /<repo>/latest/simple/<project>/ up to the site root, then into /files/.
-PROJECT_FILES_PREFIX = "../../../../files/"
 Progress = Callable[[int], None]
 # A full generation of at least this many projects renders in several processes, one
 # run of project names each (``Catalog.split_projects``): rendering and the file system

@@ -175,7 +175,7 @@ def upload_bundle() -> Response:
 
 def _check_snapshot(day: str) -> None:
     from generator.config.python import check_snapshot_date
-    from generator.snapshots.materialize import check_snapshot_day
+    from generator.snapshots.calendar import check_snapshot_day
 
     inst = _inst()
     try:
