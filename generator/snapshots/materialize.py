@@ -176,8 +176,8 @@ class Materializer:
         rendered = 0
         try:
             for project in self.catalog.iter_projects_at(self.repo, at, changed):
-                page = render_project(self.renderer, project)
-                links[project.name] = self._store_pages(page.html, page.json)
+                pages = render_project(self.renderer, project)
+                links[project.name] = self._store_pages(pages.html, pages.json)
                 listing[project.name] = project.display_name
                 rendered += 1
             _make_links(simple, links)

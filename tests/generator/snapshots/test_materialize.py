@@ -206,11 +206,11 @@ def test_a_day_continues_one_stored_uncompressed(
     assert (two / "tempo" / "index.json.gz").is_file()
     repo = installation.catalog.get_repo("python")
     for project in ("tempo", "other", None):
-        page = render_on_demand(installation.catalog, installation.renderer, repo,
-                                parse_day("2026-03-02"), project)
+        rendered = render_on_demand(installation.catalog, installation.renderer, repo,
+                                    parse_day("2026-03-02"), project)
         base = two / project if project else two
         assert (read_served_page(base / "index.html"), read_served_page(base / "index.json")) \
-            == (page.html, page.json)
+            == (rendered.html, rendered.json)
     assert tree_digest(one) == before
 
 
