@@ -67,7 +67,7 @@ from bench.results import RESULTS, write_block
 from generator.catalog.catalog import Catalog
 from generator.clock import ENV_NOW, format_timestamp
 from generator.config.settings import load_config
-from generator.output.index import generate_repo
+from generator.output.index import generate_index
 from generator.records import FileRecord, Repo
 from generator.render.simple import Renderer
 from generator.snapshots.calendar import Retention, parse_day
@@ -300,7 +300,7 @@ class Bench:
         )
 
     def update_latest(self) -> None:
-        generate_repo(self.catalog, self.renderer, self.output, self.repo)
+        generate_index(self.catalog, self.renderer, self.output, self.repo)
 
     def materializer(self, retention: Retention = WRITE_RETENTION) -> Materializer:
         return Materializer(self.catalog, self.renderer, self.output, self.repo, retention)

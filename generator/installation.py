@@ -25,7 +25,7 @@ from generator.clock import Clock, system_clock
 from generator.config.settings import Config, load_config
 from generator.errors import ConfigError, StoreError, TimeshelfError
 from generator.output.descriptions import default_pool
-from generator.output.index import Progress, Report, generate_repo, renders_everything
+from generator.output.index import Progress, Report, generate_index, renders_everything
 from generator.records import Repo
 from generator.render.simple import Renderer
 from generator.snapshots.calendar import Retention
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from generator.output.publish import PublishReport
     from generator.storage.s3 import S3Location
-from generator.output.webui import WebUi
+from generator.output.webui import PassResult, WebUi
 from generator.storage.store import BlobStore, LocalStore
 from generator.workers import second_cpu, worker_env
 
@@ -176,7 +176,7 @@ class Installation:
         progress: Progress | None = None,
         snapshots: bool = True,
         ui: bool = True,
-    ) -> list[Report]:
+    ) -> list[Report[PassResult]]:
         """Regenerate the given repositories (default: all), incrementally unless ``full``.
 
         With ``snapshots``, also write the dated snapshots of days that ended since; with
@@ -195,7 +195,7 @@ class Installation:
 
     def _generate_one(
         self, repo: Repo, full: bool, progress: Progress | None, snapshots: bool, ui: bool,
-    ) -> Report:
+    ) -> Report[PassResult]:
         """The index, the dated snapshots and the web UI of one repository.
 
         When both must be rendered whole, the web UI's package pages are written in the
@@ -211,7 +211,7 @@ class Installation:
             companion = self.webui.full_pass(repo)
         background = self._start_ui_worker(repo, full) if ui and companion is None else None
         try:
-            report = generate_repo(
+            report = generate_index(
                 self.catalog, self.renderer, output, repo,
                 store=self.store if isinstance(self.store, LocalStore) else None,
                 full=full, progress=progress, companion=companion,

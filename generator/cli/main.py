@@ -363,7 +363,7 @@ def remove(
 # -- output -----------------------------------------------------------------------------
 
 
-def _report(reports: Sequence[Report]) -> None:
+def _report(reports: Sequence[Report[object]]) -> None:
     for r in reports:
         if r.mode == "unchanged":
             info(f"{r.repo}: up to date (serial {r.serial})")

@@ -18,7 +18,7 @@ paths). The catalog is streamed (one batch of projects in memory); a full run ke
 list row of every project (a few hundred bytes each) for the shards and lists.
 
 A full run of the index and the UI together is one pass: the package pages are the
-index pass's companion (``FullPass``, see ``generate.generate_repo``), so each project is
+index pass's companion (``FullPass``, see ``generator.output.index.generate_index``), so each project is
 read once and the pages are written by every process of a parallel pass.
 
 Descriptions are rendered with ``readme_renderer``, which takes milliseconds per
@@ -509,19 +509,19 @@ class WebUi:
         return written
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PassResult:
     """What one part of a full pass wrote: its package rows in name order."""
 
-    rows: list[PackageRow]
-    written: list[str]
+    rows: tuple[PackageRow, ...]
+    written: tuple[str, ...]
     packages: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FullPass:
     """The package pages of a repository, written during the index's full pass
-    (``generate.Companion``): picklable, each process opens its own writer."""
+    (``generator.output.index.Companion``): picklable, each process opens its own writer."""
 
     output: Path
     base_url: str
@@ -556,7 +556,7 @@ class _PackageWriter:
 
     def close(self) -> PassResult:
         self._flush()
-        return PassResult(rows=self.rows, written=self.report.written,
+        return PassResult(rows=tuple(self.rows), written=tuple(self.report.written),
                           packages=self.report.packages)
 
     def _flush(self) -> None:
