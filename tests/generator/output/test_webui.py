@@ -20,7 +20,8 @@ from packaging.utils import NormalizedName
 
 from generator.config.settings import load_config
 from generator.installation import Installation, ui_worker_main
-from generator.output.webui import UiReport, WebUi, read_state
+from generator.output.uistate import read_state
+from generator.output.webui import UiReport, WebUi
 from generator.records import FileRecord, ProjectState, Repo
 from generator.render.client_setup import index_snippets, trusted_host, upload_snippets
 from generator.render.markup import read_description, render_description
