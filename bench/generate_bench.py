@@ -326,7 +326,7 @@ def check_report(stderr: str, mode: str) -> None:
 INDEX_ONLY = (
     "import sys; from pathlib import Path; from generator.installation import Installation; "
     "inst = Installation.from_config_file(Path(sys.argv[1])); "
-    "[r] = inst.generate(full=True, ui=False); inst.close(); "
+    "[r] = inst.generate(full=True, ui=False).reports; inst.close(); "
     "print(f'{r.repo}: {r.mode} generation, {r.projects} project(s)', file=sys.stderr)"
 )
 

@@ -82,8 +82,7 @@ def build_site(directory: Path, files: int) -> Installation:
             (path.parent / (r.filename + ".metadata")).write_bytes(
                 f"Metadata-Version: 2.1\nName: {item.display_name}\n".encode())
     source = inst.catalog.get_source(SOURCE)
-    inst.catalog.add_files(source, ((i.project, i.display_name, "", i.record) for i in items),
-                           NOW)
+    inst.catalog.add_files(source, (i.entry for i in items), NOW)
     inst.generate(ui=False)
     return inst
 
@@ -164,8 +163,7 @@ def bench_uploads(work: Path, uploads: int, catalog_files: int, lines: list[str]
         inst = _init(work / engine, url)
         source = inst.catalog.get_source(SOURCE)
         items = list(iter_dataset(catalog_files))
-        inst.catalog.add_files(
-            source, ((i.project, i.display_name, "", i.record) for i in items), NOW)
+        inst.catalog.add_files(source, (i.entry for i in items), NOW)
         inst.generate(ui=False)
         times = []
         for wheel in wheels:

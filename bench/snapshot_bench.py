@@ -68,7 +68,7 @@ from generator.catalog.catalog import Catalog
 from generator.clock import ENV_NOW, format_timestamp
 from generator.config.settings import load_config
 from generator.output.index import generate_index
-from generator.records import FileRecord, Repo
+from generator.records import FileEntry, FileRecord, Repo
 from generator.render.simple import Renderer
 from generator.snapshots.calendar import Retention, parse_day
 from generator.snapshots.frozen import read_served_page, stored_page
@@ -272,7 +272,8 @@ class Bench:
             self.serial += 1
             # A new release keeps its project's display name (the root page is unchanged).
             display = states[name].display_name
-            entries.append((name, display, "", self._new_wheel(name, moment)))
+            entries.append(FileEntry(project=name, display_name=display, summary="",
+                                     record=self._new_wheel(name, moment)))
         self.catalog.add_files(source, entries, moment)
         yanked = 0
         for offset, name in enumerate(yanks):

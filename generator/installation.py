@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -26,19 +27,22 @@ from generator.config.settings import Config, load_config
 from generator.errors import ConfigError, StoreError, TimeshelfError
 from generator.output.descriptions import default_pool
 from generator.output.index import Progress, Report, generate_index, renders_everything
+from generator.output.webui import PassResult, WebUi
 from generator.records import Repo
 from generator.render.simple import Renderer
 from generator.snapshots.calendar import Retention
 from generator.snapshots.materialize import Materializer
+from generator.storage.store import BlobStore, LocalStore
+from generator.workers import second_cpu, worker_env
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from generator.mirror.http import HttpClient
+    from generator.mirror.sync import Mirror
     from generator.output.publish import PublishReport
+    from generator.records import Source
     from generator.storage.s3 import S3Location
-from generator.output.webui import PassResult, WebUi
-from generator.storage.store import BlobStore, LocalStore
-from generator.workers import second_cpu, worker_env
 
 # A full re-render of a repository's web UI runs in a second process from this many
 # projects on (below it, starting a Python process costs more than it saves).
@@ -51,6 +55,15 @@ _UI_WORKER = (
     "import sys; from generator.installation import ui_worker_main; "
     "sys.exit(ui_worker_main(sys.argv[1:]))"
 )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Generation:
+    """What one generation did: a report per repository, in the order asked, and, with
+    ``[output] target``, the publish that ended it."""
+
+    reports: tuple[Report[PassResult], ...]
+    published: PublishReport | None = None
 
 
 def ui_worker_main(argv: Sequence[str]) -> int:
@@ -75,8 +88,6 @@ class Installation:
     def __init__(self, config: Config, clock: Clock = system_clock) -> None:
         self.config = config
         self.clock = clock
-        # What the last generation's publish did (with [output] target).
-        self.last_publish: PublishReport | None = None
 
     @classmethod
     def from_config_file(cls, path: Path | None = None, clock: Clock = system_clock) -> Installation:
@@ -128,6 +139,26 @@ class Installation:
         return publish_site(self.config.output_path, self.s3_client, target, state,
                             store=store, progress=progress)
 
+    @property
+    def mirror_dir(self) -> Path:
+        """Where the mirror keeps its sync locks and downloads in progress: beside the
+        catalog."""
+        return self.config.catalog_path.parent
+
+    def mirror(
+        self, source: Source, *, client: HttpClient | None = None,
+        on_total: Callable[[int], None] | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Mirror:
+        """A sync pass of the mirror ``source`` into this installation's catalog and store."""
+        from generator.mirror.sync import Mirror
+
+        return Mirror(
+            self.catalog, self.store, source, settings=self.config.mirror,
+            state_dir=self.mirror_dir, clock=self.clock, client=client,
+            on_total=on_total, on_progress=on_progress,
+        )
+
     @cached_property
     def renderer(self) -> Renderer:
         return Renderer()
@@ -176,22 +207,22 @@ class Installation:
         progress: Progress | None = None,
         snapshots: bool = True,
         ui: bool = True,
-    ) -> list[Report[PassResult]]:
+    ) -> Generation:
         """Regenerate the given repositories (default: all), incrementally unless ``full``.
 
         With ``snapshots``, also write the dated snapshots of days that ended since; with
-        ``ui``, the web UI pages of the repositories and the home page.
+        ``ui``, the web UI pages of the repositories and the home page. With ``[output]
+        target``, publish the site afterwards, under the same lock.
         """
         with self.generation_lock():
             chosen = list(repos) if repos is not None else list(self.catalog.list_repos())
-            reports = []
-            for repo in chosen:
-                reports.append(self._generate_one(repo, full, progress, snapshots, ui))
+            reports = tuple(
+                self._generate_one(repo, full, progress, snapshots, ui) for repo in chosen
+            )
             if ui:
                 self.webui.finish()
-            if self.config.output_target:
-                self.last_publish = self.publish()
-            return reports
+            published = self.publish() if self.config.output_target else None
+            return Generation(reports=reports, published=published)
 
     def _generate_one(
         self, repo: Repo, full: bool, progress: Progress | None, snapshots: bool, ui: bool,

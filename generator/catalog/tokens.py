@@ -2,9 +2,9 @@
 
 A token is ``tsh_`` + a JWT whose claims are issuer, audience, id (``jti``), issued-at,
 expiry (absent for ``never``), and ``scopes`` (sources and permissions). The catalog
-keeps id, description, scope, expiry, creation, last use and revocation, never the token;
-so a token is valid only while its record exists and is not revoked. The prefix lets
-secret scanners recognise a leaked token.
+keeps id, description, scope, expiry, creation, last use and revocation, never the token
+(the ``tokens`` table, ``Tokens``); so a token is valid only while its record exists and
+is not revoked. The prefix lets secret scanners recognise a leaked token.
 
 Checks use the injected clock (``TIMESHELF_NOW``), not PyJWT's own, so tests can play out
 days; the signature, algorithm and audience are PyJWT's (constant-time HMAC compare).
@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import jwt
 
-from generator.catalog.catalog import Catalog
+from generator.catalog.database import Database
 from generator.clock import format_timestamp, parse_timestamp
-from generator.errors import TimeshelfError
-from generator.records import TokenRecord
+from generator.errors import NotFound, TimeshelfError
+from generator.records import Source, TokenRecord
 
 PREFIX = "tsh_"
 ISSUER = "timeshelf"
@@ -41,6 +43,70 @@ class MissingCredentials(TokenError):
     """No credentials were presented at all (HTTP 401 with a challenge)."""
 
 
+class TokenCatalog(Protocol):
+    """What issuing and checking tokens needs of the catalog (``Catalog`` is one)."""
+
+    def get_source(self, name: str) -> Source: ...
+
+    def add_token(self, record: TokenRecord) -> None: ...
+
+    def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+
+class Tokens:
+    """The ``tokens`` table: the records of issued tokens."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add_token(self, record: TokenRecord) -> None:
+        with self._db.write() as cur:
+            cur.execute(
+                "INSERT INTO tokens (id, description, sources, scopes, created_at, expires_at, "
+                "last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
+                (
+                    record.id, record.description, ",".join(record.sources),
+                    ",".join(record.scopes), record.created_at, record.expires_at,
+                ),
+            )
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        rows = self._db.query(
+            "SELECT id, description, sources, scopes, created_at, expires_at, last_used_at, "
+            "revoked_at FROM tokens WHERE id = ?",
+            (token_id,),
+        )
+        return _token(rows[0]) if rows else None
+
+    def list_tokens(self) -> list[TokenRecord]:
+        rows = self._db.query(
+            "SELECT id, description, sources, scopes, created_at, expires_at, last_used_at, "
+            "revoked_at FROM tokens ORDER BY created_at, id"
+        )
+        return [_token(r) for r in rows]
+
+    def revoke_token(self, token_id: str, at: datetime) -> TokenRecord:
+        """Revoke a token (idempotent); ``NotFound`` for an unknown id."""
+        with self._db.write() as cur:
+            if not cur.execute("SELECT 1 FROM tokens WHERE id = ?", (token_id,)).fetchone():
+                raise NotFound(
+                    f"unknown token id {token_id!r}: `timeshelf list tokens` shows the ids"
+                )
+            cur.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (format_timestamp(at), token_id),
+            )
+        record = self.get_token(token_id)
+        assert record is not None
+        return record
+
+    def touch_token(self, token_id: str, at: datetime) -> None:
+        with self._db.write() as cur:
+            cur.execute(
+                "UPDATE tokens SET last_used_at = ? WHERE id = ?", (format_timestamp(at), token_id)
+            )
+
+
 def parse_duration(text: str) -> timedelta | None:
     """``30d``, ``12h``, ``90m``, ``3600s``, ``2w`` → a timedelta; ``never`` → None."""
     if text.strip().lower() == "never":
@@ -55,7 +121,7 @@ def parse_duration(text: str) -> timedelta | None:
 
 
 def create_token(
-    catalog: Catalog,
+    catalog: TokenCatalog,
     key: bytes,
     *,
     description: str,
@@ -110,7 +176,7 @@ def create_token(
 
 
 def verify_token(
-    catalog: Catalog, key: bytes, token: str, *, now: datetime, source: str, permission: str
+    catalog: TokenCatalog, key: bytes, token: str, *, now: datetime, source: str, permission: str
 ) -> TokenRecord:
     """The record of a token allowed to do ``permission`` on ``source`` at ``now``.
 
@@ -171,3 +237,11 @@ def verify_token(
             f"(allowed: {', '.join(record.sources)})"
         )
     return record
+
+
+def _token(row: Sequence[Any]) -> TokenRecord:
+    return TokenRecord(
+        id=row[0], description=row[1], sources=tuple(x for x in row[2].split(",") if x),
+        scopes=tuple(x for x in row[3].split(",") if x), created_at=row[4], expires_at=row[5],
+        last_used_at=row[6], revoked_at=row[7],
+    )

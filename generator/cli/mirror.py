@@ -1,13 +1,13 @@
 """The mirror's commands: ``sync``, ``update`` (a curated list) and ``check confusion``.
 
-Registered on the ``timeshelf`` group by ``generator.cli.main``; like the rest of the CLI a
+Added to the ``timeshelf`` group by ``generator.cli.main``; like the rest of the CLI a
 thin shell: options in, a library call, a summary out (stderr), data out (stdout).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,15 +15,18 @@ from typing import Any
 import click
 
 from generator.cli.context import Context, info, pass_ctx
-from generator.cli.main import _report, cli
+from generator.cli.reporting import report_generation
+from generator.clock import format_timestamp
 from generator.errors import Conflict, TimeshelfError
 from generator.mirror.curated import compile_closure, read_requirements
-from generator.mirror.sync import Mirror, SyncReport, mirror_sources
+from generator.mirror.sync import SyncReport, mirror_sources
 from generator.records import CuratedList
+
+Callback = Callable[[int], None]
 
 
 @contextmanager
-def _bar(enabled: bool, label: str) -> Iterator[tuple[Any, Any]]:
+def _bar(enabled: bool, label: str) -> Iterator[tuple[Callback | None, Callback | None]]:
     """(on_total, on_progress) callbacks drawing a progress bar on a terminal."""
     if not enabled:
         yield None, None
@@ -45,11 +48,11 @@ def _bar(enabled: bool, label: str) -> Iterator[tuple[Any, Any]]:
             state["bar"].__exit__(None, None, None)
 
 
-def _reasons(skips: dict[str, int]) -> str:
+def _reasons(skips: tuple[tuple[str, int], ...]) -> str:
     """`` (2 no sha256, 1 a file name no store may hold)``: the skips by reason."""
     if not skips:
         return ""
-    return " (" + ", ".join(f"{n} {reason}" for reason, n in sorted(skips.items())) + ")"
+    return " (" + ", ".join(f"{n} {reason}" for reason, n in skips) + ")"
 
 
 def summary(report: SyncReport) -> str:
@@ -67,7 +70,7 @@ def summary(report: SyncReport) -> str:
     )
 
 
-@cli.command()
+@click.command()
 @click.option("--source", default=None, help="Sync only this source.")
 @click.option("--type", "type_", default=None, type=click.Choice(["pypi", "curated-pypi"]),
               help="Sync only the sources of this type.")
@@ -80,7 +83,7 @@ def sync(ctx: Context, source: str | None, type_: str | None, no_generate: bool)
     it: the watermark advances only after an error-free pass).
     """
     inst = ctx.inst
-    chosen = mirror_sources(inst, source, type_)
+    chosen = mirror_sources(inst.catalog, source, type_)
     if not chosen:
         raise Conflict("no pypi or curated-pypi source to sync: create one with "
                        "`timeshelf create source --name pypi --type pypi`")
@@ -88,7 +91,7 @@ def sync(ctx: Context, source: str | None, type_: str | None, no_generate: bool)
     for src in chosen:
         try:
             with _bar(sys.stderr.isatty(), f"syncing {src.name}") as (on_total, on_progress):
-                report = Mirror(inst, src, on_total=on_total, on_progress=on_progress).sync()
+                report = inst.mirror(src, on_total=on_total, on_progress=on_progress).sync()
         except TimeshelfError as e:
             # One unreachable upstream (or a run already going) must not stop the others.
             if len(chosen) == 1:
@@ -107,12 +110,12 @@ def sync(ctx: Context, source: str | None, type_: str | None, no_generate: bool)
         # writes and before its generation left those changes unpublished, and this run
         # finds nothing new upstream. Generation is incremental, so a repository already
         # up to date costs a look at its watermark.
-        _report(inst.generate(inst.repos_using([src.name for src in chosen])))
+        report_generation(inst.generate(inst.repos_using([src.name for src in chosen])))
     if failed:
         raise click.exceptions.Exit(1)
 
 
-@cli.command()
+@click.command()
 @click.option("--source", required=True, help="A curated-pypi source.")
 @click.option("--file", "file_", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -144,7 +147,7 @@ def update(ctx: Context, source: str, file_: Path, closure: bool, pythons: tuple
         compiled, tool = compile_closure(requirements, upstream_of(src), tuple(versions))
     inst.catalog.set_curated_list(src, CuratedList(
         requirements=requirements, closure=closure, python_versions=tuple(versions),
-        compiled=compiled, tool=tool, updated_at=_stamp(inst.now()),
+        compiled=compiled, tool=tool, updated_at=format_timestamp(inst.now()),
     ))
     info(f"{src.name}: {len(requirements)} requirement(s)"
          + (f", closure of {len(compiled)} pin(s) for Python {', '.join(versions)} ({tool})"
@@ -152,22 +155,16 @@ def update(ctx: Context, source: str, file_: Path, closure: bool, pythons: tuple
     for pin in compiled:
         click.echo(pin)
     if then_sync:
-        report = Mirror(inst, src).sync()
+        report = inst.mirror(src).sync()
         info(summary(report))
         for line in report.errors[:20]:
             info(f"  error: {line}")
-        _report(inst.generate(inst.repos_using([src.name])))  # every run: see ``sync``
+        report_generation(inst.generate(inst.repos_using([src.name])))  # every run: see ``sync``
         if not report.ok:
             raise click.exceptions.Exit(1)
 
 
-def _stamp(value: Any) -> str:
-    from generator.clock import format_timestamp
-
-    return format_timestamp(value)
-
-
-@cli.group()
+@click.group()
 def check() -> None:
     """Checks of a repository."""
 
@@ -185,7 +182,7 @@ def check_confusion(ctx: Context, repo: str) -> None:
     from generator.mirror.confusion import confusable_projects
 
     inst = ctx.inst
-    findings = confusable_projects(inst, inst.catalog.get_repo(repo))
+    findings = confusable_projects(inst.catalog, inst.config.mirror, inst.catalog.get_repo(repo))
     for f in findings:
         verdict = "local wins" if f.local_wins else "UPSTREAM WINS"
         click.echo(f"{f.project}\t{f.local_source}\t{f.upstream_source}\t{verdict}")

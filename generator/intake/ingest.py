@@ -18,7 +18,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from generator.catalog.catalog import Catalog, same_distribution_error
+from generator.catalog import Catalog, same_distribution_error
 from generator.clock import format_timestamp
 from generator.errors import (
     Conflict,
@@ -119,18 +119,17 @@ def ingest_file(
         check_signature(f"{dist.filename}.asc", signature)
     found = catalog.find_file(source, dist.filename)
     if found is not None:
-        record, removed = found
-        if removed:
+        if found.removed:
             raise FileRemoved(dist.filename)
-        if record.sha256 != dist.digests.sha256:
-            raise FileAlreadyExists(dist.filename, record.sha256)
+        if found.record.sha256 != dist.digests.sha256:
+            raise FileAlreadyExists(dist.filename, found.record.sha256)
     else:
         # Checked again when the row is added; here it saves storing a blob to refuse.
         same = catalog.find_same_distribution(
             source, dist.project, dist.filename, dist.packagetype
         )
         if same is not None:
-            raise same_distribution_error(source, dist.filename, *same)
+            raise same_distribution_error(source, dist.filename, same)
     key = file_key(dist.digests.sha256, dist.filename)
     # Another ingest of the same bytes under the same name (to another source) must not
     # see the blob as its own to delete when it is refused: one at a time per key.

@@ -19,21 +19,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from watchdog.events import (
-    FileClosedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
-from watchdog.observers import Observer
-
+from generator.catalog.catalog import Catalog
+from generator.clock import Clock
 from generator.errors import InvalidDistribution, StoreError, TimeshelfError
-from generator.installation import Installation
 from generator.intake.ingest import check_signature, ingest_file
 from generator.records import Source
 from generator.storage.atomic import write_bytes
-from generator.storage.store import file_key
+from generator.storage.store import BlobStore, file_key
+
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEventHandler
 
 log = logging.getLogger(__name__)
 REJECTED = "rejected"
@@ -59,18 +56,28 @@ def is_candidate(path: Path, inbox: Path) -> bool:
 
 
 class Watcher:
-    """Ingests what appears in ``inbox`` into ``source``; ``run`` blocks, ``stop`` ends it."""
+    """Ingests what appears in ``inbox`` into ``source``; ``run`` blocks, ``stop`` ends it.
+
+    Files go to ``catalog`` and ``store``, dated by ``clock``; after a batch that added
+    something, ``regenerate`` is called once (a ``TimeshelfError`` it raises is logged,
+    and watching goes on). ``report`` hears of every file taken or refused.
+    """
 
     def __init__(
         self,
-        inst: Installation,
+        catalog: Catalog,
+        store: BlobStore,
         inbox: Path,
         source: Source,
         *,
+        clock: Clock,
+        regenerate: Callable[[], object],
         settle: float = 1.0,
         report: Callable[[Outcome], None] | None = None,
     ) -> None:
-        self.inst, self.inbox, self.source, self.settle = inst, inbox.resolve(), source, settle
+        self.catalog, self.store, self.clock = catalog, store, clock
+        self.inbox, self.source, self.settle = inbox.resolve(), source, settle
+        self.regenerate = regenerate
         self.report = report or (lambda outcome: None)
         self._pending: queue.Queue[Path] = queue.Queue()
         self._stop = threading.Event()
@@ -79,8 +86,12 @@ class Watcher:
         self._stop.set()
 
     def run(self) -> None:
+        # watchdog (its inotify layer: ~45 ms) is imported only by a watcher that runs, not
+        # by every command and the sidecar, which import this package for ingest.
+        from watchdog.observers import Observer
+
         (self.inbox / REJECTED).mkdir(parents=True, exist_ok=True)
-        handler = _Handler(self)
+        handler = _handler(self)
         observer = Observer()
         observer.schedule(handler, str(self.inbox), recursive=False)
         observer.start()
@@ -145,7 +156,7 @@ class Watcher:
                 self.report(outcome)
         if any(o.accepted for o in outcomes):
             try:
-                self.inst.generate(self.inst.repos_using([self.source.name]))
+                self.regenerate()
             except TimeshelfError as e:
                 log.error("regeneration failed: %s", e)
         return outcomes
@@ -162,7 +173,7 @@ class Watcher:
         try:
             signature = signature_path.read_bytes() if signature_path.is_file() else None
             accepted = ingest_file(
-                self.inst.catalog, self.inst.store, self.source, path, self.inst.now(),
+                self.catalog, self.store, self.source, path, self.clock(),
                 signature=signature,
             )
         except TimeshelfError as e:
@@ -179,16 +190,16 @@ class Watcher:
         dist_name = path.name[: -len(".asc")]
         if (self.inbox / dist_name).exists():
             return None  # taken together with its distribution
-        found = self.inst.catalog.find_file(self.source, dist_name)
-        if found is None or found[1]:
+        found = self.catalog.find_file(self.source, dist_name)
+        if found is None or found.removed:
             return self._reject(
                 path, f"no file {dist_name!r} in source {self.source.name!r} to attach this signature to"
             )
         try:
             data = path.read_bytes()
             check_signature(path.name, data)
-            self.inst.store.put_bytes(file_key(found[0].sha256, dist_name) + ".asc", data)
-            self.inst.catalog.set_signature(self.source, dist_name, self.inst.now())
+            self.store.put_bytes(file_key(found.record.sha256, dist_name) + ".asc", data)
+            self.catalog.set_signature(self.source, dist_name, self.clock())
         except (InvalidDistribution, StoreError) as e:
             return self._reject(path, str(e))
         path.unlink()
@@ -206,14 +217,22 @@ class Watcher:
         return Outcome(name=path.name, accepted=False, message=message)
 
 
-class _Handler(FileSystemEventHandler):
-    def __init__(self, watcher: Watcher) -> None:
-        self.watcher = watcher
+def _handler(watcher: Watcher) -> FileSystemEventHandler:
+    """The watchdog handler passing closed and moved-in files to ``watcher``."""
+    from watchdog.events import (
+        FileClosedEvent,
+        FileMovedEvent,
+        FileSystemEvent,
+        FileSystemEventHandler,
+    )
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
-            return
-        if isinstance(event, FileClosedEvent):
-            self.watcher.notify(Path(os.fsdecode(event.src_path)))
-        elif isinstance(event, FileMovedEvent):
-            self.watcher.notify(Path(os.fsdecode(event.dest_path)))
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.is_directory:
+                return
+            if isinstance(event, FileClosedEvent):
+                watcher.notify(Path(os.fsdecode(event.src_path)))
+            elif isinstance(event, FileMovedEvent):
+                watcher.notify(Path(os.fsdecode(event.dest_path)))
+
+    return Handler()

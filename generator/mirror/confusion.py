@@ -10,14 +10,12 @@ holds only part of it): one request per local project and mirror.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from generator.catalog.catalog import Catalog
+from generator.config.mirror import MirrorSettings
 from generator.config.pip import configured_index_url
 from generator.mirror.sync import MIRROR_TYPES, SimpleUpstream, make_client, upstream_of
 from generator.records import Repo
-
-if TYPE_CHECKING:
-    from generator.installation import Installation
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,24 +28,27 @@ class Finding:
     local_wins: bool
 
 
-def confusable_projects(inst: Installation, repo: Repo) -> list[Finding]:
-    """Every local project of ``repo`` that exists upstream, sorted by name.
+def confusable_projects(
+    catalog: Catalog, settings: MirrorSettings, repo: Repo
+) -> list[Finding]:
+    """Every local project of ``repo`` that exists upstream, sorted by name (the upstreams
+    asked with the HTTP ``settings`` of ``[mirror]``).
 
     Without a mirror source in the repository, pip's configured index is asked (and the
     local project wins: nothing public is served by this repository).
     """
-    sources = {s.name: s for s in inst.catalog.list_sources()}
+    sources = {s.name: s for s in catalog.list_sources()}
     order = {name: i for i, name in enumerate(repo.sources)}
     local = [sources[n] for n in repo.sources if sources[n].type == "local-python"]
     mirrors = [sources[n] for n in repo.sources if sources[n].type in MIRROR_TYPES]
-    client = make_client(inst.config.mirror)
+    client = make_client(settings)
     upstreams = [(m.name, upstream_of(m), order[m.name]) for m in mirrors] or [
         ("(pip's index)", configured_index_url(), len(order))
     ]
     findings: list[Finding] = []
     try:
         for source in local:
-            for package in inst.catalog.list_packages(source):
+            for package in catalog.list_packages(source):
                 for name, url, position in upstreams:
                     upstream = SimpleUpstream(client, url)
                     response = client.get(upstream.project_url(package.name),

@@ -128,7 +128,7 @@ class AllowList(Filter):
         return page
 
 
-class CuratedList(AllowList):
+class CuratedFilter(AllowList):
     """An allow-list that is the whole listing: its projects are asked for directly (each
     conditionally), without reading the upstream root (all of PyPI, for a few names)."""
 

@@ -37,11 +37,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
 
-from generator.clock import format_timestamp
+from generator.catalog.catalog import Catalog
+from generator.clock import Clock
 from generator.config.mirror import MirrorSettings, SourceSettings
 from generator.config.pip import configured_index_url
 from generator.errors import Conflict, NotFound, TimeshelfError
@@ -51,7 +51,7 @@ from generator.mirror.filters import (
     NOT_MODIFIED,
     AllowList,
     BlockList,
-    CuratedList,
+    CuratedFilter,
     Fetched,
     MaxFileSize,
     NewestReleases,
@@ -59,6 +59,13 @@ from generator.mirror.filters import (
     WheelTags,
 )
 from generator.mirror.http import HttpClient, UpstreamUnavailable, validators
+from generator.mirror.plan import (
+    gone_change,
+    listing_serial,
+    plan_project,
+    projects_to_fetch,
+    vanished_projects,
+)
 from generator.mirror.upstream import (
     ACCEPT,
     ListedProject,
@@ -74,18 +81,8 @@ from generator.mirror.upstream import (
     parse_root_json,
     parse_serial,
 )
-from generator.records import (
-    FileRecord,
-    MirroredFile,
-    NewFile,
-    ProjectChange,
-    ProjectSync,
-    Source,
-)
-from generator.storage.store import file_key
-
-if TYPE_CHECKING:
-    from generator.installation import Installation
+from generator.records import ProjectChange, ProjectSync, Source
+from generator.storage.store import BlobStore, file_key
 
 MIRROR_TYPES = ("pypi", "curated-pypi")
 # Changes applied per catalog transaction: large enough to make a first sync cheap,
@@ -97,9 +94,38 @@ class SyncBusy(Conflict):
     """Another sync of the same source is running."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SyncReport:
-    """What one pass did; ``errors`` holds one line per project that failed."""
+    """What one pass did: counts, ``skips`` as (reason, files) sorted by reason, and
+    ``errors``, one line per project that failed."""
+
+    source: str
+    upstream: str
+    listed: int = 0
+    checked: int = 0
+    not_modified: int = 0
+    changed: int = 0
+    added: int = 0
+    yanked: int = 0
+    unyanked: int = 0
+    removed: int = 0
+    skipped: int = 0
+    skips: tuple[tuple[str, int], ...] = ()
+    refused: int = 0
+    downloaded: int = 0
+    requests: int = 0
+    root_unchanged: bool = False
+    seconds: float = 0.0
+    errors: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(slots=True)
+class _Tally:
+    """The counts of a pass in progress; ``report`` freezes them into a ``SyncReport``."""
 
     source: str
     upstream: str
@@ -120,9 +146,16 @@ class SyncReport:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors
+    def report(self) -> SyncReport:
+        return SyncReport(
+            source=self.source, upstream=self.upstream, listed=self.listed,
+            checked=self.checked, not_modified=self.not_modified, changed=self.changed,
+            added=self.added, yanked=self.yanked, unyanked=self.unyanked,
+            removed=self.removed, skipped=self.skipped, skips=tuple(sorted(self.skips.items())),
+            refused=self.refused, downloaded=self.downloaded, requests=self.requests,
+            root_unchanged=self.root_unchanged, seconds=self.seconds,
+            errors=tuple(self.errors),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +249,7 @@ def build_chain(
     contract: newest-N counts the releases that survived the other filters)."""
     chain: ProjectSource = upstream
     if source.type == "curated-pypi":
-        chain = CuratedList(chain, curated or ())
+        chain = CuratedFilter(chain, curated or ())
     if settings.allow:
         chain = AllowList(chain, settings.allow)
     if settings.block:
@@ -230,9 +263,9 @@ def build_chain(
     return chain
 
 
-def curated_requirements(inst: Installation, source: Source) -> tuple[str, ...]:
+def curated_requirements(catalog: Catalog, source: Source) -> tuple[str, ...]:
     """What a curated source mirrors: its list, plus the recorded closure pins."""
-    curated = inst.catalog.curated_list(source)
+    curated = catalog.curated_list(source)
     if curated is None:
         return ()
     return tuple(sorted({*curated.requirements, *curated.compiled}))
@@ -243,71 +276,14 @@ def upstream_of(source: Source) -> str:
     return source.upstream or configured_index_url()
 
 
-# -- planning (pure) ---------------------------------------------------------------------
-
-
-def plan_project(
-    listed: ListedProject, page: ProjectPage, existing: list[MirroredFile], *,
-    first: bool, now: datetime,
-) -> ProjectChange:
-    """Compare an upstream page with the catalog's files of the project.
-
-    ``first``: the project was never synced, so its files count from their upstream
-    upload times (history backfill); later files count from ``now``.
-    """
-    stamp = format_timestamp(now)
-    have = {f.filename: f for f in existing}
-    listed_names = {f.filename for f in page.files}
-    add: list[NewFile] = []
-    yank: list[tuple[str, str]] = []
-    unyank: list[str] = []
-    for f in page.files:
-        old = have.get(f.filename)
-        if old is None:
-            effective = f.upload_time if first and f.upload_time and f.upload_time < stamp \
-                else stamp
-            add.append(NewFile(record=_record(f, stamp), url=f.url, effective_at=effective))
-        elif old.removed:
-            continue
-        elif f.yanked and (not old.yanked or old.yanked_reason != f.yanked_reason):
-            yank.append((f.filename, f.yanked_reason))
-        elif not f.yanked and old.yanked:
-            unyank.append(f.filename)
-    remove = tuple(f.filename for f in existing if not f.removed and f.filename not in listed_names)
-    return ProjectChange(
-        project=listed.name, display_name=listed.display_name, add=tuple(add),
-        yank=tuple(yank), unyank=tuple(unyank), remove=remove,
-        sync=ProjectSync(name=listed.name, serial=page.serial or listed.serial, etag=page.etag,
-                         last_modified=page.last_modified),
-    )
-
-
-def _record(f: UpstreamFile, stamp: str) -> FileRecord:
-    return FileRecord(
-        filename=f.filename, version=f.version, packagetype=f.packagetype, sha256=f.sha256,
-        blake2_256=f.blake2_256, size=f.size or 0, requires_python=f.requires_python,
-        upload_time=f.upload_time or stamp, metadata_sha256=f.metadata_sha256,
-        has_signature=False, yanked=f.yanked, yanked_reason=f.yanked_reason, url=f.url,
-    )
-
-
-def gone_change(listed: ListedProject, existing: list[MirroredFile]) -> ProjectChange:
-    """A project the upstream no longer has: all its files are removed."""
-    return ProjectChange(
-        project=listed.name, display_name=listed.display_name,
-        remove=tuple(f.filename for f in existing if not f.removed),
-        sync=ProjectSync(name=listed.name, serial=None, etag=None, last_modified=None,
-                         gone=True),
-    )
-
-
 # -- the pass ----------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def sync_lock(inst: Installation, source: Source) -> Iterator[None]:
-    """The source's sync lock; ``SyncBusy`` at once when another run holds it."""
-    path = inst.config.catalog_path.parent / f".sync-{source.name}.lock"
+def sync_lock(state_dir: Path, source: Source) -> Iterator[None]:
+    """The source's sync lock (a file in ``state_dir``); ``SyncBusy`` at once when another
+    run holds it."""
+    path = state_dir / f".sync-{source.name}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -327,15 +303,24 @@ def make_client(settings: MirrorSettings) -> HttpClient:
                       backoff=settings.retry_backoff)
 
 
-def make_fetcher(inst: Installation, client: HttpClient) -> Fetcher:
-    return Fetcher(inst.store, client, inst.config.catalog_path.parent / ".mirror")
+def make_fetcher(store: BlobStore, client: HttpClient, state_dir: Path) -> Fetcher:
+    """The fetcher of mirrored files into ``store``; its downloads in progress live below
+    ``state_dir`` (for a store that is not a local directory)."""
+    return Fetcher(store, client, state_dir / ".mirror")
 
 
 class Mirror:
-    """One sync pass of one mirror source (see the module docstring)."""
+    """One sync pass of one mirror source (see the module docstring).
+
+    ``catalog`` and ``store`` receive what the pass finds; ``settings`` are the
+    ``[mirror]`` tables; ``state_dir`` holds the sync locks and partial downloads;
+    ``clock`` says when the pass ran. ``Conflict`` for a source that is not a mirror.
+    """
 
     def __init__(
-        self, inst: Installation, source: Source, *, client: HttpClient | None = None,
+        self, catalog: Catalog, store: BlobStore, source: Source, *,
+        settings: MirrorSettings, state_dir: Path, clock: Clock,
+        client: HttpClient | None = None,
         on_total: Callable[[int], None] | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> None:
@@ -344,29 +329,29 @@ class Mirror:
                 f"source {source.name!r} is of type {source.type!r}: only pypi and "
                 "curated-pypi sources are synced"
             )
-        self.inst, self.source = inst, source
-        self.settings = inst.config.mirror
-        self.source_settings = inst.config.mirror.for_source(source.name)
+        self.catalog, self.source, self.state_dir, self.clock = catalog, source, state_dir, clock
+        self.settings = settings
+        self.source_settings = settings.for_source(source.name)
         self.client = client or make_client(self.settings)
         self.upstream = SimpleUpstream(self.client, upstream_of(source))
-        curated = curated_requirements(inst, source) if source.type == "curated-pypi" else None
+        curated = curated_requirements(catalog, source) if source.type == "curated-pypi" else None
         self.chain = build_chain(self.upstream, source, self.source_settings, curated)
-        self.fetcher = make_fetcher(inst, self.client)
+        self.fetcher = make_fetcher(store, self.client, state_dir)
         self.on_total, self.on_progress = on_total, on_progress
 
     def sync(self) -> SyncReport:
         """Run one pass; ``SyncBusy`` if another is running. Project failures are in the
         report (the watermark then stays); an unreadable root raises ``UpstreamUnavailable``."""
         try:
-            with sync_lock(self.inst, self.source):
+            with sync_lock(self.state_dir, self.source):
                 return self._sync()
         finally:
             self.client.close()
 
     def _sync(self) -> SyncReport:
         started = time.monotonic()
-        catalog, source = self.inst.catalog, self.source
-        report = SyncReport(source=source.name, upstream=self.upstream.base_url)
+        catalog, source = self.catalog, self.source
+        report = _Tally(source=source.name, upstream=self.upstream.base_url)
         digest = self.chain.describe()
         state = catalog.mirror_state(source)
         if state.filters != digest:
@@ -374,7 +359,7 @@ class Mirror:
             state = catalog.mirror_state(source)
         root_validators = validators(state.root_etag, state.root_last_modified)
         before = self.client.counters.requests
-        now = self.inst.now()
+        now = self.clock()
         try:
             listing = self.chain.list_projects(root_validators)
         except UpstreamError as e:
@@ -388,20 +373,11 @@ class Mirror:
                 filters=digest,
             )
             report.seconds = time.monotonic() - started
-            return report
+            return report.report()
         known = catalog.mirror_projects(source)
         report.listed = len(listing.projects)
-        listed_names = {p.name for p in listing.projects}
-        todo = [
-            p for p in listing.projects
-            if not (p.serial is not None and p.name in known
-                    and not known[p.name].gone and known[p.name].serial == p.serial)
-        ]
-        vanished = [
-            ListedProject(name=name, display_name=name, serial=None)
-            for name, sync in sorted(known.items())
-            if not sync.gone and name not in listed_names
-        ]
+        todo = projects_to_fetch(listing, known)
+        vanished = vanished_projects(listing, known)
         if self.on_total is not None:
             self.on_total(len(todo) + len(vanished))
         pending: list[ProjectChange] = []
@@ -413,10 +389,7 @@ class Mirror:
             self._fetch_all(todo, known, now, report, pending)
         finally:
             self._flush(pending, now, report)
-            serial = listing.serial
-            if serial is None:
-                serials = [p.serial for p in listing.projects if p.serial is not None]
-                serial = max(serials) if serials else None
+            serial = listing_serial(listing)
             report.requests = self.client.counters.requests - before
             # Without serials an unchanged root says nothing about the projects: keep
             # no validators for it, so every pass reads it and asks each project.
@@ -428,7 +401,7 @@ class Mirror:
                 serial=serial, filters=digest,
             )
             report.seconds = time.monotonic() - started
-        return report
+        return report.report()
 
     def _progress(self) -> None:
         if self.on_progress is not None:
@@ -436,7 +409,7 @@ class Mirror:
 
     def _fetch_all(
         self, todo: list[ListedProject], known: dict[NormalizedName, ProjectSync],
-        now: datetime, report: SyncReport, pending: list[ProjectChange],
+        now: datetime, report: _Tally, pending: list[ProjectChange],
     ) -> None:
         workers = max(1, self.settings.workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
@@ -458,7 +431,7 @@ class Mirror:
                 raise
 
     def _collect(
-        self, running: dict[Future[_Outcome], ListedProject], report: SyncReport,
+        self, running: dict[Future[_Outcome], ListedProject], report: _Tally,
         pending: list[ProjectChange], now: datetime,
     ) -> None:
         done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -467,7 +440,7 @@ class Mirror:
             self._progress()
             try:
                 outcome = future.result()
-            except (TimeshelfError, UpstreamError, OSError) as e:
+            except (TimeshelfError, OSError) as e:
                 report.checked += 1
                 report.errors.append(f"{listed.name}: {e}")
                 continue
@@ -491,7 +464,7 @@ class Mirror:
         fetched = self.chain.fetch_project(listed, known)
         if fetched is NOT_MODIFIED:
             return _Outcome(change=None)
-        existing = self.inst.catalog.mirrored_files(self.source, listed.name) \
+        existing = self.catalog.mirrored_files(self.source, listed.name) \
             if known is not None else []
         if not isinstance(fetched, ProjectPage):
             return _Outcome(change=gone_change(listed, existing))
@@ -524,10 +497,10 @@ class Mirror:
                     )
         return _Outcome(change=change, skips=fetched.skips, downloaded=downloaded)
 
-    def _flush(self, pending: list[ProjectChange], now: datetime, report: SyncReport) -> None:
+    def _flush(self, pending: list[ProjectChange], now: datetime, report: _Tally) -> None:
         if not pending:
             return
-        refused = self.inst.catalog.apply_mirror_changes(self.source, pending, now)
+        refused = self.catalog.apply_mirror_changes(self.source, pending, now)
         for change in pending:
             if not change.is_empty:
                 report.changed += 1
@@ -546,29 +519,25 @@ def _with_size(f: UpstreamFile, size: int | None) -> UpstreamFile:
     return replace(f, size=size)
 
 
-def mirror_sources(inst: Installation, source: str | None, type_: str | None) -> list[Source]:
+def mirror_sources(catalog: Catalog, source: str | None, type_: str | None) -> list[Source]:
     """The sources ``timeshelf sync`` works on: one by name, all of a type, or every mirror."""
     if source is not None:
-        chosen = inst.catalog.get_source(source)
+        chosen = catalog.get_source(source)
         if chosen.type not in MIRROR_TYPES:
             raise Conflict(
                 f"source {chosen.name!r} is of type {chosen.type}: only pypi and curated-pypi "
                 "sources are synced"
             )
         return [chosen]
-    return [s for s in inst.catalog.list_sources()
+    return [s for s in catalog.list_sources()
             if s.type in MIRROR_TYPES and (type_ is None or s.type == type_)]
 
 
-def check_not_self(inst: Installation, upstream: str) -> None:
-    """Refuse an upstream that is this installation's own site (a mirror of itself)."""
-    base = inst.config.base_url
-    if upstream.rstrip("/").startswith(base.rstrip("/")):
+def check_not_self(base_url: str, upstream: str) -> None:
+    """Refuse an upstream that is this installation's own site at ``base_url`` (a mirror
+    of itself): ``Conflict``."""
+    if upstream.rstrip("/").startswith(base_url.rstrip("/")):
         raise Conflict(
-            f"the upstream {upstream} is this installation's own site ({base}): pip is "
+            f"the upstream {upstream} is this installation's own site ({base_url}): pip is "
             "configured to use timeshelf itself; pass --upstream URL"
         )
-
-
-def files_dir(inst: Installation) -> Path:
-    return inst.config.output_path / "files"

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 from packaging.utils import NormalizedName, canonicalize_name
 
 from generator.clock import format_timestamp, parse_timestamp
-from generator.errors import InvalidDistribution
+from generator.errors import InvalidDistribution, TimeshelfError
 from generator.intake.distributions import check_filename
 from generator.naming import PackageType, parse_filename
 
@@ -44,7 +44,7 @@ NOT_A_DISTRIBUTION = "not a wheel or sdist of this project"
 NO_URL = "no file name or URL"
 
 
-class UpstreamError(ValueError):
+class UpstreamError(TimeshelfError, ValueError):
     """An upstream page that cannot be read as the Simple Repository API."""
 
 

@@ -109,11 +109,11 @@ def generate_index(
     state = catalog.generation_state(repo)
     names: set[NormalizedName] | None = None
     if state is not None and not renders_everything(catalog, output, repo, full=full):
-        names = catalog.changed_since(repo, state[0], head)
+        names = catalog.changed_since(repo, state.last_event_id, head)
     mode = "full" if names is None else "incremental"
     report: Report[PartT] = Report(repo=repo.name, mode=mode, serial=head)
     if names is not None and not names:
-        if state is not None and state[0] != head:
+        if state is not None and state.last_event_id != head:
             catalog.record_generation(repo, head, RENDER_VERSION, {})
         report.mode = "unchanged"
         return report
@@ -213,7 +213,7 @@ def renders_everything(catalog: Catalog, output: Path, repo: Repo, *, full: bool
     # Without a root page the output was wiped or moved: the watermark no longer
     # describes it, so render everything.
     present = (simple_dir(output, repo.name) / "index.html").is_file()
-    return not present or state is None or state[1] != RENDER_VERSION
+    return not present or state is None or state.render_version != RENDER_VERSION
 
 
 @dataclass(slots=True)

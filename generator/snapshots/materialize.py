@@ -272,7 +272,9 @@ class Materializer:
                     "date": d.isoformat(),
                     "url": f"{d.isoformat()}/simple/",
                     "materialized": d.isoformat() in written,
-                    "reconstructed": d < observed or written.get(d.isoformat(), ("", False))[1],
+                    "reconstructed": d < observed or (
+                        d.isoformat() in written and written[d.isoformat()].reconstructed
+                    ),
                 }
                 for d in days
             ],

@@ -49,8 +49,9 @@ from generator.naming import (
 from tests.reliability.harness import make_installation
 from tests.servers import run_timeshelf
 from uploader.app import create_app
-from uploader.deploy.bundles import BundleError, Manifest
-from uploader.deploy.requirements import RequirementsError, process_requirements
+from uploader.deploy.bundles import Manifest
+from uploader.deploy.errors import BundleError, RequirementsError
+from uploader.deploy.requirements import process_requirements
 
 BOUNDED = settings(max_examples=100, deadline=None,
                    suppress_health_check=[HealthCheck.too_slow])

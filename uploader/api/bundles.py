@@ -15,6 +15,7 @@ covers all. Errors are ``UploadError``s, answered by the app's one handler.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -31,10 +32,9 @@ from generator.errors import ConfigError, NotFound
 from generator.installation import Installation
 from uploader.auth import authorize
 from uploader.deploy.builder import Builder
-from uploader.deploy.bundles import BundleError, extract_bundle
-from uploader.deploy.environments import BuildError, Environment
-from uploader.deploy.pythons import PythonError
-from uploader.deploy.requirements import RequirementsError
+from uploader.deploy.bundles import extract_bundle
+from uploader.deploy.environments import Environment
+from uploader.deploy.errors import BuildError, BundleError, PythonError, RequirementsError
 from uploader.deploy.tasks import TaskRegistry
 from uploader.errors import UploadError
 
@@ -157,8 +157,7 @@ def upload_bundle() -> Response:
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    task = tasks.create(bundle_id, started=received)
-    task.environment = plan.key
+    task = tasks.create(bundle_id, started=received, environment=plan.key)
     task.log(f"bundle {bundle_id} received ({archive.stat().st_size} bytes)")
     for line in lines:
         task.log(line)
@@ -195,7 +194,7 @@ def get_task(task_id: str) -> Response:
     first = request.args.get("first", "0")
     if not first.isdigit():
         raise UploadError(400, f"first={first!r} is invalid: expected a line number >= 0")
-    return _json(task.view(int(first)))
+    return _json(dataclasses.asdict(task.view(int(first))))
 
 
 def _describe(environment: Environment, *, packages: bool = False) -> dict[str, Any]:
@@ -210,12 +209,7 @@ def _describe(environment: Environment, *, packages: bool = False) -> dict[str, 
         "last_used": _iso(environment.last_used),
     }
     if packages:
-        freeze = environment.path / "freeze.txt"
-        document["packages"] = (
-            [line for line in freeze.read_text().splitlines() if line.strip()]
-            if freeze.is_file()
-            else []
-        )
+        document["packages"] = list(environment.packages())
     return document
 
 

@@ -1,17 +1,19 @@
-"""The environment builder of one installation: a bundle in, a cached environment out.
+"""The environment builder, run on the server: a bundle in, a cached environment out.
 
-Two steps, so that everything a deployer can fix is answered before anything runs:
+This is the server side of a deploy (the bundle API and ``timeshelf env build`` call it;
+the client that uploads bundles is ``uploader.deploy.client``). Two steps, so that everything a deployer can fix is answered before anything runs:
 
 - ``Builder.prepare`` (fast, no installer, no network): the manifest and its checksums,
   the requirements processed under the configured policy, the Python selected, the
-  installer chosen, and the ``BuildPlan`` with its cache key. Every change is logged.
+  ``Installer`` chosen (``installers.choose_installer``), and the ``BuildPlan`` with its
+  cache key. Every change is logged.
 - ``Builder.complete`` (slow, in the background): unpinned requirements compiled with
   pip-tools when configured, then the environment built, or reused on a cache hit.
 
 The Pythons are analysed once (``Builder.check``, which ``timeshelf serve`` and
 ``timeshelf python check`` run at startup); errors are ``BundleError``,
 ``RequirementsError``, ``PythonError`` (all ``ValueError``: the bundle's fault) or
-``BuildError`` (the build failed).
+``BuildError`` (uv missing, or the build failed), see ``uploader.deploy.errors``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,28 +37,16 @@ from generator.config.settings import Config
 from generator.errors import ConfigError
 from uploader.deploy.bundles import (
     BundleLimits,
-    Manifest,
     extract_bundle,
     read_manifest,
     reader,
     requirements_file,
     verify_checksums,
 )
-from uploader.deploy.environments import (
-    BuildError,
-    BuildPlan,
-    Environment,
-    EnvironmentCache,
-    installer_env,
-    plan_build,
-)
-from uploader.deploy.pythons import (
-    PythonError,
-    PythonInstall,
-    analyse,
-    check_installs,
-    select_python,
-)
+from uploader.deploy.environments import BuildPlan, Environment, EnvironmentCache, plan_build
+from uploader.deploy.errors import PythonError
+from uploader.deploy.installers import choose_installer, find_uv, installer_env, installer_problem
+from uploader.deploy.pythons import PythonInstall, analyse, check_installs, select_python
 from uploader.deploy.requirements import Policy, process_requirements
 
 Log = Callable[[str], None]
@@ -73,7 +62,11 @@ class PythonCheck:
 
 
 class Builder:
-    """Plans and builds bundle environments with the configured Pythons and policy."""
+    """Plans and builds bundle environments with the configured Pythons and policy.
+
+    ``uv`` is the uv binary installers may use (default: the one ``find_uv`` finds, looked
+    for once, here); None when there is none.
+    """
 
     def __init__(
         self,
@@ -82,13 +75,14 @@ class Builder:
         *,
         installs: tuple[PythonInstall, ...] | None = None,
         limits: BundleLimits | None = None,
+        uv: str | None = None,
     ) -> None:
         self.settings = settings
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.cache = EnvironmentCache(settings.environments_dir)
         self.limits = limits or BundleLimits()
+        self.uv = uv or find_uv()
         self._installs = installs
-        self._uv_version: str | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -115,8 +109,9 @@ class Builder:
                 warnings.append(problem + " (it will be installed from the repository)")
             else:
                 errors.append(problem)
-        if settings.installer == "uv" and self.cache.uv is None:
-            errors.append("[python] installer = 'uv' but uv is not installed: install it or use pip")
+        unusable = installer_problem(settings.installer, self.uv)
+        if unusable is not None:
+            errors.append(unusable)
         with self._lock:
             self._installs = tuple(installs)
         return PythonCheck(installs=tuple(installs), errors=tuple(errors), warnings=tuple(warnings))
@@ -128,20 +123,6 @@ class Builder:
             self.check()
         assert self._installs is not None
         return self._installs
-
-    def uv_version(self) -> str:
-        """``uv --version`` (asked once); ``BuildError`` when uv is missing."""
-        with self._lock:
-            if self._uv_version is None:
-                if self.cache.uv is None:
-                    raise BuildError("uv is not installed on the server: install it or use pip")
-                done = subprocess.run(
-                    [self.cache.uv, "--version"], capture_output=True, text=True, timeout=30,
-                    check=False,
-                )
-                words = done.stdout.split()
-                self._uv_version = words[1] if len(words) > 1 else done.stdout.strip()
-            return self._uv_version
 
     # -- planning --------------------------------------------------------------------------
 
@@ -186,40 +167,25 @@ class Builder:
             else "no version asked"
         )
         log(f"Python {python.version} ({python.executable}) selected ({asked})")
-        installer, version = self._installer(manifest, python, log)
+        installer = choose_installer(
+            self.settings.installer,
+            allow_uv=manifest.allow_uv if manifest is not None else None,
+            python=python,
+            uv=self.uv,
+            log=log,
+        )
         index = self.index_url(snapshot)
-        log(f"installing with {installer} {version} from {index}")
+        log(f"installing with {installer.name} {installer.version} from {index}")
         return plan_build(
             processed,
             python,
             installer=installer,
-            installer_version=version,
             index_url=index,
             extra_packages=self.settings.extra_packages,
             externals=self.settings.external,
             external_version_matching=self.settings.external_version_matching,
             log=log,
         )
-
-    def _installer(
-        self, manifest: Manifest | None, python: PythonInstall, log: Log
-    ) -> tuple[str, str]:
-        installer = self.settings.installer
-        allow_uv = manifest.allow_uv if manifest is not None else None
-        if allow_uv is True and installer == "pip" and self.cache.uv is not None:
-            installer = "uv"
-            log("python.package_manager.allow_uv is true: installing with uv")
-        elif allow_uv is False and installer == "uv":
-            installer = "pip"
-            log("python.package_manager.allow_uv is false: installing with pip")
-        if installer == "uv":
-            return installer, self.uv_version()
-        if not python.venv or python.bundled_pip is None:
-            raise PythonError(
-                f"the Python {python.executable} ({python.version}) cannot create environments "
-                "with pip (no venv/ensurepip): install them, or use [python] installer = 'uv'"
-            )
-        return installer, python.bundled_pip
 
     # -- building --------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import os
 import stat
@@ -25,14 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from uploader.deploy.errors import BundleError
+
 MANIFEST = "manifest.json"
 DEFAULT_PACKAGE_FILE = "requirements.txt"
 _CHUNK = 1 << 20
 _LINK_RULE = "a link in a bundle may only point to a regular file inside it"
-
-
-class BundleError(ValueError):
-    """A bundle that cannot be used; the message says what is wrong and what would be valid."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -433,15 +430,3 @@ def reader(root: Path) -> Callable[[str], str]:
 
     return read
 
-
-def write_bundle(
-    directory: Path, archive: Path, manifest: dict[str, Any], files: list[str]
-) -> None:
-    """Write a bundle the way the publishing client does: manifest first, relative paths."""
-    with tarfile.open(archive, mode="w:gz") as tar:
-        data = json.dumps(manifest, indent=2, sort_keys=True).encode()
-        info = tarfile.TarInfo(MANIFEST)
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-        for name in files:
-            tar.add(directory / name, arcname=name, recursive=False)

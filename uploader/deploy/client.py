@@ -1,4 +1,8 @@
-"""The publishing side: write a bundle the way the common client does, and deploy it.
+"""The client side of a deploy: write a bundle the way the common client does, publish it.
+
+This runs where the app is developed (``timeshelf bundle``, ``timeshelf deploy``); the
+server side that builds the environment is ``uploader.deploy.builder``, behind the bundle
+API.
 
 ``make_bundle`` follows rsconnect-python's layout (``rsconnect/bundle.py``): a gzip tar
 with ``manifest.json`` first, then the requirements file (written from a buffer, so the
@@ -7,8 +11,9 @@ directories it leaves out are left out here too (VCS folders, caches, virtualenv
 The requirements are the directory's ``requirements.txt`` when it has one, otherwise
 ``pip freeze`` of the chosen interpreter; lines naming the client are dropped.
 
-``deploy`` uploads a bundle to ``POST /__api__/bundles`` and follows the build log by
-polling ``GET /__api__/tasks/<id>?first=N`` to its end.
+``publish_bundle`` uploads a bundle to ``POST /__api__/bundles`` and follows the build
+log by polling ``GET /__api__/tasks/<id>?first=N`` to its end. Failures are
+``PublishError``s.
 """
 
 from __future__ import annotations
@@ -29,9 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from generator.errors import TimeshelfError
 from uploader.deploy.bundles import DEFAULT_PACKAGE_FILE, MANIFEST
-from uploader.deploy.environments import find_uv
+from uploader.deploy.errors import PublishError
+from uploader.deploy.installers import find_uv
 
 # rsconnect-python's directory exclusions (bundle.py, directories_to_ignore).
 EXCLUDED_DIRECTORIES = frozenset(
@@ -49,10 +54,6 @@ _FACTS = (
 )
 
 Echo = Callable[[str], None]
-
-
-class PublishError(TimeshelfError):
-    """A bundle cannot be written or deployed; the message says why."""
 
 
 def is_virtualenv(directory: Path) -> bool:
@@ -195,7 +196,7 @@ def _add_buffer(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-# -- deploying -----------------------------------------------------------------------------
+# -- publishing ----------------------------------------------------------------------------
 
 
 def _call(
@@ -222,7 +223,7 @@ def _call(
         raise PublishError(f"cannot reach {url}: {e}") from e
 
 
-def deploy_bundle(
+def publish_bundle(
     archive: Path,
     server: str,
     token: str,

@@ -1,8 +1,11 @@
 """The deployment commands of ``timeshelf``: bundle, deploy, env, python check.
 
-A thin click shell over ``uploader.deploy.client`` (the client side) and
-``uploader.deploy.builder`` (the server side, run locally on the server). Expected failures
-are ``TimeshelfError``s or ``click.ClickException``s: one line, exit code 1.
+A thin click shell over ``uploader.deploy.client`` (``bundle`` and ``deploy``: the client
+side) and ``uploader.deploy.builder`` (``env`` and ``python check``: the server side, run
+locally on the server). The commands are defined here and added to the ``timeshelf``
+group by ``uploader.cli``; importing this module registers nothing. Expected failures are
+``TimeshelfError``s (the CLI's one handler prints them: ``error: …``, exit code 1) or
+``click.ClickException``s.
 """
 
 from __future__ import annotations
@@ -18,14 +21,11 @@ from pathlib import Path
 import click
 
 from generator.cli.context import Context, info, pass_ctx
-from generator.cli.main import cli
 from generator.errors import ConfigError
 from uploader.deploy.builder import Builder, unpacked
-from uploader.deploy.bundles import BundleError
-from uploader.deploy.client import deploy_bundle, make_bundle
-from uploader.deploy.environments import BuildError
-from uploader.deploy.pythons import PythonError
-from uploader.deploy.requirements import RequirementsError
+from uploader.deploy.client import make_bundle, publish_bundle
+
+__all__ = ["bundle", "deploy", "env", "python_group"]
 
 TOKEN_ENV = "TIMESHELF_TOKEN"  # noqa: S105 - the variable's name, not a token
 _SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)i?B?", re.IGNORECASE)
@@ -40,7 +40,7 @@ def parse_size(text: str) -> int:
     return int(float(match[1]) * _UNITS[match[2].upper()])
 
 
-@cli.command()
+@click.command()
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--python", "python", default=None,
               help="Interpreter whose version (and pip freeze, without a requirements.txt) "
@@ -67,7 +67,7 @@ def _active_python() -> str:
     return shutil.which("python3") or shutil.which("python") or sys.executable
 
 
-@cli.command()
+@click.command()
 @click.argument("target", type=click.Path(exists=True, path_type=Path))
 @click.option("--server", required=True, help="Base URL of the timeshelf sidecar, e.g. http://127.0.0.1:8000.")
 @click.option("--token", default=None, help=f"A token with the deploy scope (default: ${TOKEN_ENV}).")
@@ -86,12 +86,12 @@ def deploy(target: Path, server: str, token: str | None, python: str | None,
                                   python=python or _active_python(), echo=info)
         else:
             archive = target
-        code = deploy_bundle(archive, server, token, echo=click.echo, snapshot=snapshot)
+        code = publish_bundle(archive, server, token, echo=click.echo, snapshot=snapshot)
     if code != 0:
         raise click.exceptions.Exit(1)
 
 
-@cli.group()
+@click.group()
 def env() -> None:
     """Environments of deployed bundles, on this server."""
 
@@ -107,14 +107,9 @@ def env_build(ctx: Context, path: Path, snapshot: str | None) -> None:
     site must be served while this runs.
     """
     builder = _builder(ctx)
-    try:
-        with unpacked(path, builder.settings.environments_dir / ".incoming", builder.limits) as root:
-            plan = builder.prepare(root, log=info, snapshot=snapshot)
-            environment = builder.complete(plan, info)
-    except RequirementsError as e:
-        raise click.ClickException("requirements refused: " + "; ".join(e.problems)) from e
-    except (BundleError, PythonError, BuildError) as e:
-        raise click.ClickException(str(e)) from e
+    with unpacked(path, builder.settings.environments_dir / ".incoming", builder.limits) as root:
+        plan = builder.prepare(root, log=info, snapshot=snapshot)
+        environment = builder.complete(plan, info)
     click.echo(f"{environment.key}\t{environment.python_executable}")
 
 
@@ -167,7 +162,7 @@ def env_prune(ctx: Context, keep: int | None, max_size: str | None) -> None:
     info(f"pruned {len(removed)} environment(s)")
 
 
-@cli.group("python")
+@click.group("python")
 def python_group() -> None:
     """The Python installations environments are built with."""
 

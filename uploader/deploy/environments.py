@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -36,15 +35,12 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
+from uploader.deploy.errors import BuildError
+from uploader.deploy.installers import Installer, installer_env
 from uploader.deploy.pythons import PythonInstall
 from uploader.deploy.requirements import Processed
 
 Log = Callable[[str], None]
-INSTALLERS = ("pip", "uv")
-
-
-class BuildError(RuntimeError):
-    """An environment build failed; the log says why."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,8 +48,7 @@ class BuildPlan:
     """Everything a build needs, decided before it starts; ``key`` identifies the result."""
 
     python: PythonInstall
-    installer: str
-    installer_version: str
+    installer: Installer
     requirements: tuple[str, ...]
     constraints: tuple[str, ...]
     options: tuple[str, ...]
@@ -65,7 +60,7 @@ class BuildPlan:
     def key(self) -> str:
         document = {
             "python": self.python.version,
-            "installer": [self.installer, self.installer_version],
+            "installer": [self.installer.name, self.installer.version],
             "requirements": sorted(self.requirements),
             "constraints": sorted(self.constraints),
             "options": sorted(self.options),
@@ -79,7 +74,7 @@ class BuildPlan:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Environment:
-    """A built environment."""
+    """A built environment (``hit``: reused from the cache, not built by this request)."""
 
     key: str
     path: Path
@@ -94,13 +89,19 @@ class Environment:
     def python_executable(self) -> Path:
         return self.path / "venv" / "bin" / "python"
 
+    def packages(self) -> tuple[str, ...]:
+        """The lockfile's lines (``freeze.txt``, written by the build); empty without one."""
+        freeze = self.path / "freeze.txt"
+        if not freeze.is_file():
+            return ()
+        return tuple(line for line in freeze.read_text().splitlines() if line.strip())
+
 
 def plan_build(
     processed: Processed,
     python: PythonInstall,
     *,
-    installer: str,
-    installer_version: str,
+    installer: Installer,
     index_url: str,
     extra_packages: Sequence[str] = (),
     externals: Sequence[str] = (),
@@ -108,8 +109,6 @@ def plan_build(
     log: Log = lambda line: None,
 ) -> BuildPlan:
     """Decide the build: which lines the system's externals satisfy, and the rest."""
-    if installer not in INSTALLERS:
-        raise BuildError(f"unknown installer {installer!r}: use pip or uv")
     chosen_externals: list[tuple[NormalizedName, str]] = []
     wanted_externals = {canonicalize_name(e) for e in externals}
     requirements: list[str] = []
@@ -135,7 +134,6 @@ def plan_build(
     return BuildPlan(
         python=python,
         installer=installer,
-        installer_version=installer_version,
         requirements=tuple(requirements),
         constraints=processed.constraints,
         options=processed.options,
@@ -148,9 +146,8 @@ def plan_build(
 class EnvironmentCache:
     """The environments directory: lookups, builds (one per key at a time), listing, pruning."""
 
-    def __init__(self, root: Path, uv: str | None = None, timeout: float = 1800.0) -> None:
+    def __init__(self, root: Path, timeout: float = 1800.0) -> None:
         self.root = root
-        self.uv = uv or find_uv()
         self.timeout = timeout
 
     @contextlib.contextmanager
@@ -221,7 +218,7 @@ class EnvironmentCache:
         meta = {
             "key": key,
             "python": plan.python.version,
-            "installer": plan.installer,
+            "installer": plan.installer.name,
             "created": time.time(),
             "size": size,
         }
@@ -264,16 +261,7 @@ class EnvironmentCache:
         )
         constraints = target / "constraints.txt"
         constraints.write_text("".join(f"{line}\n" for line in plan.constraints))
-        if plan.installer == "uv":
-            if self.uv is None:
-                raise BuildError("uv is not installed on the server: install it or use pip")
-            self.run(
-                [self.uv, "venv", "--quiet", "--python", plan.python.executable, str(venv)],
-                log,
-                env,
-            )
-        else:
-            self.run([plan.python.executable, "-I", "-m", "venv", str(venv)], log, env)
+        self.run(plan.installer.venv_command(plan.python.executable, venv), log, env)
         # The environment's own pip configuration: our index, our timeouts, nothing else.
         (venv / "pip.conf").write_text(
             f"[global]\nindex-url = {plan.index_url}\ntimeout = 60\nretries = 2\n"
@@ -281,66 +269,12 @@ class EnvironmentCache:
         )
         self._link_externals(plan, venv, log)
         if plan.requirements or plan.extra_packages:
-            if plan.installer == "uv":
-                assert self.uv is not None
-                self.run(
-                    [
-                        self.uv,
-                        "pip",
-                        "install",
-                        "--python",
-                        str(python),
-                        "--no-config",
-                        "--no-progress",
-                        "--index-url",
-                        plan.index_url,
-                        "-r",
-                        str(requirements),
-                        "-c",
-                        str(constraints),
-                    ],
-                    log,
-                    env,
-                )
-            else:
-                self.run(
-                    [
-                        str(python),
-                        "-m",
-                        "pip",
-                        "install",
-                        "--isolated",
-                        "--index-url",
-                        plan.index_url,
-                        "--no-input",
-                        "--disable-pip-version-check",
-                        "--progress-bar",
-                        "off",
-                        "--timeout",
-                        "60",
-                        "--retries",
-                        "2",
-                        "--cache-dir",
-                        env["PIP_CACHE_DIR"],
-                        "-r",
-                        str(requirements),
-                        "-c",
-                        str(constraints),
-                    ],
-                    log,
-                    env,
-                )
-        if plan.installer == "uv":
-            assert self.uv is not None
-            freeze = self.run(
-                [self.uv, "pip", "freeze", "--python", str(python)], lambda _: None, env
+            command = plan.installer.install_command(
+                python, index_url=plan.index_url, requirements=requirements,
+                constraints=constraints, env=env,
             )
-        else:
-            freeze = self.run(
-                [str(python), "-m", "pip", "freeze", "--isolated", "--disable-pip-version-check"],
-                lambda _: None,
-                env,
-            )
+            self.run(command, log, env)
+        freeze = self.run(plan.installer.freeze_command(python), lambda _: None, env)
         (target / "freeze.txt").write_text(freeze)
         log(f"lockfile: {len(freeze.splitlines())} packages")
 
@@ -369,17 +303,17 @@ class EnvironmentCache:
         site = next((venv / "lib").glob("python*/site-packages"))
         (site / "timeshelf-externals.pth").write_text(str(shared) + "\n")
 
-    def environments(self) -> list[Environment]:
+    def environments(self) -> tuple[Environment, ...]:
         """Every live environment, by key."""
         found: list[Environment] = []
         if not self.root.is_dir():
-            return found
+            return ()
         for entry in sorted(self.root.iterdir()):
             if entry.is_symlink() and not entry.name.startswith("."):
                 environment = self.get(entry.name)
                 if environment is not None:
                     found.append(environment)
-        return found
+        return tuple(found)
 
     def delete(self, key: str) -> bool:
         """Remove an environment (waits for a build of it to finish); False if unknown."""
@@ -391,10 +325,10 @@ class EnvironmentCache:
             shutil.rmtree(self.root / f"{key}.d", ignore_errors=True)
             return True
 
-    def prune(self, *, keep: int | None = None, max_bytes: int | None = None) -> list[str]:
+    def prune(self, *, keep: int | None = None, max_bytes: int | None = None) -> tuple[str, ...]:
         """Delete least recently used environments until within ``keep`` and ``max_bytes``."""
         environments = sorted(self.environments(), key=lambda e: e.last_used)
-        removed = []
+        removed: list[str] = []
         total = sum(e.size for e in environments)
         while environments and (
             (keep is not None and len(environments) > keep)
@@ -404,7 +338,7 @@ class EnvironmentCache:
             if self.delete(oldest.key):
                 removed.append(oldest.key)
                 total -= oldest.size
-        return removed
+        return tuple(removed)
 
 
 # Run by the system interpreter: for each external, the top-level paths (packages,
@@ -439,35 +373,6 @@ for name in sys.argv[1:]:
     out[name] = {"paths": paths, "dependencies": sorted(seen - {norm(name)})}
 print(json.dumps(out))
 """
-
-
-def find_uv() -> str | None:
-    """The uv binary: on PATH, beside this interpreter, or from the ``uv`` package."""
-    found = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
-    if found:
-        return found
-    try:
-        from uv import find_uv_bin
-    except ImportError:
-        return None
-    with contextlib.suppress(FileNotFoundError):
-        return str(find_uv_bin())
-    return None
-
-
-def installer_env(cache: Path) -> dict[str, str]:
-    """The installer's environment: no PIP_*/UV_* settings of whoever runs the server, and
-    download caches of our own beside the environments (uv links files from its cache, so
-    it must be on the same file system)."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    env["PIP_CACHE_DIR"] = str(cache / "pip")
-    env["UV_CACHE_DIR"] = str(cache / "uv")
-    env["UV_NO_CONFIG"] = "1"
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    env["PYTHONNOUSERSITE"] = "1"
-    return env
 
 
 def _touch(link: Path) -> None:

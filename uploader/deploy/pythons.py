@@ -18,6 +18,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from uploader.deploy.errors import PythonError
+
 _PROBE = r"""
 import importlib.metadata as m, importlib.util as u, json, platform, sys
 externals = {}
@@ -34,10 +36,6 @@ print(json.dumps({
     "externals": externals,
 }))
 """
-
-
-class PythonError(ValueError):
-    """No usable Python for a request; the message lists what is configured."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,22 +33,14 @@ from dataclasses import dataclass, field
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
+from generator.config.python import DEFAULT_PROHIBITED as CONFIGURED_DEFAULT_PROHIBITED
+from uploader.deploy.errors import RequirementsError
+
 # Packages that install only on other operating systems (Windows, macOS); a bundle made
-# on a laptop often lists them, and they would fail the build on this server.
+# on a laptop often lists them, and they would fail the build on this server. The list is
+# the configuration's default (``[python] prohibited``), normalized.
 DEFAULT_PROHIBITED: frozenset[NormalizedName] = frozenset(
-    canonicalize_name(n)
-    for n in (
-        "pywin32",
-        "pypiwin32",
-        "pywinpty",
-        "winpty",
-        "wmi",
-        "windows-curses",
-        "appnope",
-        "pyobjc",
-        "pyobjc-core",
-        "pyobjc-framework-cocoa",
-    )
+    canonicalize_name(n) for n in CONFIGURED_DEFAULT_PROHIBITED
 )
 PUBLISHING_CLIENT_PREFIX = "rsconnect"
 _SOURCE_OPTIONS = {
@@ -98,14 +90,6 @@ class Policy:
     allow_editable: bool = False
     allow_direct_references: bool = False
     prohibited: frozenset[NormalizedName] = DEFAULT_PROHIBITED
-
-
-class RequirementsError(ValueError):
-    """The requirements cannot be used; ``problems`` lists every one (``file:line: …``)."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = tuple(problems)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,8 +6,9 @@ finished task can still be read after a restart. A task whose log exists without
 status was cut short by a restart: it reads as failed.
 
 Polling follows the shape of the server users know (``GET /__api__/v1/tasks/{id}``):
-``{"id", "finished", "code", "error", "output", "last"}``, where ``output`` holds the
-lines from ``first`` on and ``last`` is where the next poll starts.
+a ``TaskView`` (``id``, ``finished``, ``code``, ``error``, ``output``, ``last``, …), where
+``output`` holds the lines from ``first`` on and ``last`` is where the next poll starts;
+the API answers its fields as a JSON object.
 """
 
 from __future__ import annotations
@@ -20,11 +21,30 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 _ID = re.compile(r"[0-9a-f]{32}")
 _RESTARTED = "the server stopped before the task finished"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskView:
+    """A task as one poll sees it: its status, the log lines from ``first`` on, ``last``
+    (the number of lines so far: where the next poll starts) and ``elapsed`` seconds."""
+
+    id: str
+    bundle_id: str
+    finished: bool
+    code: int | None
+    error: str
+    environment: str | None
+    started: float
+    ended: float | None
+    output: tuple[str, ...]
+    last: int
+    elapsed: float
 
 
 class Task:
@@ -81,15 +101,23 @@ class Task:
             "ended": self.ended,
         }
 
-    def view(self, first: int = 0) -> dict[str, Any]:
+    def view(self, first: int = 0) -> TaskView:
         """The poll answer: status, the lines from ``first``, and ``last``."""
         with self._lock:
-            lines = list(self._lines)
-            status = self._status()
-        status["output"] = lines[first:]
-        status["last"] = len(lines)
-        status["elapsed"] = round((self.ended or time.time()) - self.started, 4)
-        return status
+            lines = tuple(self._lines)
+            return TaskView(
+                id=self.id,
+                bundle_id=self.bundle_id,
+                finished=self.finished,
+                code=self.code,
+                error=self.error,
+                environment=self.environment,
+                started=self.started,
+                ended=self.ended,
+                output=lines[first:],
+                last=len(lines),
+                elapsed=round((self.ended or time.time()) - self.started, 4),
+            )
 
     @classmethod
     def load(cls, task_id: str, directory: Path) -> Task | None:
@@ -124,11 +152,15 @@ class TaskRegistry:
         self._tasks: OrderedDict[str, Task] = OrderedDict()
         self._lock = threading.Lock()
 
-    def create(self, bundle_id: str = "", started: float | None = None) -> Task:
+    def create(
+        self, bundle_id: str = "", started: float | None = None, environment: str | None = None
+    ) -> Task:
         """A new task; ``started`` (a ``time.time()``) backdates it to when the request came,
-        so ``elapsed`` is the server-side time of the whole deploy."""
+        so ``elapsed`` is the server-side time of the whole deploy; ``environment`` is the
+        key of the environment it is to build, when known."""
         self.directory.mkdir(parents=True, exist_ok=True)
         task = Task(uuid.uuid4().hex, self.directory, bundle_id)
+        task.environment = environment
         if started is not None:
             task.started = started
         (self.directory / f"{task.id}.log").touch()

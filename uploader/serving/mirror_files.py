@@ -40,7 +40,7 @@ def fetcher(app: Flask) -> Fetcher:
         found = app.extensions.get("timeshelf_fetcher")
         if not isinstance(found, Fetcher):
             inst = installation(app)
-            found = make_fetcher(inst, make_client(inst.config.mirror))
+            found = make_fetcher(inst.store, make_client(inst.config.mirror), inst.mirror_dir)
             app.extensions["timeshelf_fetcher"] = found
         return found
 

@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from generator import __version__
+from generator.cli.main import cli, main, make_cli
 from generator.clock import ENV_NOW
 from generator.config.settings import CONFIG_NAME, ENV_CONFIG
 from generator.installation import Installation
@@ -266,6 +268,21 @@ def test_version_and_help(run: CliRunner) -> None:
     result = run("--help")
     assert result.code == 0
     assert "Commands:" in result.out
+
+
+def test_make_cli_adds_the_extra_commands_to_a_group_of_its_own(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    @click.command("hello")
+    def hello() -> None:
+        """Say hello."""
+        click.echo("hello")
+
+    group = make_cli([hello])
+    assert set(group.commands) == {*cli.commands, "hello"}
+    assert "hello" not in cli.commands
+    assert main(["hello"], command=group) == 0
+    assert capsys.readouterr().out == "hello\n"
 
 
 def test_the_installed_command_exits_1_on_a_refused_file(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from generator.config.settings import write_initial_files
 from generator.installation import Installation
 from generator.intake.watch import REJECTED, Outcome, Watcher
+from generator.records import Source
 from tests.factory import SIGNATURE, WheelSpec, build_sdist, build_wheel
 
 
@@ -27,12 +28,24 @@ def inst(tmp_path: Path) -> Iterator[Installation]:
     installation.close()
 
 
+def watcher_of(
+    inst: Installation, inbox: Path, source: Source, *, settle: float,
+    report: Callable[[Outcome], None] | None = None,
+) -> Watcher:
+    """A watcher wired to ``inst`` as ``timeshelf watch`` wires it."""
+    return Watcher(
+        inst.catalog, inst.store, inbox, source, clock=inst.clock,
+        regenerate=lambda: inst.generate(inst.repos_using([source.name])),
+        settle=settle, report=report,
+    )
+
+
 @pytest.fixture
 def running(inst: Installation, tmp_path: Path) -> Iterator[tuple[Path, list[Outcome]]]:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     outcomes: list[Outcome] = []
-    watcher = Watcher(
+    watcher = watcher_of(
         inst, inbox, inst.catalog.get_source("local"), settle=0.3, report=outcomes.append
     )
     thread = threading.Thread(target=watcher.run, daemon=True)
@@ -135,7 +148,7 @@ def test_files_present_at_startup_are_taken(inst: Installation, tmp_path: Path) 
     import os
 
     os.utime(wheel, (old, old))
-    watcher = Watcher(inst, inbox, inst.catalog.get_source("local"), settle=0.2)
+    watcher = watcher_of(inst, inbox, inst.catalog.get_source("local"), settle=0.2)
     outcomes = watcher.process(watcher.scan(), wait_settled=True)
     assert [o.message for o in outcomes] == [f"added: {wheel.name}"]
     assert page(inst, "early").exists()

@@ -9,7 +9,7 @@ import pytest
 from packaging.utils import NormalizedName
 
 from generator.mirror.filters import NewestReleases, WheelTags
-from generator.mirror.sync import plan_project
+from generator.mirror.plan import plan_project
 from generator.mirror.upstream import (
     ListedProject,
     Listing,

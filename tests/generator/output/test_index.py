@@ -27,7 +27,7 @@ from generator.installation import Installation
 from generator.intake.distributions import inspect_distribution
 from generator.intake.ingest import ingest_file
 from generator.output.index import Report, simple_dir
-from generator.records import FileRecord
+from generator.records import FileEntry, FileRecord
 from generator.storage.atomic import new_directory_temp
 from generator.storage.store import LocalStore, file_key
 from tests.conftest import START, CliRunner, Dists, FakeClock
@@ -43,7 +43,7 @@ def add(inst: Installation, *paths: Path, source: str = "local") -> None:
 
 
 def generate(inst: Installation, *, full: bool = False) -> Report[object]:
-    [report] = inst.generate([inst.catalog.get_repo("python")], full=full)
+    [report] = inst.generate([inst.catalog.get_repo("python")], full=full).reports
     return report
 
 
@@ -318,7 +318,7 @@ def bulk_add(inst: Installation, paths: list[Path], source: str = "local") -> No
         target = inst.store.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-        entries.append((dist.project, dist.display_name, "", FileRecord(
+        entries.append(FileEntry(project=dist.project, display_name=dist.display_name, summary="", record=FileRecord(
             filename=dist.filename, version=dist.version, packagetype=dist.packagetype,
             sha256=dist.digests.sha256, blake2_256=dist.digests.blake2_256,
             size=dist.digests.size, requires_python=dist.requires_python,

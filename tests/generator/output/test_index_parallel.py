@@ -15,7 +15,7 @@ import generator.output.index as generate_module
 from generator.errors import StoreError
 from generator.installation import Installation
 from generator.output.index import Report, generate_index, simple_dir
-from generator.records import FileRecord
+from generator.records import FileEntry, FileRecord
 from generator.storage.store import LocalStore
 
 PROJECTS = 24
@@ -28,7 +28,7 @@ def fill(inst: Installation) -> None:
         name = NormalizedName(f"proj-{i:02d}")
         for filename in (f"proj_{i:02d}-1.0.tar.gz", f"proj_{i:02d}-1.0-py3-none-any.whl"):
             digest = hashlib.sha256(filename.encode()).hexdigest()
-            entries.append((name, f"Proj-{i:02d}", "", FileRecord(
+            entries.append(FileEntry(project=name, display_name=f"Proj-{i:02d}", summary="", record=FileRecord(
                 filename=filename, version="1.0",
                 packagetype="sdist" if filename.endswith(".gz") else "bdist_wheel",
                 sha256=digest, blake2_256=digest, size=100, requires_python=">=3.9",

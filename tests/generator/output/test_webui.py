@@ -554,7 +554,7 @@ def test_a_ui_to_redo_beside_an_unchanged_index_renders_in_a_second_process(
         if entry.name != "latest" and not re.fullmatch(r"\d{4}-.*|\.pages", entry.name):
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     started = _spy_ui_worker(monkeypatch)
-    [report] = installation.generate()
+    [report] = installation.generate().reports
     assert report.mode == "unchanged"
     assert len(started) == 1
     assert started[0] is not None

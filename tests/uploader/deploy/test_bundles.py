@@ -14,7 +14,6 @@ import pytest
 
 from uploader.deploy.builder import unpacked
 from uploader.deploy.bundles import (
-    BundleError,
     BundleLimits,
     Manifest,
     _check_data_filter,
@@ -25,6 +24,7 @@ from uploader.deploy.bundles import (
     requirements_file,
     verify_checksums,
 )
+from uploader.deploy.errors import BundleError
 
 Member = tuple[str, bytes] | tarfile.TarInfo
 

@@ -24,8 +24,10 @@ from generator.errors import ConfigError
 from tests.deployment import fixture_wheels
 from tests.servers import make_installation, run_timeshelf, run_timeshelf_serve
 from uploader.deploy.builder import Builder, is_pinned
-from uploader.deploy.environments import BuildError, BuildPlan, Environment, plan_build
-from uploader.deploy.pythons import PythonError, PythonInstall, analyse, select_python
+from uploader.deploy.environments import BuildPlan, Environment, plan_build
+from uploader.deploy.errors import BuildError, PythonError
+from uploader.deploy.installers import Pip, Uv
+from uploader.deploy.pythons import PythonInstall, analyse, select_python
 from uploader.deploy.requirements import DEFAULT_PROHIBITED as REQUIREMENTS_DEFAULT
 from uploader.deploy.requirements import Processed
 
@@ -48,7 +50,7 @@ SYSTEM = install("3.11.7", (("numpy", "1.26.4"), ("jinja2", "3.1.6")))
 
 def plan(*lines: str, **options: object) -> BuildPlan:
     arguments: dict[str, object] = {
-        "installer": "uv", "installer_version": "0.5", "index_url": "http://127.0.0.1:1/s/",
+        "installer": Uv(binary="uv", version="0.5"), "index_url": "http://127.0.0.1:1/s/",
         "externals": ("numpy",), **options,
     }
     python = arguments.pop("python", SYSTEM)
@@ -90,8 +92,8 @@ BASE = plan("alpha==1.0")
     "changed",
     [
         plan("alpha==1.0", python=install("3.11.8")),
-        plan("alpha==1.0", installer="pip"),
-        plan("alpha==1.0", installer_version="0.6"),
+        plan("alpha==1.0", installer=Pip(version="0.5")),
+        plan("alpha==1.0", installer=Uv(binary="uv", version="0.6")),
         plan("alpha==1.1"),
         plan("alpha==1.0", "beta==1"),
         plan("alpha==1.0", index_url="http://127.0.0.1:1/python/2026-01-01/simple/"),
@@ -358,12 +360,12 @@ def test_prune_by_count_and_size_least_recently_used_first(index: str, tmp_path:
             for name in ("beta==1.0", "beta==2.0", "gamma==1.0")]
     for age, environment in zip((300, 100, 200), made, strict=True):
         os.utime(environment.path / "meta.json", (1e9 - age, 1e9 - age))
-    assert b.cache.prune(keep=2) == [made[0].key]
-    assert b.cache.prune(max_bytes=made[1].size + 1) == [made[2].key]
+    assert b.cache.prune(keep=2) == (made[0].key,)
+    assert b.cache.prune(max_bytes=made[1].size + 1) == (made[2].key,)
     assert [e.key for e in b.cache.environments()] == [made[1].key]
     assert b.cache.delete(made[1].key)
     assert not b.cache.delete(made[1].key)
-    assert b.cache.environments() == []
+    assert b.cache.environments() == ()
 
 
 def test_startup_check_both_ways(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from packaging.utils import canonicalize_name
 
-from uploader.deploy.requirements import Policy, RequirementsError, process_requirements
+from uploader.deploy.errors import RequirementsError
+from uploader.deploy.requirements import Policy, process_requirements
 
 FILES = {
     "dev.txt": "pytest>=8\n-r nested.txt\n",
