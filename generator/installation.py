@@ -26,11 +26,12 @@ from generator.clock import Clock, system_clock
 from generator.config.settings import Config, load_config
 from generator.errors import ConfigError, StoreError, TimeshelfError
 from generator.output.descriptions import default_pool
-from generator.output.index import Progress, Report, generate_repo, renders_everything
-from generator.output.webui import WebUi
+from generator.output.index import Progress, Report, generate_index, renders_everything
+from generator.output.webui import PassResult, WebUi
 from generator.records import Repo
 from generator.render.simple import Renderer
-from generator.snapshots.materialize import Materializer, Retention
+from generator.snapshots.calendar import Retention
+from generator.snapshots.materialize import Materializer
 from generator.storage.local import LocalStore
 from generator.storage.store import BlobStore
 from generator.workers import second_cpu, worker_env
@@ -63,7 +64,7 @@ class Generation:
     """What one generation did: a report per repository, in the order asked, and, with
     ``[output] target``, the publish that ended it."""
 
-    reports: tuple[Report, ...]
+    reports: tuple[Report[PassResult], ...]
     published: PublishReport | None = None
 
 
@@ -233,7 +234,7 @@ class Installation:
 
     def _generate_one(
         self, repo: Repo, full: bool, progress: Progress | None, snapshots: bool, ui: bool,
-    ) -> Report:
+    ) -> Report[PassResult]:
         """The index, the dated snapshots and the web UI of one repository.
 
         When both must be rendered whole, the web UI's package pages are written in the
@@ -249,7 +250,7 @@ class Installation:
             companion = self.webui.full_pass(repo)
         background = self._start_ui_worker(repo, full) if ui and companion is None else None
         try:
-            report = generate_repo(
+            report = generate_index(
                 self.catalog, self.renderer, output, repo,
                 store=self.store,
                 full=full, progress=progress, companion=companion,

@@ -57,7 +57,7 @@ def list_(ctx: Context, what: str, source: str | None, repo: str | None) -> None
     """List repositories, sources, packages or tokens (never the tokens themselves)."""
     catalog = ctx.inst.catalog
     if what == "snapshots":
-        from generator.snapshots.materialize import history_days, snapshot_days
+        from generator.snapshots.calendar import history_days, snapshot_days
 
         if repo is None:
             raise click.UsageError("list snapshots needs --repo R")

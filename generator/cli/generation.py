@@ -89,7 +89,7 @@ def snapshot() -> None:
 @pass_ctx
 def snapshot_url(ctx: Context, repo: str, day: str) -> None:
     """Print the frozen index URL of REPO as it was at the end of DATE."""
-    from generator.snapshots.materialize import check_snapshot_day
+    from generator.snapshots.calendar import check_snapshot_day
 
     inst = ctx.inst
     chosen = inst.catalog.get_repo(repo)

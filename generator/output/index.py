@@ -1,6 +1,6 @@
 """Incremental generation of a repository's static index.
 
-``generate_repo`` renders only the projects whose state changed since the watermark in
+``generate_index`` renders only the projects whose state changed since the watermark in
 the catalog (the last event serial it rendered), never rewrites a byte-identical page, and
 writes in the order that keeps the served site consistent at every instant:
 
@@ -21,44 +21,51 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
 
 from packaging.utils import NormalizedName
 
 from generator.catalog.catalog import Catalog
 from generator.records import ProjectState, Repo
-from generator.render.simple import RENDER_VERSION, Renderer, project_json, root_json
+from generator.render.simple import (
+    PROJECT_FILES_PREFIX,
+    RENDER_VERSION,
+    Renderer,
+    project_json,
+    root_json,
+)
 from generator.storage.atomic import new_directory_temp, write_if_changed, write_new_directory
 from generator.storage.store import BlobStore, file_key
 
-# From /<repo>/latest/simple/<project>/ up to the site root, then into /files/.
-PROJECT_FILES_PREFIX = "../../../../files/"
 Progress = Callable[[int], None]
+# What a companion's writer returns for its part of a full pass (the web UI's PassResult).
+PartT = TypeVar("PartT")
+PartT_co = TypeVar("PartT_co", covariant=True)
 # A full generation of at least this many projects renders in several processes, one
 # run of project names each (``Catalog.split_projects``): rendering and the file system
 # calls take about the same time, so on 2 cores 1M files take about half as long.
 PARALLEL_MIN_PROJECTS = 5000
 
 
-class CompanionWriter(Protocol):
+class CompanionWriter(Protocol[PartT_co]):
     """Receives every project of a full pass, in name order, after its index pages."""
 
     def add(self, project: ProjectState) -> None: ...
 
-    def close(self) -> Any:
+    def close(self) -> PartT_co:
         """Finish the part; what it returns must be picklable (it may cross processes)."""
 
 
-class Companion(Protocol):
+class Companion(Protocol[PartT_co]):
     """Other pages made from the same projects (the web UI's package pages): a full
     generation hands them each project it reads, so the catalog is read once, in every
     process of the pass. Must be picklable."""
 
-    def open(self, catalog: Catalog) -> CompanionWriter: ...
+    def open(self, catalog: Catalog) -> CompanionWriter[PartT_co]: ...
 
 
 @dataclass(slots=True)
-class Report:
+class Report(Generic[PartT_co]):
     """What one generation of one repository did."""
 
     repo: str
@@ -72,7 +79,7 @@ class Report:
     snapshots_written: list[str] = field(default_factory=list)
     snapshots_pruned: list[str] = field(default_factory=list)
     # A full pass with a companion: what each part's writer returned, in name order.
-    companion: list[Any] | None = None
+    companion: tuple[PartT_co, ...] | None = None
 
 
 def simple_dir(output: Path, repo: str) -> Path:
@@ -80,7 +87,7 @@ def simple_dir(output: Path, repo: str) -> Path:
     return output / repo / "latest" / "simple"
 
 
-def generate_repo(
+def generate_index(
     catalog: Catalog,
     renderer: Renderer,
     output: Path,
@@ -89,8 +96,8 @@ def generate_repo(
     store: BlobStore | None = None,
     full: bool = False,
     progress: Progress | None = None,
-    companion: Companion | None = None,
-) -> Report:
+    companion: Companion[PartT] | None = None,
+) -> Report[PartT]:
     """Bring ``output/<repo>/latest/simple/`` up to date with the catalog.
 
     ``store``, when it ``needs_links`` into ``output/files``, is linked into it first.
@@ -104,7 +111,7 @@ def generate_repo(
     if state is not None and not renders_everything(catalog, output, repo, full=full):
         names = catalog.changed_since(repo, state.last_event_id, head)
     mode = "full" if names is None else "incremental"
-    report = Report(repo=repo.name, mode=mode, serial=head)
+    report: Report[PartT] = Report(repo=repo.name, mode=mode, serial=head)
     if names is not None and not names:
         if state is not None and state.last_event_id != head:
             catalog.record_generation(repo, head, RENDER_VERSION, {})
@@ -149,14 +156,15 @@ def generate_repo(
             for future in futures:
                 done, result = future.result()
                 pages.merge(done, progress)
-                results.append(result)
+                if result is not None:
+                    results.append(result)
         if companion is not None:
-            report.companion = results
+            report.companion = tuple(results)
     else:
         writer = companion.open(catalog) if companion is not None and names is None else None
         pages.render(renderer, catalog.iter_projects(repo, names), progress, writer)
         if writer is not None:
-            report.companion = [writer.close()]
+            report.companion = (writer.close(),)
     shown.update(pages.shown)
     report.projects, report.written = len(pages.shown), len(pages.written)
     report.pages.extend(pages.written)
@@ -198,7 +206,7 @@ def generate_repo(
 
 
 def renders_everything(catalog: Catalog, output: Path, repo: Repo, *, full: bool) -> bool:
-    """True when ``generate_repo`` would render every project (a full pass)."""
+    """True when ``generate_index`` would render every project (a full pass)."""
     if full:
         return True
     state = catalog.generation_state(repo)
@@ -234,7 +242,7 @@ class _Pages:
 
     def render(
         self, renderer: Renderer, projects: Iterable[ProjectState], progress: Progress | None,
-        companion: CompanionWriter | None = None,
+        companion: CompanionWriter[object] | None = None,
     ) -> None:
         relative = str(self.base.relative_to(self.output))
         for project in projects:
@@ -270,7 +278,7 @@ class _Pages:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _Part:
+class _Part(Generic[PartT_co]):
     """One run of project names to render in another process."""
 
     catalog: Path | str
@@ -279,10 +287,10 @@ class _Part:
     start: str | None
     stop: str | None
     pages: _Pages
-    companion: Companion | None
+    companion: Companion[PartT_co] | None
 
 
-def _render_part(part: _Part) -> tuple[_Pages, Any]:
+def _render_part(part: _Part[PartT]) -> tuple[_Pages, PartT | None]:
     """Render one part (in a worker process); its writer with what it did, and what the
     companion's writer returned (None without one)."""
     with Catalog(part.catalog) as catalog:

@@ -13,12 +13,12 @@ and ``WebUi.finish`` the home page ``<out>/index.html`` and the assets in
 Incremental like the index: a watermark (the last event serial rendered) is kept in
 ``<out>/<repo>/.webui.json``, written last, so a crash makes the next run redo the
 work. Each shard's rows are kept in ``<out>/<repo>/.webui/<c>.json`` so that a change
-rewrites only its shard. Hidden files are never served (nginx and ``serve`` refuse dot
+rewrites only its shard (both in ``generator.output.uistate``). Hidden files are never served (nginx and ``serve`` refuse dot
 paths). The catalog is streamed (one batch of projects in memory); a full run keeps the
 list row of every project (a few hundred bytes each) for the shards and lists.
 
 A full run of the index and the UI together is one pass: the package pages are the
-index pass's companion (``FullPass``, see ``generate.generate_repo``), so each project is
+index pass's companion (``FullPass``, see ``generator.output.index.generate_index``), so each project is
 read once and the pages are written by every process of a parallel pass.
 
 Descriptions are rendered with ``readme_renderer``, which takes milliseconds per
@@ -29,11 +29,10 @@ full regeneration re-renders only descriptions that changed.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.utils import NormalizedName
@@ -41,9 +40,9 @@ from packaging.utils import NormalizedName
 from generator.catalog.catalog import Catalog
 from generator.errors import StoreError
 from generator.output.descriptions import DescriptionPool, default_pool
+from generator.output.uistate import DATA, UiState, read_rows, read_state, write_rows, write_state
 from generator.records import Activity, ProjectState, Repo, Source
 from generator.render.markup import MARKUP_VERSION, read_description
-from generator.render.simple import dumps
 from generator.render.ui import (
     ACTIVITY_LIMIT,
     INLINE_LIMIT,
@@ -55,17 +54,13 @@ from generator.render.ui import (
     latest_version,
     package_row,
     prefix_pages,
-    read_shard_data,
     search_shard,
-    shard_data,
     shard_key,
 )
 from generator.resources import site_dir
 from generator.storage.atomic import new_directory_temp, write_if_changed, write_new_directory
 from generator.storage.store import BlobStore, file_key
 
-STATE = ".webui.json"
-DATA = ".webui"
 DESCRIPTION_CACHE = ".description.html"
 # Projects per catalog round trip for summaries (well under SQLite's variable limit).
 BATCH = 256
@@ -80,29 +75,6 @@ class UiReport:
     packages: int = 0
     written: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UiState:
-    """The watermark of a repository's UI, and the size of each shard."""
-
-    serial: int
-    version: str
-    markup: str
-    base_url: str
-    shards: tuple[tuple[str, int], ...]
-
-    def is_current(self, base_url: str) -> bool:
-        """True when pages were made by this format, renderer and site address."""
-        return (self.version, self.markup, self.base_url) == (UI_VERSION, MARKUP_VERSION, base_url)
-
-    @property
-    def projects(self) -> int:
-        return sum(n for _, n in self.shards)
-
-    @property
-    def letters(self) -> str:
-        return "".join(c for c, _ in self.shards)
 
 
 class WebUi:
@@ -134,7 +106,7 @@ class WebUi:
         report = UiReport(repo=repo.name, mode="full" if names is None else "incremental")
         if state is not None and names is not None and not names:
             if state.serial != head:
-                self._write_state(base, _replace_serial(state, head))
+                write_state(base, replace(state, serial=head))
             report.mode = "unchanged"
             return report
         counts: dict[str, int] | None = None
@@ -144,7 +116,7 @@ class WebUi:
             report.mode = "full"
             counts = self._full(repo, base, report)
         self._write_repo_page(repo, base, counts, report)
-        self._write_state(base, UiState(
+        write_state(base, UiState(
             serial=head, version=UI_VERSION, markup=MARKUP_VERSION, base_url=self.base_url,
             shards=tuple(sorted(counts.items())),
         ))
@@ -204,7 +176,7 @@ class WebUi:
             rows.extend(part.rows)
         counts = self._finish_full(repo, base, rows, set(full_pass.on_disk), report)
         self._write_repo_page(repo, base, counts, report)
-        self._write_state(base, UiState(
+        write_state(base, UiState(
             serial=serial, version=UI_VERSION, markup=MARKUP_VERSION, base_url=self.base_url,
             shards=tuple(sorted(counts.items())),
         ))
@@ -394,7 +366,7 @@ class WebUi:
         self, base: Path, letter: str, rows: Sequence[PackageRow], report: UiReport
     ) -> int:
         """Write one shard's kept rows and its search file; the number of rows."""
-        write_if_changed(base / DATA / f"{letter}.json", shard_data(rows))
+        write_rows(base, letter, rows)
         if write_if_changed(base / "search" / f"{letter}.json", search_shard(rows)):
             report.written.append(f"{base.name}/search/{letter}.json")
         return len(rows)
@@ -466,13 +438,6 @@ class WebUi:
             shutil.rmtree(path)
             report.deleted.append(str(path.relative_to(self.output)))
 
-    def _write_state(self, base: Path, state: UiState) -> None:
-        document = {
-            "base_url": state.base_url, "markup": state.markup, "serial": state.serial,
-            "shards": dict(state.shards), "version": state.version,
-        }
-        write_if_changed(base / STATE, dumps(document))
-
     # -- the site ---------------------------------------------------------------------------
 
     def finish(self) -> list[str]:
@@ -493,19 +458,19 @@ class WebUi:
         return written
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PassResult:
     """What one part of a full pass wrote: its package rows in name order."""
 
-    rows: list[PackageRow]
-    written: list[str]
+    rows: tuple[PackageRow, ...]
+    written: tuple[str, ...]
     packages: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FullPass:
     """The package pages of a repository, written during the index's full pass
-    (``generate.Companion``): picklable, each process opens its own writer."""
+    (``generator.output.index.Companion``): picklable, each process opens its own writer."""
 
     output: Path
     base_url: str
@@ -540,7 +505,7 @@ class _PackageWriter:
 
     def close(self) -> PassResult:
         self._flush()
-        return PassResult(rows=self.rows, written=self.report.written,
+        return PassResult(rows=tuple(self.rows), written=tuple(self.report.written),
                           packages=self.report.packages)
 
     def _flush(self) -> None:
@@ -550,27 +515,6 @@ class _PackageWriter:
                 project.name not in self.on_disk, self.report,
             ))
         self.batch = []
-
-
-def read_state(base: Path) -> UiState | None:
-    """The UI watermark of the repository directory ``base``; None if absent or unreadable."""
-    try:
-        document = json.loads((base / STATE).read_bytes())
-        return UiState(
-            serial=int(document["serial"]), version=str(document["version"]),
-            markup=str(document["markup"]), base_url=str(document["base_url"]),
-            shards=tuple(sorted((str(c), int(n)) for c, n in document["shards"].items())),
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
-def read_rows(base: Path, letter: str) -> list[PackageRow] | None:
-    """The kept rows of one shard; None if absent or of another format."""
-    try:
-        return read_shard_data((base / DATA / f"{letter}.json").read_bytes())
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return None
 
 
 def copy_static(output: Path) -> list[str]:
@@ -598,11 +542,6 @@ def _list_page_dirs(base: Path, letter: str) -> set[str]:
 def _sources_of(sources: Iterable[Source], repo: Repo) -> list[Source]:
     by_name = {s.name: s for s in sources}
     return [by_name[name] for name in repo.sources if name in by_name]
-
-
-def _replace_serial(state: UiState, serial: int) -> UiState:
-    return UiState(serial=serial, version=state.version, markup=state.markup,
-                   base_url=state.base_url, shards=state.shards)
 
 
 def _page_dirs(directory: Path) -> set[str]:

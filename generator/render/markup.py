@@ -24,7 +24,6 @@ bounded by ``generator.output.descriptions``, which runs it in helper processes 
 from __future__ import annotations
 
 import email.message
-import html
 import re
 from dataclasses import dataclass
 from importlib import metadata
@@ -33,6 +32,8 @@ import readme_renderer.markdown
 import readme_renderer.rst
 import readme_renderer.txt
 from packaging.metadata import parse_email
+
+from generator.render.fasthtml import escape
 
 # Bump when the rendering changes; the readme_renderer version is part of it too.
 MARKUP_VERSION = f"2-{metadata.version('readme_renderer')}"
@@ -128,7 +129,7 @@ def plain_description(text: str, reason: str) -> str:
         shown = f" (its first {MAX_PLAIN_LENGTH // 1024} KiB)"
     note = (
         '<p class="description-note">This description is shown as plain text'
-        f"{shown}: {html.escape(reason)}.</p>\n"
+        f"{shown}: {escape(reason)}.</p>\n"
     )
     return note + _plain(text)
 

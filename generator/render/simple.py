@@ -21,10 +21,11 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from generator.naming import version_sort_key
 from generator.records import FileRecord, ProjectState
+from generator.render.fasthtml import simple_anchor
 from generator.resources import templates_dir
 from generator.storage.store import file_key
 
@@ -32,6 +33,9 @@ RENDER_VERSION = "1"
 API_VERSION = "1.1"
 JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+# From a project page of any index (/<repo>/latest/simple/<project>/ or a snapshot day's
+# /<repo>/<day>/simple/<project>/) up to the site root, then into /files/.
+PROJECT_FILES_PREFIX = "../../../../files/"
 
 
 # What ``quote(..., safe="/")`` leaves as it is: nearly every key, so the (slow) quoting
@@ -51,15 +55,6 @@ def _by_filename(files: Iterable[FileRecord]) -> list[FileRecord]:
     # Every list on a page has an explicit sort key: the bytes must not depend on the order
     # records arrive in (the catalog's, a snapshot replay's). Cheap on sorted input.
     return sorted(files, key=lambda f: f.filename)
-
-
-# A character that HTML escaping changes; most values (hashes, filenames) have none.
-_HTML_SPECIAL = re.compile(r"[&<>'\"]")
-
-
-def _html(text: str) -> str:
-    """``text`` escaped exactly as the templates' autoescape does it (markupsafe)."""
-    return text if _HTML_SPECIAL.search(text) is None else str(escape(text))
 
 
 # What ``json.dumps`` (ensure_ascii) writes for a string, without its dispatch.
@@ -94,30 +89,14 @@ class Renderer:
         self._root = self.env.get_template("simple/root.html")
 
     def project_html(self, project: ProjectState, files_prefix: str) -> bytes:
-        # The anchors are built here, not in the template: this is the hot loop of a full
-        # generation (a million files), and Python builds them about three times faster,
-        # every value escaped as the template's autoescape would.
-        lines = []
-        for f in _by_filename(project.files):
-            attributes = ""
-            if f.requires_python:
-                attributes += f' data-requires-python="{_html(f.requires_python)}"'
-            if f.yanked:
-                attributes += f' data-yanked="{_html(f.yanked_reason)}"'
-            if f.metadata_sha256:
-                digest = _html(f.metadata_sha256)
-                attributes += (
-                    f' data-core-metadata="sha256={digest}"'
-                    f' data-dist-info-metadata="sha256={digest}"'
-                )
-            href = _html(f"{file_url(files_prefix, f)}#sha256={f.sha256}")
-            lines.append(
-                f'    <a href="{href}"{attributes} data-gpg-sig='
-                f'"{"true" if f.has_signature else "false"}">{_html(f.filename)}</a><br>\n'
-            )
+        # The anchors are built by generator.render.fasthtml, not in the template: this
+        # is the hot loop of a full generation (a million files).
+        links = "".join(
+            [simple_anchor(f, file_url(files_prefix, f)) for f in _by_filename(project.files)]
+        )
         return self._project.render(
             api_version=API_VERSION, display_name=project.display_name,
-            links=Markup("".join(lines)),  # noqa: S704 (every value escaped above)
+            links=Markup(links),  # noqa: S704 (every value escaped by simple_anchor)
         ).encode()
 
     def root_html(self, projects: Iterable[tuple[str, str]]) -> bytes:

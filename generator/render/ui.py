@@ -13,7 +13,7 @@ under any prefix:
 Absolute URLs appear only in the setup commands, built from the configured
 ``base_url``. Every description is sanitized HTML from ``generator.render.markup``; every
 other value goes through Jinja2's autoescaping (or, on package pages, the same
-``markupsafe.escape`` in ``generator.render.prefill``).
+``markupsafe.escape`` in ``generator.render.prefill`` and ``generator.render.fasthtml``).
 
 ``UI_VERSION`` names the output format: change it whenever a byte of output would.
 """
@@ -21,9 +21,7 @@ other value goes through Jinja2's autoescaping (or, on package pages, the same
 from __future__ import annotations
 
 import functools
-import html
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,19 +41,20 @@ from generator.render.client_setup import (
     trusted_host,
     upload_snippets,
 )
+from generator.render.fasthtml import (
+    VersionView,
+    file_item,
+    file_lists,
+    show_time,
+    version_rows,
+)
 from generator.render.prefill import Prefilled
 from generator.render.simple import dumps, file_url
 from generator.resources import templates_dir
 
-UI_VERSION = "1"
-_SPECIAL = re.compile(r"[&<>'\"]")
-
-
-def _e(value: object) -> str:
-    """``html.escape`` (quotes included), with a fast path for the common value that
-    has nothing to escape (hashes, filenames, dates: most of a package page)."""
-    text = str(value)
-    return text if _SPECIAL.search(text) is None else html.escape(text)
+# 2: quotes in the package pages' hand-built HTML escaped as the templates escape them
+# (``&#39;``, ``&#34;``; was ``html.escape``'s ``&#x27;``, ``&quot;``).
+UI_VERSION = "2"
 
 # From /<repo>/project/<name>/ up to the site root.
 PACKAGE_ROOT = "../../../"
@@ -103,17 +102,6 @@ class RepoCard:
     sources: tuple[Source, ...]
     projects: int
     shards: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VersionView:
-    version: str
-    anchor: str
-    date: str
-    yanked: bool
-    prerelease: bool
-    # The version's files as rendered list items (``_file_item``).
-    files: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,25 +202,6 @@ def package_row(project: ProjectState, summary: str, latest: str | None = None) 
     )
 
 
-def human_size(size: int) -> str:
-    """Decimal units, as PyPI shows them: ``512 bytes``, ``12.3 kB``, ``4.1 MB``."""
-    if size < 1000:
-        return f"{size} bytes"
-    value = float(size)
-    for unit in ("kB", "MB", "GB"):
-        value /= 1000
-        if value < 1000 or unit == "GB":
-            return f"{value:.1f} {unit}"
-    return f"{size} bytes"  # pragma: no cover
-
-
-def show_time(timestamp: str) -> str:
-    """``2026-03-01T12:00:00.000000Z`` → ``2026-03-01 12:00 UTC``."""
-    if len(timestamp) < 16:
-        return timestamp
-    return f"{timestamp[:10]} {timestamp[11:16]} UTC"
-
-
 def version_anchor(version: str) -> str:
     return "v-" + quote(version, safe="")
 
@@ -330,7 +299,7 @@ class UiRenderer:
                 version=version, anchor=version_anchor(version),
                 date=min([f.upload_time for f in files])[:10],
                 yanked=all([f.yanked for f in files]), prerelease=is_prerelease(version),
-                files=tuple([_file_item(files_prefix, f) for f in files]),
+                files=tuple([file_item(f, file_url(files_prefix, f)) for f in files]),
             ))
         if latest is None:
             latest = latest_version(project.files)
@@ -342,8 +311,9 @@ class UiRenderer:
             "source": project.source, "summary": summary, "latest": latest,
             "requires_python": ", ".join(requires),
             "description": Markup(description),  # noqa: S704 (sanitized by generator.render.markup)
-            "version_rows": _version_rows(versions),
-            "file_lists": _file_lists(project.display_name, versions),
+            # The hot loop of a full generation, built by generator.render.fasthtml.
+            "version_rows": Markup(version_rows(versions)),  # noqa: S704 (escaped there)
+            "file_lists": Markup(file_lists(project.display_name, versions)),  # noqa: S704
         }
 
         def shape(v: Mapping[str, str]) -> dict[str, object]:
@@ -382,111 +352,6 @@ def _install_target(base_url: str, repo: str) -> tuple[str, str]:
     url = index_url(base_url, repo)
     host = trusted_host(url)
     return url, f" --trusted-host {host}" if host else ""
-
-
-# The versions table and the file lists are the hot loop of a full generation (a page
-# per project, ten files each on average, 100k projects): they are built here rather
-# than in the template, four times faster, every value still escaped (``html.escape``).
-
-
-def _version_rows(versions: Sequence[VersionView]) -> Markup:
-    out = []
-    for v in versions:
-        tags = (' <span class="tag">pre-release</span>' if v.prerelease else "") + (
-            ' <span class="tag tag-yanked">yanked</span>' if v.yanked else ""
-        )
-        out.append(
-            f'<tr><td><a href="#{_e(v.anchor)}">{_e(v.version)}</a>{tags}</td>'
-            f"<td><time>{_e(v.date)}</time></td><td>{len(v.files)}</td></tr>\n"
-        )
-    return Markup("".join(out))  # noqa: S704 (every value escaped above)
-
-
-def _file_lists(display_name: str, versions: Sequence[VersionView]) -> Markup:
-    name = _e(display_name)
-    out = []
-    for v in versions:
-        out.append(f'<h3 id="{_e(v.anchor)}">{name} {_e(v.version)}</h3>\n<ul class="files">\n')
-        out.extend(v.files)
-        out.append("</ul>\n")
-    return Markup("".join(out))  # noqa: S704 (every value escaped in _file_item)
-
-
-def _file_item(files_prefix: str, f: FileRecord) -> str:
-    """One file of a package page as a list item, every value escaped."""
-    reason = f.yanked_reason or "none given"
-    if _SPECIAL.search(f"{f.filename}{f.sha256}{f.upload_time}{reason}"):
-        return _file_item_escaped(files_prefix, f)
-    # Nothing to escape in any text value (the common case: one search instead of one
-    # per value); the URL is percent-quoted and the size is a number.
-    url = file_url(files_prefix, f)
-    size = f.size
-    shown = f"{human_size(size)} ({size} bytes)" if size >= 1000 else f"{size} bytes"
-    signed = (
-        f' <a class="signed" href="{url}.asc" title="OpenPGP signature '
-        'uploaded with the file (.asc)">SIGNED</a>' if f.has_signature else ""
-    )
-    requires = _requires_item(f.requires_python) if f.requires_python else ""
-    uploaded = f.upload_time
-    if len(uploaded) >= 16:
-        uploaded = f"{uploaded[:10]} {uploaded[11:16]} UTC"
-    if f.yanked:
-        return (
-            f'<li class="file is-yanked">\n'
-            f'<p class="file-name"><a href="{url}#sha256={f.sha256}">{f.filename}</a> '
-            f'<span class="tag">{_KIND[f.packagetype == "bdist_wheel"]}</span>{signed} '
-            f'<span class="tag tag-yanked">yanked</span></p>\n'
-            f'<dl class="file-facts">\n<dt>Size</dt><dd>{shown}</dd>\n'
-            f"<dt>Uploaded</dt><dd><time>{uploaded}</time></dd>\n{requires}"
-            f'<dt>SHA256</dt><dd><code class="hash">{f.sha256}</code></dd>\n'
-            f"<dt>Yank reason</dt><dd>{reason}</dd>\n</dl>\n</li>\n"
-        )
-    return (
-        f'<li class="file">\n'
-        f'<p class="file-name"><a href="{url}#sha256={f.sha256}">{f.filename}</a> '
-        f'<span class="tag">{_KIND[f.packagetype == "bdist_wheel"]}</span>{signed}</p>\n'
-        f'<dl class="file-facts">\n<dt>Size</dt><dd>{shown}</dd>\n'
-        f"<dt>Uploaded</dt><dd><time>{uploaded}</time></dd>\n{requires}"
-        f'<dt>SHA256</dt><dd><code class="hash">{f.sha256}</code></dd>\n</dl>\n</li>\n'
-    )
-
-
-_KIND = ("sdist", "wheel")
-
-
-@functools.lru_cache(maxsize=1024)
-def _requires_item(requires_python: str) -> str:
-    # A few distinct specifiers across a whole repository, nearly all with a '>' to escape.
-    return f"<dt>Requires Python</dt><dd>{html.escape(requires_python)}</dd>\n"
-
-
-def _file_item_escaped(files_prefix: str, f: FileRecord) -> str:
-    """``_file_item`` for a file with a value that needs escaping: each value escaped."""
-    url = file_url(files_prefix, f)
-    size = f"{human_size(f.size)} ({f.size} bytes)" if f.size >= 1000 else human_size(f.size)
-    signed = (
-        f' <a class="signed" href="{_e(url + ".asc")}" title="OpenPGP signature '
-        'uploaded with the file (.asc)">SIGNED</a>' if f.has_signature else ""
-    )
-    yanked = ' <span class="tag tag-yanked">yanked</span>' if f.yanked else ""
-    requires = (
-        f"<dt>Requires Python</dt><dd>{_e(f.requires_python)}</dd>\n"
-        if f.requires_python else ""
-    )
-    reason = (
-        f"<dt>Yank reason</dt><dd>{_e(f.yanked_reason or 'none given')}</dd>\n"
-        if f.yanked else ""
-    )
-    kind = "wheel" if f.packagetype == "bdist_wheel" else "sdist"
-    return (
-        f'<li class="file{" is-yanked" if f.yanked else ""}">\n'
-        f'<p class="file-name"><a href="{_e(f"{url}#sha256={f.sha256}")}">{_e(f.filename)}</a> '
-        f'<span class="tag">{kind}</span>{signed}{yanked}</p>\n'
-        f'<dl class="file-facts">\n<dt>Size</dt><dd>{_e(size)}</dd>\n'
-        f"<dt>Uploaded</dt><dd><time>{_e(show_time(f.upload_time))}</time></dd>\n{requires}"
-        f'<dt>SHA256</dt><dd><code class="hash">{_e(f.sha256)}</code></dd>\n'
-        f"{reason}</dl>\n</li>\n"
-    )
 
 
 def _url_parts(text: str, url: str) -> list[tuple[str, bool]]:

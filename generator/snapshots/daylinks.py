@@ -7,8 +7,9 @@ the inode is shared and its target never read. At 100k projects these are 100k
 in a helper process (``LinkJob``) while the materializer renders the changed projects:
 a thread would not overlap them, since each call takes the GIL back in between.
 
-The helper is ``python -m generator.snapshots.daylinks PRIOR SIMPLE PARENT_PID`` with the names
-on its standard input, one per line. It stops on its own if its parent dies (a killed
+The helper is ``python -c _HELPER PRIOR SIMPLE PARENT_PID`` (``main``) with the names
+on its standard input, one per line (not ``-m``: the package's face imports this module
+first, and runpy would then run it a second time). It stops on its own if its parent dies (a killed
 ``generate``), so it never writes into a build directory the next run is removing.
 """
 
@@ -54,6 +55,9 @@ def share_links(prior: Path, simple: Path, names: Iterable[str], parent: int | N
         os.close(source)
 
 
+_HELPER = "import sys; from generator.snapshots.daylinks import main; sys.exit(main(sys.argv[1:]))"
+
+
 class LinkJob:
     """``share_links`` running in a helper process; ``wait`` for it to finish."""
 
@@ -64,8 +68,7 @@ class LinkJob:
     @classmethod
     def start(cls, prior: Path, simple: Path, names: Iterable[str]) -> LinkJob:
         process = subprocess.Popen(
-            [sys.executable, "-m", "generator.snapshots.daylinks", str(prior), str(simple),
-             str(os.getpid())],
+            [sys.executable, "-c", _HELPER, str(prior), str(simple), str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env=worker_env(),
         )
@@ -110,6 +113,3 @@ def main(argv: Sequence[str]) -> int:
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -20,8 +20,9 @@ day; every other project's entry is a hard link to the previous day's symbolic l
 the previous day's when no project came, went or was renamed. A day is built under a
 hidden name and renamed into place whole; the catalog records it (with the render
 version) last.
-A retention policy bounds the days kept; other days are rendered on demand by the
-sidecar with the same code, hence the same bytes.
+A retention policy (``generator.snapshots.calendar``) bounds the days kept; other days
+are rendered on demand by the sidecar with the same code (``generator.snapshots.ondemand``),
+hence the same bytes.
 """
 
 from __future__ import annotations
@@ -34,37 +35,25 @@ import shutil
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from packaging.utils import NormalizedName, canonicalize_name
 
 from generator.catalog.catalog import Catalog
-from generator.clock import format_timestamp, parse_timestamp
-from generator.errors import NotFound
-from generator.records import ProjectState, Repo
-from generator.render.simple import RENDER_VERSION, Renderer, dumps, project_json, root_json
+from generator.records import Repo
+from generator.render.simple import RENDER_VERSION, Renderer, dumps
+from generator.snapshots.calendar import Retention, day_end, history_days, snapshot_days
 from generator.snapshots.daylinks import LinkJob, share_links
 from generator.snapshots.frozen import SUFFIX, compress_page, read_served_page, stored_page
+from generator.snapshots.ondemand import render_project, render_root
 from generator.storage.atomic import write_bytes, write_if_changed, write_new_directory
 from generator.workers import second_cpu
 
-PROJECT_FILES_PREFIX = "../../../../files/"
 PAGES = ".pages"
 # Below this, a helper process costs more than the links it would take off the day (and
 # with one CPU it takes nothing off).
 PARALLEL_LINKS_MIN = 20_000
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Retention:
-    """Which days stay materialized: the last ``daily_days`` days, and the 1st of every month."""
-
-    daily_days: int = 90
-    monthly: bool = True
-
-    def keeps(self, day: date, today: date) -> bool:
-        return (today - day).days <= self.daily_days or (self.monthly and day.day == 1)
 
 
 @dataclass(slots=True)
@@ -77,74 +66,6 @@ class SnapshotReport:
     rendered_projects: int = 0
 
 
-def parse_day(text: str) -> date:
-    """A snapshot date ``YYYY-MM-DD``; ``ValueError`` saying the accepted form."""
-    try:
-        if len(text) != 10:
-            raise ValueError(text)
-        return date.fromisoformat(text)
-    except ValueError as e:
-        raise ValueError(f"invalid date {text!r}: use YYYY-MM-DD, e.g. 2026-03-01") from e
-
-
-def day_end(day: date) -> str:
-    """The instant a day ends (exclusive bound of its snapshot), in catalog form."""
-    return format_timestamp(datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC))
-
-
-def history_days(catalog: Catalog, repo: Repo) -> tuple[date, date] | None:
-    """(first day, first observed day) of a repository's history, or None before it has one.
-
-    Days from the first observed day (its first subscription) on are snapshots of what
-    the repository showed. Days before it are *reconstructed* (``Catalog.reconstruction``):
-    a repository that subscribes to a mirror shows the upstream's past from the upload
-    times its first sync backfilled. They are rendered on demand, never materialized,
-    and marked ``"reconstructed": true`` in ``snapshots.json``: a project that the mirror
-    first syncs later (a name added to a curated list) can still appear in them, while
-    observed days never change.
-    """
-    started = catalog.repo_started(repo)
-    if started is None:
-        return None
-    observed = parse_timestamp(started).date()
-    past = catalog.reconstruction(repo)
-    first = min(observed, parse_timestamp(past.start).date()) if past else observed
-    return first, observed
-
-
-def snapshot_days(catalog: Catalog, repo: Repo, now: datetime) -> list[date]:
-    """Every ended day since the repository's history began (reconstructed days too),
-    oldest first."""
-    history = history_days(catalog, repo)
-    if history is None:
-        return []
-    first = history[0]
-    today = now.astimezone(UTC).date()
-    return [first + timedelta(days=i) for i in range((today - first).days)]
-
-
-def check_snapshot_day(catalog: Catalog, repo: Repo, text: str, now: datetime) -> date:
-    """The day a URL asks for, if it has a snapshot; ``NotFound`` with a one-line reason."""
-    try:
-        day = parse_day(text)
-    except ValueError as e:
-        raise NotFound(str(e)) from e
-    today = now.astimezone(UTC).date()
-    if day >= today:
-        raise NotFound(
-            f"no snapshot for {day}: {'today is' if day == today else 'that day is'} not over "
-            f"yet (the newest snapshot is {today - timedelta(days=1)}; use latest/ for now)"
-        )
-    history = history_days(catalog, repo)
-    if history is None or day < history[0]:
-        first = history[0] if history else None
-        raise NotFound(
-            f"no snapshot for {day}: repository {repo.name!r} "
-            + (f"begins on {first}" if first else "has no history yet")
-        )
-    return day
-
-
 def page_hash(html: bytes, data: bytes) -> str:
     """The name a project's pages are stored under: 128 bits of their sha256, in hex.
 
@@ -154,18 +75,6 @@ def page_hash(html: bytes, data: bytes) -> str:
     for 100k projects, 400 MB a day instead of nothing.
     """
     return hashlib.sha256(html + b"\0" + data).hexdigest()[:32]
-
-
-def render_project(renderer: Renderer, project: ProjectState) -> tuple[bytes, bytes]:
-    return renderer.project_html(project, PROJECT_FILES_PREFIX), project_json(
-        project, PROJECT_FILES_PREFIX
-    )
-
-
-def render_root(
-    renderer: Renderer, listing: list[tuple[NormalizedName, str]]
-) -> tuple[bytes, bytes]:
-    return renderer.root_html(listing), root_json(listing)
 
 
 class Materializer:
@@ -267,8 +176,8 @@ class Materializer:
         rendered = 0
         try:
             for project in self.catalog.iter_projects_at(self.repo, at, changed):
-                html, data = render_project(self.renderer, project)
-                links[project.name] = self._store_pages(html, data)
+                pages = render_project(self.renderer, project)
+                links[project.name] = self._store_pages(pages.html, pages.json)
                 listing[project.name] = project.display_name
                 rendered += 1
             _make_links(simple, links)
@@ -293,8 +202,8 @@ class Materializer:
         return rendered
 
     def _write_root(self, simple: Path, listing: list[tuple[NormalizedName, str]]) -> None:
-        html_root, json_root = render_root(self.renderer, listing)
-        for suffix, content in (("html", html_root), ("json", json_root)):
+        root = render_root(self.renderer, listing)
+        for suffix, content in (("html", root.html), ("json", root.json)):
             digest = hashlib.sha256(content).hexdigest()
             stored = self.pages / "root" / f"{digest}.{suffix}{SUFFIX}"
             if not stored.exists():
@@ -419,20 +328,3 @@ def _read_listing(path: Path) -> dict[NormalizedName, str]:
     if len(names) != len(shown):
         names = [canonicalize_name(display) for display in shown]
     return dict(zip(names, shown, strict=True))
-
-
-def render_on_demand(
-    catalog: Catalog, renderer: Renderer, repo: Repo, day: date, project: str | None
-) -> tuple[bytes, bytes]:
-    """The pages of a snapshot day, rendered now: (html, json) of the root or one project.
-
-    The same code as materialization, so the same bytes. ``NotFound`` for a project the
-    repository did not have that day.
-    """
-    at = day_end(day)
-    if project is None:
-        return render_root(renderer, catalog.project_names_at(repo, at))
-    name = canonicalize_name(project)
-    for state in catalog.iter_projects_at(repo, at, [name]):
-        return render_project(renderer, state)
-    raise NotFound(f"project {project!r} was not in repository {repo.name!r} on {day}")

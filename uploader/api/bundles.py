@@ -146,7 +146,7 @@ def _receive(
 
 def _check_snapshot(day: str) -> None:
     from generator.config.python import check_snapshot_date
-    from generator.snapshots.materialize import check_snapshot_day
+    from generator.snapshots.calendar import check_snapshot_day
 
     inst = installation()
     check_snapshot_date(day, "snapshot")

@@ -17,7 +17,8 @@ from packaging.utils import canonicalize_name
 from generator.errors import NotFound
 from generator.render.simple import RENDER_VERSION
 from generator.serving.negotiate import Variant, negotiate
-from generator.snapshots.materialize import check_snapshot_day, render_on_demand
+from generator.snapshots.calendar import check_snapshot_day
+from generator.snapshots.ondemand import render_on_demand
 from generator.storage.atomic import write_bytes
 from uploader.context import installation
 from uploader.errors import PageNotFound
@@ -78,9 +79,9 @@ def _answer(repo: str, day: str, project: str | None, named: Variant | None) -> 
     target = page_dir / f"index.{variant}"
     if not is_file(target):
         try:
-            html, data = render_on_demand(inst.catalog, inst.renderer, chosen, checked, project)
+            page = render_on_demand(inst.catalog, inst.renderer, chosen, checked, project)
         except NotFound as e:
             raise PageNotFound(str(e), vary=True) from e
-        write_bytes(page_dir / "index.html", html)
-        write_bytes(page_dir / "index.json", data)
+        write_bytes(page_dir / "index.html", page.html)
+        write_bytes(page_dir / "index.json", page.json)
     return send_site_file(target, f"{directory}index.{variant}", vary=True)

@@ -20,7 +20,8 @@ from flask import Flask
 from generator.config.settings import load_config
 from generator.installation import Installation
 from generator.render.simple import Renderer
-from generator.snapshots.materialize import check_snapshot_day, render_on_demand
+from generator.snapshots.calendar import check_snapshot_day
+from generator.snapshots.ondemand import render_on_demand
 from tests.conftest import CliRunner, Dists
 from tests.generator.mirror.test_sync import OLD, configure, filenames, page
 from tests.s3server import S3Server
@@ -246,11 +247,11 @@ def test_a_backfilled_project_is_installable_before_the_mirror_existed(
     """Days before the repository's first subscription are reconstructed from upload times."""
     repo = synced.catalog.get_repo("python")
     day = check_snapshot_day(synced.catalog, repo, "2025-01-01", synced.now())
-    html, data = render_on_demand(synced.catalog, Renderer(), repo, day, "alpha")
-    assert {f["filename"] for f in json.loads(data)["files"]} == {
+    page = render_on_demand(synced.catalog, Renderer(), repo, day, "alpha")
+    assert {f["filename"] for f in json.loads(page.json)["files"]} == {
         "alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz"
     }
-    assert b"alpha-1.0-py3-none-any.whl" in html
+    assert b"alpha-1.0-py3-none-any.whl" in page.html
     # Before the first upload upstream there is nothing to show.
     with pytest.raises(Exception, match="begins on 2024-06-01"):
         check_snapshot_day(synced.catalog, repo, "2024-05-31", synced.now())

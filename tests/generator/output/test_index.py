@@ -43,7 +43,7 @@ def add(inst: Installation, *paths: Path, source: str = "local") -> None:
                     signature=signature.read_bytes() if signature.exists() else None)
 
 
-def generate(inst: Installation, *, full: bool = False) -> Report:
+def generate(inst: Installation, *, full: bool = False) -> Report[object]:
     [report] = inst.generate([inst.catalog.get_repo("python")], full=full).reports
     return report
 

@@ -14,7 +14,7 @@ from packaging.utils import NormalizedName
 import generator.output.index as generate_module
 from generator.errors import StoreError
 from generator.installation import Installation
-from generator.output.index import Report, generate_repo, simple_dir
+from generator.output.index import Report, generate_index, simple_dir
 from generator.records import FileEntry, FileRecord
 
 PROJECTS = 24
@@ -37,8 +37,8 @@ def fill(inst: Installation) -> None:
     inst.catalog.add_files(inst.catalog.get_source("local"), entries, inst.now())
 
 
-def full(inst: Installation) -> Report:
-    return generate_repo(
+def full(inst: Installation) -> Report[object]:
+    return generate_index(
         inst.catalog, inst.renderer, inst.config.output_path, inst.catalog.get_repo("python"),
         store=inst.store, full=True,
     )

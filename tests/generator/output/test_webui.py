@@ -20,7 +20,8 @@ from packaging.utils import NormalizedName
 
 from generator.config.settings import load_config
 from generator.installation import Installation, ui_worker_main
-from generator.output.webui import UiReport, WebUi, read_state
+from generator.output.uistate import read_state
+from generator.output.webui import UiReport, WebUi
 from generator.records import FileRecord, ProjectState, Repo
 from generator.render.client_setup import index_snippets, trusted_host, upload_snippets
 from generator.render.markup import read_description, render_description
@@ -28,9 +29,6 @@ from generator.render.ui import (
     PackageRow,
     PrefixPage,
     UiRenderer,
-    _file_item,
-    _file_item_escaped,
-    human_size,
     latest_version,
     prefix_pages,
     search_shard,
@@ -185,12 +183,6 @@ def test_latest_version(versions: list[tuple[str, bool]], expected: str) -> None
     assert latest_version(files) == expected
 
 
-@pytest.mark.parametrize(("size", "shown"), [(0, "0 bytes"), (999, "999 bytes"),
-                                             (12_345, "12.3 kB"), (4_100_000, "4.1 MB")])
-def test_human_size(size: int, shown: str) -> None:
-    assert human_size(size) == shown
-
-
 def test_pages_escape_every_metadata_value() -> None:
     renderer = UiRenderer()
     repo = Repo(id=1, name="python", type="python", description="<i>desc</i>",
@@ -212,25 +204,6 @@ def test_pages_escape_every_metadata_value() -> None:
 # Text with the characters HTML escaping changes, and the values real files have.
 _texts = st.one_of(st.text(alphabet="ab1.-_ <>&'\"", max_size=12), st.sampled_from(
     ["demo-1.0.tar.gz", ">=3.9", "", "2026-03-01T12:00:00.000000Z", "2026-03-01"]))
-
-
-@settings(max_examples=300, deadline=None)
-@given(filename=_texts, requires=st.one_of(st.none(), _texts), at=_texts, reason=_texts,
-       yanked=st.booleans(), signed=st.booleans(), size=st.integers(0, 10**10),
-       wheel=st.booleans())
-def test_the_fast_file_item_is_the_escaped_one(
-    filename: str, requires: str | None, at: str, reason: str, yanked: bool, signed: bool,
-    size: int, wheel: bool,
-) -> None:
-    # The hot loop skips escaping values that need none: its bytes must be exactly those
-    # of escaping every value, whatever the file says.
-    record = FileRecord(
-        filename=filename, version="1.0", packagetype="bdist_wheel" if wheel else "sdist",
-        sha256="ab" * 32, blake2_256="cd" * 32, size=size, requires_python=requires,
-        upload_time=at, metadata_sha256=None, has_signature=signed, yanked=yanked,
-        yanked_reason=reason,
-    )
-    assert _file_item("../../../files/", record) == _file_item_escaped("../../../files/", record)
 
 
 @st.composite

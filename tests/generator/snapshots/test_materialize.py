@@ -17,15 +17,10 @@ from packaging.utils import canonicalize_name
 from generator.errors import NotFound
 from generator.installation import Installation
 from generator.render.simple import Renderer
+from generator.snapshots.calendar import Retention, check_snapshot_day, parse_day
 from generator.snapshots.frozen import compress_page, read_served_page, stored_page
-from generator.snapshots.materialize import (
-    Materializer,
-    Retention,
-    _read_listing,
-    check_snapshot_day,
-    parse_day,
-    render_on_demand,
-)
+from generator.snapshots.materialize import Materializer, _read_listing
+from generator.snapshots.ondemand import render_on_demand
 from tests.conftest import CliRunner, Dists, FakeClock
 
 
@@ -175,10 +170,10 @@ def test_frozen_pages_are_stored_compressed(history: Installation) -> None:
     day = day_dir(history, "2026-03-02")
     assert sorted(p.name for p in day.iterdir() if not p.is_symlink()) == [
         "index.html.gz", "index.json.gz"]
-    html, data = render_on_demand(history.catalog, history.renderer, repo,
-                                  parse_day("2026-03-02"), "tempo")
-    assert (day / "tempo" / "index.json.gz").read_bytes() == compress_page(data)
-    assert gzip.decompress((day / "tempo" / "index.html.gz").read_bytes()) == html
+    page = render_on_demand(history.catalog, history.renderer, repo,
+                            parse_day("2026-03-02"), "tempo")
+    assert (day / "tempo" / "index.json.gz").read_bytes() == compress_page(page.json)
+    assert gzip.decompress((day / "tempo" / "index.html.gz").read_bytes()) == page.html
     assert not (day / "tempo" / "index.html").exists()
 
 
@@ -211,11 +206,11 @@ def test_a_day_continues_one_stored_uncompressed(
     assert (two / "tempo" / "index.json.gz").is_file()
     repo = installation.catalog.get_repo("python")
     for project in ("tempo", "other", None):
-        html, data = render_on_demand(installation.catalog, installation.renderer, repo,
-                                      parse_day("2026-03-02"), project)
+        rendered = render_on_demand(installation.catalog, installation.renderer, repo,
+                                    parse_day("2026-03-02"), project)
         base = two / project if project else two
         assert (read_served_page(base / "index.html"), read_served_page(base / "index.json")) \
-            == (html, data)
+            == (rendered.html, rendered.json)
     assert tree_digest(one) == before
 
 
@@ -232,10 +227,10 @@ def test_on_demand_render_equals_materialized_bytes(history: Installation, day: 
     repo = history.catalog.get_repo("python")
     checked = parse_day(day)
     for project in ("tempo", "other", None):
-        html, data = render_on_demand(history.catalog, history.renderer, repo, checked, project)
+        page = render_on_demand(history.catalog, history.renderer, repo, checked, project)
         base = day_dir(history, day) / project if project else day_dir(history, day)
-        assert html == read_served_page(base / "index.html")
-        assert data == read_served_page(base / "index.json")
+        assert page.html == read_served_page(base / "index.html")
+        assert page.json == read_served_page(base / "index.json")
 
 
 @pytest.mark.parametrize(
