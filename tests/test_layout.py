@@ -4,6 +4,7 @@
   statement counts, at module level or inside a function: a lazy import back into a
   factory is still a circle);
 - ``generator`` never imports ``uploader``;
+- the arrows between packages are the ones README.md ("How the code is laid out") draws;
 - no module over 600 lines;
 - the choice of a backend is made where things are wired: no ``isinstance`` on a store
   class outside ``generator/storage/``, no ``installer == "uv"`` outside the installers.
@@ -113,6 +114,68 @@ def test_generator_never_imports_uploader() -> None:
         for target in targets
         if target.startswith("uploader")
     }
+    assert wrong == set()
+
+
+VOCABULARY = {"errors", "naming", "records", "clock", "workers", "resources"}
+GENERATOR = {
+    "generator.catalog", "generator.config", "generator.installation", "generator.intake",
+    "generator.mirror", "generator.output", "generator.render", "generator.serving",
+    "generator.snapshots", "generator.storage",
+}
+# What each room may import (README.md, "How the code is laid out"); ``vocabulary`` is
+# the top of ``generator`` (and its ``__version__``).
+ALLOWED: dict[str, set[str]] = {
+    "generator.vocabulary": set(),
+    "generator.config": {"generator.catalog", "generator.storage"},
+    "generator.catalog": set(),
+    "generator.storage": set(),
+    "generator.intake": {"generator.catalog", "generator.storage"},
+    "generator.mirror": {
+        "generator.catalog", "generator.config", "generator.intake", "generator.storage",
+    },
+    "generator.render": {"generator.storage"},
+    "generator.serving": set(),
+    "generator.snapshots": {"generator.catalog", "generator.render", "generator.storage"},
+    "generator.output": {
+        "generator.catalog", "generator.render", "generator.snapshots", "generator.storage",
+    },
+    "generator.installation": {
+        "generator.catalog", "generator.config", "generator.mirror", "generator.output",
+        "generator.render", "generator.snapshots", "generator.storage",
+    },
+    "generator.cli": {
+        "generator.catalog", "generator.config", "generator.installation", "generator.intake",
+        "generator.mirror", "generator.output", "generator.render", "generator.serving",
+        "generator.snapshots", "generator.storage",
+    },
+    "uploader.errors": set(),
+    "uploader.deploy": {"generator.cli", "generator.config"},
+    # Blueprints take their services from uploader.context, never from uploader.app.
+    "uploader.api": {*GENERATOR, "uploader.auth", "uploader.context", "uploader.deploy",
+                     "uploader.errors"},
+    "uploader.serving": {*GENERATOR, "uploader.context", "uploader.errors"},
+    "uploader.context": {*GENERATOR, "uploader.deploy"},
+}
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) > 2 or MODULES[module].name == "__init__.py":
+        return ".".join(parts[:2])
+    if parts[0] == "generator" and parts[1] in VOCABULARY:
+        return "generator.vocabulary"
+    return module
+
+
+def test_arrows_between_rooms() -> None:
+    wrong = set()
+    for module, targets in _graph().items():
+        room = _room(module)
+        if room not in ALLOWED:
+            continue
+        allowed = ALLOWED[room] | {room, "generator", "generator.vocabulary"}
+        wrong |= {f"{module} -> {t}" for t in targets if _room(t) not in allowed}
     assert wrong == set()
 
 
