@@ -2,9 +2,10 @@
 
 Parsed once into a frozen record, one ``ConfigError`` per bad value naming the key and
 what would be valid. ``timeshelf init`` documents every key (``generator.config.settings``).
-The builder itself lives in ``uploader`` (``generator`` never imports it), so the
-default list of prohibited packages is written out here and in the default file; a test
-keeps it equal to ``uploader.deploy.requirements.DEFAULT_PROHIBITED``.
+The builder itself lives in ``uploader`` (``generator`` never imports it); the default
+list of prohibited packages has its one owner here (the default file spells it out, and
+a test keeps the two equal), and ``uploader.deploy.requirements.DEFAULT_PROHIBITED`` is
+built from it.
 """
 
 from __future__ import annotations

@@ -32,11 +32,13 @@ import contextlib
 import fcntl
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import NormalizedName
 
@@ -125,37 +127,24 @@ class SyncReport:
 
 @dataclass(slots=True)
 class _Tally:
-    """The counts of a pass in progress; ``report`` freezes them into a ``SyncReport``."""
+    """A pass in progress: ``counts`` holds ``SyncReport``'s integer fields by name, and
+    ``report`` freezes everything into one."""
 
     source: str
     upstream: str
-    listed: int = 0
-    checked: int = 0
-    not_modified: int = 0
-    changed: int = 0
-    added: int = 0
-    yanked: int = 0
-    unyanked: int = 0
-    removed: int = 0
-    skipped: int = 0
-    skips: dict[str, int] = field(default_factory=dict)
-    refused: int = 0
-    downloaded: int = 0
-    requests: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    skips: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
     root_unchanged: bool = False
     seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
 
     def report(self) -> SyncReport:
-        return SyncReport(
-            source=self.source, upstream=self.upstream, listed=self.listed,
-            checked=self.checked, not_modified=self.not_modified, changed=self.changed,
-            added=self.added, yanked=self.yanked, unyanked=self.unyanked,
-            removed=self.removed, skipped=self.skipped, skips=tuple(sorted(self.skips.items())),
-            refused=self.refused, downloaded=self.downloaded, requests=self.requests,
-            root_unchanged=self.root_unchanged, seconds=self.seconds,
-            errors=tuple(self.errors),
+        frozen = SyncReport(
+            source=self.source, upstream=self.upstream, skips=tuple(sorted(self.skips.items())),
+            root_unchanged=self.root_unchanged, seconds=self.seconds, errors=tuple(self.errors),
         )
+        counts: dict[str, Any] = dict(self.counts)
+        return replace(frozen, **counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +355,7 @@ class Mirror:
             raise UpstreamUnavailable(str(e)) from e
         if listing is None:
             report.root_unchanged = True
-            report.requests = self.client.counters.requests - before
+            report.counts["requests"] = self.client.counters.requests - before
             catalog.record_mirror_run(
                 source, now, errors=0, root_etag=state.root_etag,
                 root_last_modified=state.root_last_modified, serial=state.serial,
@@ -375,7 +364,7 @@ class Mirror:
             report.seconds = time.monotonic() - started
             return report.report()
         known = catalog.mirror_projects(source)
-        report.listed = len(listing.projects)
+        report.counts["listed"] = len(listing.projects)
         todo = projects_to_fetch(listing, known)
         vanished = vanished_projects(listing, known)
         if self.on_total is not None:
@@ -390,7 +379,7 @@ class Mirror:
         finally:
             self._flush(pending, now, report)
             serial = listing_serial(listing)
-            report.requests = self.client.counters.requests - before
+            report.counts["requests"] = self.client.counters.requests - before
             # Without serials an unchanged root says nothing about the projects: keep
             # no validators for it, so every pass reads it and asks each project.
             has_serials = serial is not None
@@ -441,17 +430,17 @@ class Mirror:
             try:
                 outcome = future.result()
             except (TimeshelfError, OSError) as e:
-                report.checked += 1
+                report.counts["checked"] += 1
                 report.errors.append(f"{listed.name}: {e}")
                 continue
-            report.checked += 1
-            report.skipped += len(outcome.skips)
+            report.counts["checked"] += 1
+            report.counts["skipped"] += len(outcome.skips)
             for reason in outcome.skips:
-                report.skips[reason] = report.skips.get(reason, 0) + 1
-            report.downloaded += outcome.downloaded
+                report.skips[reason] += 1
+            report.counts["downloaded"] += outcome.downloaded
             change = outcome.change
             if change is None:
-                report.not_modified += 1
+                report.counts["not_modified"] += 1
                 continue
             pending.append(change)
             if len(pending) >= BATCH:
@@ -503,13 +492,13 @@ class Mirror:
         refused = self.catalog.apply_mirror_changes(self.source, pending, now)
         for change in pending:
             if not change.is_empty:
-                report.changed += 1
-            report.added += len(change.add)
-            report.yanked += len(change.yank)
-            report.unyanked += len(change.unyank)
-            report.removed += len(change.remove)
-        report.added -= len(refused)
-        report.refused += len(refused)
+                report.counts["changed"] += 1
+            report.counts["added"] += len(change.add)
+            report.counts["yanked"] += len(change.yank)
+            report.counts["unyanked"] += len(change.unyank)
+            report.counts["removed"] += len(change.remove)
+        report.counts["added"] -= len(refused)
+        report.counts["refused"] += len(refused)
         pending.clear()
 
 

@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -318,15 +319,15 @@ def _configure(inst: Installation, **sections: dict[str, str]) -> Installation:
     return Installation(load_config(inst.config.file), clock=inst.clock)
 
 
-def test_store_and_target_in_the_bucket(
+def _add_to_bucket_store(
     installation: Installation, bucket: Bucket, s3_server: S3Server, run: CliRunner,
-    dists: Dists,
-) -> None:
-    """``[store] url`` in the site's files/ and ``[output] target``: `add` writes the
-    file to the bucket, `generate` publishes the pages, no file is copied."""
+    dists: Dists, store_prefix: str,
+) -> Path:
+    """Configure ``[store] url`` at ``store_prefix`` of the bucket and ``[output] target``
+    at ``site``, then `add` a wheel, which publishes; the wheel's path."""
     configured = _configure(
         installation,
-        store={"url": f"s3://{bucket.name}/site/files"},
+        store={"url": f"s3://{bucket.name}/{store_prefix}"},
         output={"target": f"s3://{bucket.name}/site"},
         s3={"endpoint_url": s3_server.endpoint, "addressing_style": "path",
             "region": "us-east-1"},
@@ -336,6 +337,17 @@ def test_store_and_target_in_the_bucket(
     result = run("--config", installation.config.file, "add", "--source", "local", wheel)
     assert result.code == 0, result.err
     assert "published to s3://" in result.err
+    return wheel
+
+
+def test_store_and_target_in_the_bucket(
+    installation: Installation, bucket: Bucket, s3_server: S3Server, run: CliRunner,
+    dists: Dists,
+) -> None:
+    """``[store] url`` in the site's files/ and ``[output] target``: `add` writes the
+    file to the bucket, `generate` publishes the pages, no file is copied."""
+    wheel = _add_to_bucket_store(installation, bucket, s3_server, run, dists, "site/files")
+    assert wheel.name == "gamma-1.0-py3-none-any.whl"
     keys = bucket.keys("site/")
     assert any(k.endswith("/gamma-1.0-py3-none-any.whl") for k in keys)
     assert "site/python/latest/simple/gamma/" in keys
@@ -352,17 +364,7 @@ def test_a_store_in_another_prefix_is_copied_into_the_site(
     """``[store] url`` outside the site: `add` writes the file to the store's prefix and
     publishing copies it into the site's files/ (the installation's S3 store is given to
     the publisher)."""
-    configured = _configure(
-        installation,
-        store={"url": f"s3://{bucket.name}/blobs"},
-        output={"target": f"s3://{bucket.name}/site"},
-        s3={"endpoint_url": s3_server.endpoint, "addressing_style": "path",
-            "region": "us-east-1"},
-    )
-    configured.close()
-    wheel = dists.wheel("gamma", "1.0")
-    result = run("--config", installation.config.file, "add", "--source", "local", wheel)
-    assert result.code == 0, result.err
+    wheel = _add_to_bucket_store(installation, bucket, s3_server, run, dists, "blobs")
     (stored,) = [k for k in bucket.keys("blobs/") if k.endswith("/" + wheel.name)]
     published = "site/files/" + stored[len("blobs/"):]
     assert published in bucket.keys("site/")

@@ -8,6 +8,8 @@ the package page's versions table and file lists as the loop of ``ui/package.htm
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jinja2
 import pytest
 from hypothesis import given, settings
@@ -32,23 +34,24 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 
-# templates/simple/project.html as it was before its loop moved into Python.
-SIMPLE_PROJECT = _ENV.from_string("""\
-<!DOCTYPE html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8">
-    <meta name="pypi:repository-version" content="{{ api_version }}">
-    <title>Links for {{ display_name }}</title>
-  </head>
-  <body>
-    <h1>Links for {{ display_name }}</h1>
-{% for f in files %}
-    <a href="{{ f.href }}"{% if f.requires_python %} data-requires-python="{{ f.requires_python }}"{% endif %}{% if f.yanked %} data-yanked="{{ f.yanked_reason }}"{% endif %}{% if f.metadata_sha256 %} data-core-metadata="sha256={{ f.metadata_sha256 }}" data-dist-info-metadata="sha256={{ f.metadata_sha256 }}"{% endif %} data-gpg-sig="{{ 'true' if f.has_signature else 'false' }}">{{ f.filename }}</a><br>
-{% endfor %}
-  </body>
-</html>
-""")
+# templates/simple/project.html with the loop it held before the loop moved into Python.
+SIMPLE_LOOP = (
+    "{% for f in files %}\n"
+    '    <a href="{{ f.href }}"{% if f.requires_python %} data-requires-python="{{ f.requires_python }}"{% endif %}{% if f.yanked %} data-yanked="{{ f.yanked_reason }}"{% endif %}{% if f.metadata_sha256 %} data-core-metadata="sha256={{ f.metadata_sha256 }}" data-dist-info-metadata="sha256={{ f.metadata_sha256 }}"{% endif %} data-gpg-sig="{{ \'true\' if f.has_signature else \'false\' }}">{{ f.filename }}</a><br>\n'
+    "{% endfor %}\n"
+    "  </body>"
+)
+_TEMPLATE = Path(__file__).resolve().parents[3] / "templates" / "simple" / "project.html"
+
+
+def _simple_project_reference() -> jinja2.Template:
+    text = _TEMPLATE.read_text()
+    if "{{ links }}  </body>" not in text:
+        raise AssertionError(f"{_TEMPLATE} no longer places {{{{ links }}}} before </body>")
+    return _ENV.from_string(text.replace("{{ links }}  </body>", SIMPLE_LOOP))
+
+
+SIMPLE_PROJECT = _simple_project_reference()
 
 # The versions table and file lists of templates/ui/package.html as they were, each
 # optional fact on a line of its own as the pages have shown them since the loops moved.
