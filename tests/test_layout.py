@@ -6,6 +6,7 @@
 - ``generator`` never imports ``uploader``;
 - the arrows between packages are the ones README.md ("How the code is laid out") draws;
 - no module over 600 lines;
+- each face names only what it can give, and importing it imports none of its modules;
 - the choice of a backend is made where things are wired: no ``isinstance`` on a store
   class outside ``generator/storage/``, no ``installer == "uv"`` outside the installers.
 """
@@ -13,7 +14,11 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,7 +122,7 @@ def test_generator_never_imports_uploader() -> None:
     assert wrong == set()
 
 
-VOCABULARY = {"errors", "naming", "records", "clock", "workers", "resources"}
+VOCABULARY = {"errors", "naming", "records", "clock", "workers", "resources", "faces"}
 GENERATOR = {
     "generator.catalog", "generator.config", "generator.installation", "generator.intake",
     "generator.mirror", "generator.output", "generator.render", "generator.serving",
@@ -205,6 +210,34 @@ def test_backend_chosen_in_one_place(pattern: str, allowed: str) -> None:
         if re.search(pattern, line)
     ]
     assert wrong == []
+
+
+FACES = sorted(
+    module for module, path in MODULES.items()
+    if path.name == "__init__.py" and module not in PACKAGES
+)
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_a_face_gives_every_name_it_lists(face: str) -> None:
+    package = importlib.import_module(face)
+    missing = [name for name in package.__all__ if getattr(package, name, None) is None]
+    assert package.__all__, f"{face} names no public API"
+    assert missing == []
+
+
+def test_importing_the_faces_imports_none_of_their_modules() -> None:
+    script = (
+        "import importlib, json, sys\n"
+        f"for face in {FACES!r}:\n"
+        "    importlib.import_module(face)\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({PACKAGES!r}))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT,
+    )
+    loaded = set(json.loads(result.stdout))
+    assert loaded - {*FACES, *PACKAGES, "generator.faces"} == set()
 
 
 def test_the_checks_see_a_circle() -> None:

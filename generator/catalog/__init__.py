@@ -8,18 +8,23 @@ tokens. ``Catalog`` is the one object the rest of timeshelf holds; it may import
 
 from __future__ import annotations
 
-from generator.catalog.catalog import Catalog
-from generator.catalog.database import Database
-from generator.catalog.dialect import is_database_url
-from generator.catalog.files import same_distribution_error
-from generator.catalog.schema import SCHEMA_VERSION
-from generator.catalog.tokens import (
-    TokenCatalog,
-    TokenError,
-    create_token,
-    parse_duration,
-    verify_token,
-)
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from generator.catalog.catalog import Catalog
+    from generator.catalog.database import Database
+    from generator.catalog.dialect import is_database_url
+    from generator.catalog.files import same_distribution_error
+    from generator.catalog.schema import SCHEMA_VERSION
+    from generator.catalog.tokens import (
+        TokenCatalog,
+        TokenError,
+        create_token,
+        parse_duration,
+        verify_token,
+    )
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -33,3 +38,5 @@ __all__ = [
     "same_distribution_error",
     "verify_token",
 ]
+
+__getattr__ = lazy_face(__name__, __file__)

@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import jwt
-
 from generator.catalog.database import Database
 from generator.clock import format_timestamp, parse_timestamp
 from generator.errors import NotFound, TimeshelfError
@@ -168,6 +166,8 @@ def create_token(
         revoked_at=None,
     )
     catalog.add_token(record)
+    import jwt  # here, not above: see verify_token
+
     return PREFIX + jwt.encode(claims, key, algorithm=ALGORITHM), record
 
 
@@ -179,6 +179,10 @@ def verify_token(
     Raises ``TokenError`` saying which check failed: malformed, bad signature, wrong
     audience or issuer, unknown, revoked, expired, or outside the token's scope.
     """
+    # PyJWT brings in ``cryptography`` (about 40 ms): imported by the two functions that
+    # use it, not by every command that opens the catalog (which holds the token table).
+    import jwt
+
     token = token.strip()
     if not token.startswith(PREFIX):
         raise TokenError(f"invalid token: timeshelf tokens start with {PREFIX!r}")

@@ -15,7 +15,14 @@ imports the module it is about to run).
 
 from __future__ import annotations
 
-from generator.cli.context import Context, info, pass_ctx
-from generator.cli.reporting import report_generation
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from generator.cli.context import Context, info, pass_ctx
+    from generator.cli.reporting import report_generation
 
 __all__ = ["Context", "info", "pass_ctx", "report_generation"]
+
+__getattr__ = lazy_face(__name__, __file__)

@@ -10,17 +10,22 @@ configuration (``pip``: the index it uses). It may import ``generator.errors``,
 
 from __future__ import annotations
 
-from generator.config.mirror import MirrorSettings, SourceSettings
-from generator.config.pip import configured_index_url
-from generator.config.python import PythonSettings
-from generator.config.settings import (
-    CONFIG_NAME,
-    Config,
-    find_config,
-    load_config,
-    read_secret,
-    write_initial_files,
-)
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from generator.config.mirror import MirrorSettings, SourceSettings
+    from generator.config.pip import configured_index_url
+    from generator.config.python import PythonSettings
+    from generator.config.settings import (
+        CONFIG_NAME,
+        Config,
+        find_config,
+        load_config,
+        read_secret,
+        write_initial_files,
+    )
 
 __all__ = [
     "CONFIG_NAME",
@@ -34,3 +39,5 @@ __all__ = [
     "read_secret",
     "write_initial_files",
 ]
+
+__getattr__ = lazy_face(__name__, __file__)

@@ -10,14 +10,25 @@ CLI, the mirror, the output pipeline or ``uploader``.
 
 from __future__ import annotations
 
-from generator.intake.distributions import (
-    Distribution,
-    Limits,
-    check_filename,
-    inspect_distribution,
-)
-from generator.intake.ingest import Accepted, Refused, check_signature, ingest_file, ingest_paths
-from generator.intake.watch import Outcome, Watcher
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from generator.intake.distributions import (
+        Distribution,
+        Limits,
+        check_filename,
+        inspect_distribution,
+    )
+    from generator.intake.ingest import (
+        Accepted,
+        Refused,
+        check_signature,
+        ingest_file,
+        ingest_paths,
+    )
+    from generator.intake.watch import Outcome, Watcher
 
 __all__ = [
     "Accepted",
@@ -32,3 +43,5 @@ __all__ = [
     "ingest_paths",
     "inspect_distribution",
 ]
+
+__getattr__ = lazy_face(__name__, __file__)

@@ -13,34 +13,39 @@ output pipeline or ``uploader``: callers pass in the catalog, store, settings an
 
 from __future__ import annotations
 
-from generator.mirror.confusion import Finding, confusable_projects
-from generator.mirror.curated import compile_closure, read_requirements
-from generator.mirror.fetch import Fetcher, HashMismatch
-from generator.mirror.filters import (
-    AllowList,
-    BlockList,
-    CuratedFilter,
-    Filter,
-    MaxFileSize,
-    NewestReleases,
-    ProjectSource,
-    WheelTags,
-)
-from generator.mirror.http import HttpClient, UpstreamUnavailable
-from generator.mirror.plan import gone_change, plan_project
-from generator.mirror.sync import (
-    MIRROR_TYPES,
-    Mirror,
-    SimpleUpstream,
-    SyncBusy,
-    SyncReport,
-    check_not_self,
-    make_client,
-    make_fetcher,
-    mirror_sources,
-    upstream_of,
-)
-from generator.mirror.upstream import UpstreamError
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from generator.mirror.confusion import Finding, confusable_projects
+    from generator.mirror.curated import compile_closure, read_requirements
+    from generator.mirror.fetch import Fetcher, HashMismatch
+    from generator.mirror.filters import (
+        AllowList,
+        BlockList,
+        CuratedFilter,
+        Filter,
+        MaxFileSize,
+        NewestReleases,
+        ProjectSource,
+        WheelTags,
+    )
+    from generator.mirror.http import HttpClient, UpstreamUnavailable
+    from generator.mirror.plan import gone_change, plan_project
+    from generator.mirror.sync import (
+        MIRROR_TYPES,
+        Mirror,
+        SimpleUpstream,
+        SyncBusy,
+        SyncReport,
+        check_not_self,
+        make_client,
+        make_fetcher,
+        mirror_sources,
+        upstream_of,
+    )
+    from generator.mirror.upstream import UpstreamError
 
 __all__ = [
     "MIRROR_TYPES",
@@ -73,3 +78,5 @@ __all__ = [
     "read_requirements",
     "upstream_of",
 ]
+
+__getattr__ = lazy_face(__name__, __file__)

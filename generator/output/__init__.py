@@ -12,25 +12,30 @@ these together.
 
 from __future__ import annotations
 
-from generator.output.descriptions import DescriptionPool, default_pool
-from generator.output.index import (
-    Companion,
-    CompanionWriter,
-    Progress,
-    Report,
-    generate_index,
-    renders_everything,
-    simple_dir,
-)
-from generator.output.publish import (
-    Publisher,
-    PublishReport,
-    SiteObject,
-    publish_site,
-    scan_site,
-)
-from generator.output.uistate import UiState, read_state
-from generator.output.webui import FullPass, PassResult, UiReport, WebUi, copy_static
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from generator.output.descriptions import DescriptionPool, default_pool
+    from generator.output.index import (
+        Companion,
+        CompanionWriter,
+        Progress,
+        Report,
+        generate_index,
+        renders_everything,
+        simple_dir,
+    )
+    from generator.output.publish import (
+        Publisher,
+        PublishReport,
+        SiteObject,
+        publish_site,
+        scan_site,
+    )
+    from generator.output.uistate import UiState, read_state
+    from generator.output.webui import FullPass, PassResult, UiReport, WebUi, copy_static
 
 __all__ = [
     "Companion",
@@ -55,3 +60,5 @@ __all__ = [
     "scan_site",
     "simple_dir",
 ]
+
+__getattr__ = lazy_face(__name__, __file__)

@@ -11,50 +11,55 @@ nothing that reads or writes.
 
 from __future__ import annotations
 
-from generator.render.client_setup import (
-    Snippet,
-    index_snippets,
-    index_url,
-    trusted_host,
-    upload_snippets,
-    upload_url,
-)
-from generator.render.fasthtml import escape
-from generator.render.markup import (
-    MARKUP_VERSION,
-    Description,
-    plain_description,
-    read_description,
-    render_description,
-)
-from generator.render.prefill import Prefilled
-from generator.render.simple import (
-    API_VERSION,
-    HTML_CONTENT_TYPE,
-    JSON_CONTENT_TYPE,
-    PROJECT_FILES_PREFIX,
-    RENDER_VERSION,
-    Renderer,
-    dumps,
-    file_url,
-    project_json,
-    root_json,
-)
-from generator.render.ui import (
-    UI_VERSION,
-    PackageRow,
-    PrefixPage,
-    RepoCard,
-    UiRenderer,
-    description_file,
-    latest_version,
-    package_row,
-    prefix_pages,
-    read_shard_data,
-    search_shard,
-    shard_data,
-    shard_key,
-)
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from generator.render.client_setup import (
+        Snippet,
+        index_snippets,
+        index_url,
+        trusted_host,
+        upload_snippets,
+        upload_url,
+    )
+    from generator.render.fasthtml import escape
+    from generator.render.markup import (
+        MARKUP_VERSION,
+        Description,
+        plain_description,
+        read_description,
+        render_description,
+    )
+    from generator.render.prefill import Prefilled
+    from generator.render.simple import (
+        API_VERSION,
+        HTML_CONTENT_TYPE,
+        JSON_CONTENT_TYPE,
+        PROJECT_FILES_PREFIX,
+        RENDER_VERSION,
+        Renderer,
+        dumps,
+        file_url,
+        project_json,
+        root_json,
+    )
+    from generator.render.ui import (
+        UI_VERSION,
+        PackageRow,
+        PrefixPage,
+        RepoCard,
+        UiRenderer,
+        description_file,
+        latest_version,
+        package_row,
+        prefix_pages,
+        read_shard_data,
+        search_shard,
+        shard_data,
+        shard_key,
+    )
 
 __all__ = [
     "API_VERSION",
@@ -94,3 +99,5 @@ __all__ = [
     "upload_snippets",
     "upload_url",
 ]
+
+__getattr__ = lazy_face(__name__, __file__)

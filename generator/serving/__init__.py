@@ -8,8 +8,13 @@ applies the same rules (``nginx``: rendered from ``site/nginx.conf.j2``). May im
 
 from __future__ import annotations
 
-from generator.serving.negotiate import Variant, format_variant, negotiate, parse_accept
-from generator.serving.nginx import check_address, reachable_host, render_nginx_conf
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from generator.serving.negotiate import Variant, format_variant, negotiate, parse_accept
+    from generator.serving.nginx import check_address, reachable_host, render_nginx_conf
 
 __all__ = [
     "Variant",
@@ -20,3 +25,5 @@ __all__ = [
     "reachable_host",
     "render_nginx_conf",
 ]
+
+__getattr__ = lazy_face(__name__, __file__)

@@ -10,25 +10,30 @@ at the top of ``generator``.
 
 from __future__ import annotations
 
-from generator.snapshots.calendar import (
-    Retention,
-    check_snapshot_day,
-    day_end,
-    history_days,
-    parse_day,
-    snapshot_days,
-)
-from generator.snapshots.frozen import (
-    compress_page,
-    decompress_page,
-    is_compressed_name,
-    read_page,
-    read_served_page,
-    served_name,
-    stored_page,
-)
-from generator.snapshots.materialize import Materializer, SnapshotReport
-from generator.snapshots.ondemand import SnapshotPage, render_on_demand
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from generator.snapshots.calendar import (
+        Retention,
+        check_snapshot_day,
+        day_end,
+        history_days,
+        parse_day,
+        snapshot_days,
+    )
+    from generator.snapshots.frozen import (
+        compress_page,
+        decompress_page,
+        is_compressed_name,
+        read_page,
+        read_served_page,
+        served_name,
+        stored_page,
+    )
+    from generator.snapshots.materialize import Materializer, SnapshotReport
+    from generator.snapshots.ondemand import SnapshotPage, render_on_demand
 
 __all__ = [
     "Materializer",
@@ -49,3 +54,5 @@ __all__ = [
     "snapshot_days",
     "stored_page",
 ]
+
+__getattr__ = lazy_face(__name__, __file__)

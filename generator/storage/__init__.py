@@ -11,24 +11,29 @@ installation is wired; nothing else asks which one it holds. May import
 
 from __future__ import annotations
 
-from generator.storage.atomic import (
-    copy_file,
-    new_directory_temp,
-    sync_directory,
-    write_bytes,
-    write_if_changed,
-    write_new_directory,
-)
-from generator.storage.local import LocalStore
-from generator.storage.s3 import (
-    Headers,
-    S3Location,
-    S3Settings,
-    make_client,
-    object_headers,
-)
-from generator.storage.s3store import S3Store
-from generator.storage.store import Blob, BlobStore, Readable, file_key
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from generator.storage.atomic import (
+        copy_file,
+        new_directory_temp,
+        sync_directory,
+        write_bytes,
+        write_if_changed,
+        write_new_directory,
+    )
+    from generator.storage.local import LocalStore
+    from generator.storage.s3 import (
+        Headers,
+        S3Location,
+        S3Settings,
+        make_client,
+        object_headers,
+    )
+    from generator.storage.s3store import S3Store
+    from generator.storage.store import Blob, BlobStore, Readable, file_key
 
 __all__ = [
     "Blob",
@@ -49,3 +54,5 @@ __all__ = [
     "write_if_changed",
     "write_new_directory",
 ]
+
+__getattr__ = lazy_face(__name__, __file__)

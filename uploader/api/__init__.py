@@ -6,8 +6,15 @@ May import ``generator``, ``uploader.auth``, ``uploader.context``, ``uploader.er
 and ``uploader.deploy``; never ``uploader.app`` or ``uploader.serving``.
 """
 
-from uploader.api.bundles import bp as bundle_bp
-from uploader.api.status import bp as status_bp
-from uploader.api.uploads import bp as upload_bp
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from uploader.api.bundles import bp as bundle_bp
+    from uploader.api.status import bp as status_bp
+    from uploader.api.uploads import bp as upload_bp
 
 __all__ = ["bundle_bp", "status_bp", "upload_bp"]
+
+__getattr__ = lazy_face(__name__, __file__)

@@ -14,30 +14,40 @@ calls it, never the reverse.
 
 from __future__ import annotations
 
-from uploader.deploy.builder import Builder, PythonCheck, is_pinned, startup_builder, unpacked
-from uploader.deploy.bundles import (
-    DEFAULT_PACKAGE_FILE,
-    MANIFEST,
-    BundleLimits,
-    Manifest,
-    extract_bundle,
-    read_manifest,
-    requirements_file,
-    verify_checksums,
-)
-from uploader.deploy.client import make_bundle, publish_bundle
-from uploader.deploy.environments import BuildPlan, Environment, EnvironmentCache, plan_build
-from uploader.deploy.errors import (
-    BuildError,
-    BundleError,
-    PublishError,
-    PythonError,
-    RequirementsError,
-)
-from uploader.deploy.installers import Installer, Pip, Uv, choose_installer, find_uv
-from uploader.deploy.pythons import PythonInstall, analyse, select_python
-from uploader.deploy.requirements import DEFAULT_PROHIBITED, Policy, Processed, process_requirements
-from uploader.deploy.tasks import Task, TaskRegistry, TaskView
+from typing import TYPE_CHECKING
+
+from generator.faces import lazy_face
+
+if TYPE_CHECKING:
+    from uploader.deploy.builder import Builder, PythonCheck, is_pinned, startup_builder, unpacked
+    from uploader.deploy.bundles import (
+        DEFAULT_PACKAGE_FILE,
+        MANIFEST,
+        BundleLimits,
+        Manifest,
+        extract_bundle,
+        read_manifest,
+        requirements_file,
+        verify_checksums,
+    )
+    from uploader.deploy.client import make_bundle, publish_bundle
+    from uploader.deploy.environments import BuildPlan, Environment, EnvironmentCache, plan_build
+    from uploader.deploy.errors import (
+        BuildError,
+        BundleError,
+        PublishError,
+        PythonError,
+        RequirementsError,
+    )
+    from uploader.deploy.installers import Installer, Pip, Uv, choose_installer, find_uv
+    from uploader.deploy.pythons import PythonInstall, analyse, select_python
+    from uploader.deploy.requirements import (
+        DEFAULT_PROHIBITED,
+        Policy,
+        Processed,
+        process_requirements,
+    )
+    from uploader.deploy.tasks import Task, TaskRegistry, TaskView
 
 __all__ = [
     "DEFAULT_PACKAGE_FILE",
@@ -80,3 +90,5 @@ __all__ = [
     "unpacked",
     "verify_checksums",
 ]
+
+__getattr__ = lazy_face(__name__, __file__)
