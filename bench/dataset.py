@@ -35,11 +35,11 @@ from typing import IO
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from generator.catalog import Catalog
-from generator.cli import main as timeshelf_main
+from generator.catalog.catalog import Catalog
+from generator.cli.main import main as timeshelf_main
 from generator.clock import format_timestamp
-from generator.config import CONFIG_NAME, load_config
-from generator.records import FileRecord
+from generator.config.settings import CONFIG_NAME, load_config
+from generator.records import FileEntry, FileRecord
 
 # Bump when the generated data changes, so cached datasets are rebuilt.
 DATASET_VERSION = 1
@@ -105,6 +105,13 @@ class DatasetFile:
     display_name: str
     record: FileRecord
     upload_timestamp: int
+
+    @property
+    def entry(self) -> FileEntry:
+        """What ``Catalog.add_files`` records of it (no summary)."""
+        return FileEntry(
+            project=self.project, display_name=self.display_name, summary="", record=self.record
+        )
 
 
 def _digest(seed: int, kind: str, filename: str) -> str:
@@ -323,9 +330,7 @@ def add_to_catalog(config: Path, items: list[DatasetFile], at: datetime) -> int:
     """Add files to the installation's source ``local`` in one transaction; return how many."""
     with Catalog(load_config(config).catalog_path) as catalog:
         source = catalog.get_source(SOURCE)
-        return catalog.add_files(
-            source, ((i.project, i.display_name, "", i.record) for i in items), at
-        )
+        return catalog.add_files(source, (i.entry for i in items), at)
 
 
 def build_dataset(

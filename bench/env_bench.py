@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def uv_version() -> str:
-    from uploader.environments import find_uv
+    from uploader.deploy.installers import find_uv
 
     uv = find_uv()
     if uv is None:

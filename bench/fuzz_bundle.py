@@ -37,7 +37,7 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from uploader.bundles import BundleError, BundleLimits, extract_bundle
+    from uploader.deploy.bundles import BundleError, BundleLimits, extract_bundle
 
 WORK = Path(__file__).resolve().parent / "work" / "fuzz_bundle"
 PARTS = ("a", "b", "d", "x", ".", "..")

@@ -2,16 +2,16 @@
 
 Each input's first byte picks the target, the rest is the data:
 
-- 0-5: ``generator.markup.render_description`` of the rest (as UTF-8, invalid bytes
+- 0-5: ``generator.render.markup.render_description`` of the rest (as UTF-8, invalid bytes
   replaced) under one of six ``Description-Content-Type`` values (GFM, CommonMark,
   reStructuredText, none, plain, unknown). Any exception is a crash, and so is output that
   could run script (a ``<script``, an ``on…=`` handler or a ``javascript:`` URL outside
   escaped text): it must be sanitized HTML or escaped plain text.
-- 6-7: ``generator.markup.read_description`` of the bytes as core metadata, then the
+- 6-7: ``generator.render.markup.read_description`` of the bytes as core metadata, then the
   rendering above of what it found: any exception is a crash.
 
 This fuzzes the pure renderer in-process (the helper processes of
-``generator.markup_pool`` run the same function under a deadline). Give libFuzzer a
+``generator.output.descriptions`` run the same function under a deadline). Give libFuzzer a
 ``-timeout`` to find inputs that are slow despite the bounds. The seed corpus
 (``bench/work/fuzz-describe/seeds``) is real READMEs of each kind and the two hostile
 descriptions found by hand. Run from the repository root::
@@ -34,7 +34,7 @@ import atheris
 # Pygments too made each execution ten times slower (50 a second), for a property that
 # timeshelf's own code has to hold whatever they do.
 with atheris.instrument_imports(include=["generator", "readme_renderer"]):
-    from generator.markup import read_description, render_description
+    from generator.render.markup import read_description, render_description
 
 WORK = Path(__file__).resolve().parent / "work" / "fuzz-describe"
 CONTENT_TYPES = (

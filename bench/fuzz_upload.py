@@ -2,7 +2,7 @@
 
 Each input's first byte picks the target, the rest is the data:
 
-- 0-2: ``generator.distributions.inspect_distribution`` of the bytes as a wheel, a
+- 0-2: ``generator.intake.distributions.inspect_distribution`` of the bytes as a wheel, a
   ``.tar.gz`` sdist or a ``.zip`` sdist (written to a tmpfs file); anything but
   ``InvalidDistribution`` escaping is a crash;
 - 3: the legacy upload view through the Flask test client: the bytes are the multipart
@@ -30,12 +30,12 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from generator.distributions import inspect_distribution
     from generator.errors import InvalidDistribution
+    from generator.intake.distributions import inspect_distribution
 
 import contextlib
 
-from generator.config import load_config
+from generator.config.settings import load_config
 from generator.installation import Installation
 from tests.factory import WheelSpec, build_sdist, build_wheel
 from tests.reliability.harness import make_installation, upload_form

@@ -71,9 +71,9 @@ from bench.dataset import (
     extra_files,
 )
 from bench.results import RESULTS, write_block
+from generator.catalog.schema import SCHEMA_VERSION
 from generator.clock import ENV_NOW
-from generator.config import load_config
-from generator.schema import SCHEMA_VERSION
+from generator.config.settings import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / "work"
@@ -357,7 +357,7 @@ def check_report(stderr: str, mode: str) -> None:
 INDEX_ONLY = (
     "import sys; from pathlib import Path; from generator.installation import Installation; "
     "inst = Installation.from_config_file(Path(sys.argv[1])); "
-    "[r] = inst.generate(full=True, ui=False); inst.close(); "
+    "[r] = inst.generate(full=True, ui=False).reports; inst.close(); "
     "print(f'{r.repo}: {r.mode} generation, {r.projects} project(s)', file=sys.stderr)"
 )
 

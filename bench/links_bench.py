@@ -1,6 +1,6 @@
 """What one directory entry of a snapshot day costs: a symbolic link against a hard link.
 
-A materialized day holds one symbolic link per project (``generator.snapshots``), and
+A materialized day holds one symbolic link per project (``generator.snapshots.materialize``), and
 creating them is most of a new day's time. A symbolic link allocates an inode; a hard
 link to an existing file only adds a directory entry. This measures both, ``--entries``
 of each into a new directory of ``--work`` (the file system under test), relative to an

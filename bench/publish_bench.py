@@ -31,15 +31,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.dataset import SOURCE, iter_dataset
-from generator.catalog import Catalog
+from generator.catalog.catalog import Catalog
 from generator.clock import format_timestamp
-from generator.config import load_config
-from generator.ingest import ingest_file
+from generator.config.settings import load_config
 from generator.installation import Installation
-from generator.publish import publish_site
+from generator.intake.ingest import ingest_file
+from generator.output.publish import publish_site
 from generator.records import FileRecord
-from generator.s3 import S3Location
-from generator.store import file_key
+from generator.storage.s3 import S3Location
+from generator.storage.store import file_key
 from tests.factory import WheelSpec, build_wheel
 from tests.pgserver import run_postgres
 from tests.s3server import CREDENTIALS, RequestCounter, run_moto
@@ -52,7 +52,7 @@ def _clock() -> datetime:
 
 
 def _init(directory: Path, catalog_url: str = "") -> Installation:
-    from generator.cli import main
+    from generator.cli.main import main
 
     if main(["init", str(directory)]) != 0:
         raise RuntimeError(f"timeshelf init {directory} failed")
@@ -82,14 +82,13 @@ def build_site(directory: Path, files: int) -> Installation:
             (path.parent / (r.filename + ".metadata")).write_bytes(
                 f"Metadata-Version: 2.1\nName: {item.display_name}\n".encode())
     source = inst.catalog.get_source(SOURCE)
-    inst.catalog.add_files(source, ((i.project, i.display_name, "", i.record) for i in items),
-                           NOW)
+    inst.catalog.add_files(source, (i.entry for i in items), NOW)
     inst.generate(ui=False)
     return inst
 
 
 def count_objects(output: Path) -> int:
-    from generator.publish import scan_site
+    from generator.output.publish import scan_site
 
     return sum(1 for _ in scan_site(output))
 
@@ -164,8 +163,7 @@ def bench_uploads(work: Path, uploads: int, catalog_files: int, lines: list[str]
         inst = _init(work / engine, url)
         source = inst.catalog.get_source(SOURCE)
         items = list(iter_dataset(catalog_files))
-        inst.catalog.add_files(
-            source, ((i.project, i.display_name, "", i.record) for i in items), NOW)
+        inst.catalog.add_files(source, (i.entry for i in items), NOW)
         inst.generate(ui=False)
         times = []
         for wheel in wheels:

@@ -64,14 +64,16 @@ from packaging.utils import NormalizedName
 
 from bench.dataset import DEFAULT_SEED, add_to_catalog, init_installation, iter_dataset
 from bench.results import RESULTS, write_block
-from generator.catalog import Catalog
+from generator.catalog.catalog import Catalog
 from generator.clock import ENV_NOW, format_timestamp
-from generator.config import load_config
-from generator.frozen import read_served_page, stored_page
-from generator.generate import generate_repo
-from generator.records import FileRecord, Repo
-from generator.render import Renderer
-from generator.snapshots import Materializer, Retention, parse_day, render_on_demand
+from generator.config.settings import load_config
+from generator.output.index import generate_index
+from generator.records import FileEntry, FileRecord, Repo
+from generator.render.simple import Renderer
+from generator.snapshots.calendar import Retention, parse_day
+from generator.snapshots.frozen import read_served_page, stored_page
+from generator.snapshots.materialize import Materializer
+from generator.snapshots.ondemand import render_on_demand
 
 DAY0 = date(2026, 1, 1)
 REPO = "python"
@@ -270,7 +272,8 @@ class Bench:
             self.serial += 1
             # A new release keeps its project's display name (the root page is unchanged).
             display = states[name].display_name
-            entries.append((name, display, "", self._new_wheel(name, moment)))
+            entries.append(FileEntry(project=name, display_name=display, summary="",
+                                     record=self._new_wheel(name, moment)))
         self.catalog.add_files(source, entries, moment)
         yanked = 0
         for offset, name in enumerate(yanks):
@@ -298,7 +301,7 @@ class Bench:
         )
 
     def update_latest(self) -> None:
-        generate_repo(self.catalog, self.renderer, self.output, self.repo)
+        generate_index(self.catalog, self.renderer, self.output, self.repo)
 
     def materializer(self, retention: Retention = WRITE_RETENTION) -> Materializer:
         return Materializer(self.catalog, self.renderer, self.output, self.repo, retention)
@@ -466,10 +469,10 @@ def measure_on_demand(bench: Bench, days: int, samples: int) -> dict[str, Any]:
     local = []
     for name in local_names:
         started = time.perf_counter()
-        html, data = render_on_demand(bench.catalog, bench.renderer, bench.repo,
-                                      parse_day(target.isoformat()), name)
+        page = render_on_demand(bench.catalog, bench.renderer, bench.repo,
+                                parse_day(target.isoformat()), name)
         local.append((time.perf_counter() - started) * 1000)
-        check((data, html) == expected[name], f"on-demand bytes differ for {name}")
+        check((page.json, page.html) == expected[name], f"on-demand bytes differ for {name}")
 
     remote = []
     with sidecar(bench.config, now) as port:

@@ -49,13 +49,13 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 from bench.dataset import DEFAULT_SEED, add_to_catalog, build_dataset, extra_file
 from bench.results import RESULTS, write_block
-from generator.config import load_config
-from generator.fsutil import write_new_directory
+from generator.config.settings import load_config
 from generator.installation import Installation
-from generator.markup import MARKUP_VERSION
-from generator.pages import UiRenderer, description_file, latest_version
 from generator.records import ProjectState, Repo
-from generator.store import file_key
+from generator.render.markup import MARKUP_VERSION
+from generator.render.ui import UiRenderer, description_file, latest_version
+from generator.storage.atomic import write_new_directory
+from generator.storage.store import file_key
 
 REPO = "python"
 AT = datetime(2026, 1, 1, 12, tzinfo=UTC)

@@ -2,6 +2,8 @@
 
 Every error a user can cause is a ``TimeshelfError`` whose message says what was wrong
 and what would be valid; the CLI and the sidecar each turn them into output in one place.
+Each class declares the HTTP status the sidecar answers it with (``class X(TimeshelfError,
+status=404)``, as warehouse's ``forklift/errors.py`` does); the CLI ignores it.
 
     TimeshelfError
     ├── ConfigError (ValueError)              bad or missing configuration
@@ -15,13 +17,31 @@ and what would be valid; the CLI and the sidecar each turn them into output in o
     ├── NotFound (LookupError)                an unknown source, repository, project, file
     ├── Conflict (ValueError)                 an operation that contradicts the catalog
     └── StoreError (OSError)                  the blob store or output could not be written
+
+The statuses: 400 unless declared; FileAlreadyExists 409, NotFound 404, StoreError 500
+(answered with a generic message, the real one logged). Elsewhere in the core:
+``catalog.tokens.TokenError`` 403, ``mirror.http.UpstreamUnavailable`` and
+``mirror.fetch.HashMismatch`` 502. The sidecar's own errors are in ``uploader.errors``.
 """
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 
 class TimeshelfError(Exception):
-    """Base class of every expected failure; ``str(e)`` is the one-line message."""
+    """Base class of every expected failure; ``str(e)`` is the one-line message.
+
+    ``status`` is the HTTP status of the answer when the sidecar meets this error; a
+    subclass sets it once, in its class statement, and inherits it otherwise.
+    """
+
+    status: ClassVar[int] = 400
+
+    def __init_subclass__(cls, *, status: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
 
 
 class ConfigError(TimeshelfError, ValueError):
@@ -48,7 +68,7 @@ class DistributionTooLarge(InvalidDistribution):
     """An archive exceeds a size, member-count or compression-ratio limit."""
 
 
-class FileAlreadyExists(TimeshelfError, ValueError):
+class FileAlreadyExists(TimeshelfError, ValueError, status=409):
     """The filename is already stored in the source with different content."""
 
     def __init__(self, filename: str, sha256: str) -> None:
@@ -110,7 +130,7 @@ class SameDistributionRemoved(FileRemoved):
         self.filename, self.existing, self.source = filename, existing, source
 
 
-class NotFound(TimeshelfError, LookupError):
+class NotFound(TimeshelfError, LookupError, status=404):
     """An unknown source, repository, project, version or file."""
 
 
@@ -118,5 +138,5 @@ class Conflict(TimeshelfError, ValueError):
     """The operation contradicts the catalog's current state."""
 
 
-class StoreError(TimeshelfError, OSError):
+class StoreError(TimeshelfError, OSError, status=500):
     """The blob store or the output directory could not be written or read."""

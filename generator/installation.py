@@ -15,29 +15,36 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generator.catalog import Catalog
+from generator.catalog.catalog import Catalog
 from generator.clock import Clock, system_clock
-from generator.config import Config, load_config
+from generator.config.settings import Config, load_config
 from generator.errors import ConfigError, StoreError, TimeshelfError
-from generator.generate import Progress, Report, generate_repo, renders_everything
-from generator.markup_pool import default_pool
+from generator.output.descriptions import default_pool
+from generator.output.index import Progress, Report, generate_index, renders_everything
+from generator.output.webui import PassResult, WebUi
 from generator.records import Repo
-from generator.render import Renderer
-from generator.snapshots import Materializer, Retention
+from generator.render.simple import Renderer
+from generator.snapshots.calendar import Retention
+from generator.snapshots.materialize import Materializer
+from generator.storage.local import LocalStore
+from generator.storage.store import BlobStore
+from generator.workers import second_cpu, worker_env
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from generator.publish import PublishReport
-    from generator.s3 import S3Location
-from generator.store import BlobStore, LocalStore
-from generator.webui import WebUi
-from generator.workers import second_cpu, worker_env
+    from generator.mirror.http import HttpClient
+    from generator.mirror.sync import Mirror
+    from generator.output.publish import PublishReport
+    from generator.records import Source
+    from generator.storage.s3 import S3Location
+    from generator.storage.s3store import S3Store
 
 # A full re-render of a repository's web UI runs in a second process from this many
 # projects on (below it, starting a Python process costs more than it saves).
@@ -50,6 +57,15 @@ _UI_WORKER = (
     "import sys; from generator.installation import ui_worker_main; "
     "sys.exit(ui_worker_main(sys.argv[1:]))"
 )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Generation:
+    """What one generation did: a report per repository, in the order asked, and, with
+    ``[output] target``, the publish that ended it."""
+
+    reports: tuple[Report[PassResult], ...]
+    published: PublishReport | None = None
 
 
 def ui_worker_main(argv: Sequence[str]) -> int:
@@ -74,8 +90,6 @@ class Installation:
     def __init__(self, config: Config, clock: Clock = system_clock) -> None:
         self.config = config
         self.clock = clock
-        # What the last generation's publish did (with [output] target).
-        self.last_publish: PublishReport | None = None
 
     @classmethod
     def from_config_file(cls, path: Path | None = None, clock: Clock = system_clock) -> Installation:
@@ -90,18 +104,26 @@ class Installation:
 
     @cached_property
     def store(self) -> BlobStore:
-        """The blob store: ``[store] url`` (S3) if set, else the ``[store] path`` directory."""
-        if self.config.store_url:
-            from generator.s3 import S3Location
-            from generator.s3store import S3Store
+        """The blob store: ``[store] url`` (S3) if set, else the ``[store] path`` directory.
+        The one place the backend is chosen."""
+        bucket = self.s3_store
+        return bucket if bucket is not None else LocalStore(self.config.store_path)
 
-            return S3Store(S3Location.from_url(self.config.store_url), self.s3_client)
-        return LocalStore(self.config.store_path)
+    @cached_property
+    def s3_store(self) -> S3Store | None:
+        """The store when ``[store] url`` names a bucket, else None: publishing copies its
+        files into the site server-side (a local store's are in the output already)."""
+        if not self.config.store_url:
+            return None
+        from generator.storage.s3 import S3Location
+        from generator.storage.s3store import S3Store
+
+        return S3Store(S3Location.from_url(self.config.store_url), self.s3_client)
 
     @cached_property
     def s3_client(self) -> S3Client:
         """One S3 client (thread-safe) for the store and publishing, from ``[s3]``."""
-        from generator.s3 import make_client
+        from generator.storage.s3 import make_client
 
         return make_client(self.config.s3)
 
@@ -111,9 +133,8 @@ class Installation:
     ) -> PublishReport:
         """Publish the output directory to ``target`` (default ``[output] target``);
         the caller holds the generation lock. ``ConfigError`` when there is no target."""
-        from generator.publish import publish_site
-        from generator.s3 import S3Location
-        from generator.s3store import S3Store
+        from generator.output.publish import publish_site
+        from generator.storage.s3 import S3Location
 
         if target is None:
             if not self.config.output_target:
@@ -123,9 +144,28 @@ class Installation:
             target = S3Location.from_url(self.config.output_target, "[output] target")
         if state is None and self.config.output_state:
             state = S3Location.from_url(self.config.output_state, "[output] state")
-        store = self.store if isinstance(self.store, S3Store) else None
         return publish_site(self.config.output_path, self.s3_client, target, state,
-                            store=store, progress=progress)
+                            store=self.s3_store, progress=progress)
+
+    @property
+    def mirror_dir(self) -> Path:
+        """Where the mirror keeps its sync locks and downloads in progress: beside the
+        catalog."""
+        return self.config.catalog_path.parent
+
+    def mirror(
+        self, source: Source, *, client: HttpClient | None = None,
+        on_total: Callable[[int], None] | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Mirror:
+        """A sync pass of the mirror ``source`` into this installation's catalog and store."""
+        from generator.mirror.sync import Mirror
+
+        return Mirror(
+            self.catalog, self.store, source, settings=self.config.mirror,
+            state_dir=self.mirror_dir, clock=self.clock, client=client,
+            on_total=on_total, on_progress=on_progress,
+        )
 
     @cached_property
     def renderer(self) -> Renderer:
@@ -175,26 +215,26 @@ class Installation:
         progress: Progress | None = None,
         snapshots: bool = True,
         ui: bool = True,
-    ) -> list[Report]:
+    ) -> Generation:
         """Regenerate the given repositories (default: all), incrementally unless ``full``.
 
         With ``snapshots``, also write the dated snapshots of days that ended since; with
-        ``ui``, the web UI pages of the repositories and the home page.
+        ``ui``, the web UI pages of the repositories and the home page. With ``[output]
+        target``, publish the site afterwards, under the same lock.
         """
         with self.generation_lock():
             chosen = list(repos) if repos is not None else list(self.catalog.list_repos())
-            reports = []
-            for repo in chosen:
-                reports.append(self._generate_one(repo, full, progress, snapshots, ui))
+            reports = tuple(
+                self._generate_one(repo, full, progress, snapshots, ui) for repo in chosen
+            )
             if ui:
                 self.webui.finish()
-            if self.config.output_target:
-                self.last_publish = self.publish()
-            return reports
+            published = self.publish() if self.config.output_target else None
+            return Generation(reports=reports, published=published)
 
     def _generate_one(
         self, repo: Repo, full: bool, progress: Progress | None, snapshots: bool, ui: bool,
-    ) -> Report:
+    ) -> Report[PassResult]:
         """The index, the dated snapshots and the web UI of one repository.
 
         When both must be rendered whole, the web UI's package pages are written in the
@@ -210,9 +250,9 @@ class Installation:
             companion = self.webui.full_pass(repo)
         background = self._start_ui_worker(repo, full) if ui and companion is None else None
         try:
-            report = generate_repo(
+            report = generate_index(
                 self.catalog, self.renderer, output, repo,
-                store=self.store if isinstance(self.store, LocalStore) else None,
+                store=self.store,
                 full=full, progress=progress, companion=companion,
             )
             if snapshots:

@@ -71,6 +71,26 @@ class FileRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class KnownFile:
+    """A file a source holds under a filename, and whether it was removed (the name of a
+    removed file stays taken)."""
+
+    record: FileRecord
+    removed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileEntry:
+    """A stored file to record in a batch (``Catalog.add_files``): its project, the
+    project's display name and summary, and the file's record."""
+
+    project: NormalizedName
+    display_name: str
+    summary: str
+    record: FileRecord
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProjectState:
     """A project as a repository shows it: the owning source's files, sorted by filename."""
 
@@ -79,6 +99,24 @@ class ProjectState:
     source: str
     serial: int
     files: tuple[FileRecord, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerationState:
+    """Where a repository's last generation got to: the event serial its pages show and
+    the render version that wrote them."""
+
+    last_event_id: int
+    render_version: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SnapshotDay:
+    """A dated snapshot written to the output: the render version that wrote it, and
+    whether the day is reconstructed (replayed from before the repository existed)."""
+
+    render_version: str
+    reconstructed: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,7 +174,7 @@ class TokenRecord:
     revoked_at: str | None
 
 
-# -- mirrors (``generator.mirror``) -----------------------------------------------------
+# -- mirrors (``generator.mirror.sync``) -----------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from generator.cli import main
+from generator.cli.main import main
 from generator.clock import ENV_NOW, format_timestamp
-from generator.config import ENV_CONFIG, load_config
+from generator.config.settings import ENV_CONFIG, load_config
 from generator.installation import Installation
 from tests.factory import WheelSpec, build_sdist, build_wheel
 from tests.pgserver import PostgresCluster, run_postgres
@@ -61,7 +61,7 @@ class CliResult:
 
 
 class CliRunner:
-    """Runs ``generator.cli.main`` in-process, capturing its output with ``capsys``."""
+    """Runs ``generator.cli.main.main`` in-process, capturing its output with ``capsys``."""
 
     def __init__(self, capsys: pytest.CaptureFixture[str], prefix: Sequence[str] = ()) -> None:
         self._capsys = capsys

@@ -118,7 +118,7 @@ def special(name: str, kind: bytes, link: str = "") -> tarfile.TarInfo:
 
 @cache
 def _version(executable: str) -> str:
-    from uploader.pythons import analyse
+    from uploader.deploy.pythons import analyse
 
     return analyse(executable).version
 

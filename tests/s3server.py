@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from generator.s3 import S3Settings, make_client
+from generator.storage.s3 import S3Settings, make_client
 from tests.servers import LOOPBACK, Server, free_port, stop, wait_until_answering
 
 if TYPE_CHECKING:

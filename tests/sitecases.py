@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote_plus
 
-from generator.frozen import compress_page
-from generator.negotiate import Variant
+from generator.serving.negotiate import Variant
+from generator.snapshots.frozen import compress_page
 from tests.factory import SIGNATURE, WheelSpec, build_sdist, build_wheel
 from tests.servers import Reply, make_installation, request
 

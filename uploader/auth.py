@@ -15,50 +15,54 @@ import logging
 
 from flask import Request
 
+from generator.catalog.tokens import TokenError, verify_token
 from generator.installation import Installation
 from generator.records import TokenRecord
-from generator.tokens import TokenError, verify_token
-from uploader.errors import UploadError
+from uploader.errors import (
+    AuthenticationRequired,
+    MalformedCredentials,
+    PasswordNotSupported,
+    UnsupportedAuthScheme,
+)
 
 log = logging.getLogger(__name__)
-REALM = 'Basic realm="timeshelf"'
 
 
 def presented_token(request: Request) -> str:
-    """The token in the request's Authorization header; ``UploadError`` 401/403 otherwise."""
+    """The token in the request's Authorization header.
+
+    Raises ``AuthenticationRequired`` (401) without one, a ``CredentialsRefused`` (403)
+    for one that cannot carry a token.
+    """
     header = request.headers.get("Authorization", "").strip()
     if not header:
-        raise UploadError(
-            401,
-            "Authentication required: use username __token__ and an API token as the password",
-            {"WWW-Authenticate": REALM},
-        )
+        raise AuthenticationRequired
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
     if scheme in ("bearer", "token"):
         return value.strip()
     if scheme != "basic":
-        raise UploadError(403, "Unsupported Authorization scheme: use Basic or Bearer")
+        raise UnsupportedAuthScheme(scheme)
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as e:
-        raise UploadError(403, "Malformed Basic credentials") from e
+        raise MalformedCredentials from e
     username, _, password = decoded.partition(":")
     if username == "__token__" and password.strip():
         return password.strip()
     if username.strip() and not password:
         return username.strip()
-    raise UploadError(
-        403,
-        "Username/password authentication is not supported: use username __token__ "
-        "and an API token as the password",
-    )
+    raise PasswordNotSupported
 
 
 def authorize(inst: Installation, request: Request, *, source: str, permission: str) -> TokenRecord:
-    """The token record allowing ``permission`` on ``source``; ``UploadError`` 401/403 if none."""
+    """The token record allowing ``permission`` on ``source``.
+
+    Raises what ``presented_token`` raises, and ``TokenError`` (403) for a token that
+    does not allow it.
+    """
     token = presented_token(request)
-    from generator.config import read_secret
+    from generator.config.settings import read_secret
 
     try:
         record = verify_token(
@@ -71,6 +75,6 @@ def authorize(inst: Installation, request: Request, *, source: str, permission: 
         )
     except TokenError as e:
         log.info("refused credentials for %s on %s: %s", permission, source, e)
-        raise UploadError(403, str(e)) from e
+        raise
     inst.catalog.touch_token(record.id, inst.now())
     return record

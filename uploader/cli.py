@@ -1,9 +1,9 @@
 """The ``timeshelf`` command with the sidecar's commands added.
 
-``generator.cli`` holds every command that needs no web server; the console script
-points here so that ``serve`` (and later the bundle and environment commands) can use the
-sidecar while ``generator`` never imports ``uploader`` (DESIGN.md: dependencies point one
-way).
+``generator.cli.main`` holds every command that needs no web server; the console script
+points here, where ``serve`` and the deployment commands (``bundle``, ``deploy``, ``env``,
+``python``) join them in one group, while ``generator`` never imports ``uploader``
+(DESIGN.md: dependencies point one way).
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from collections.abc import Sequence
 
 import click
 
-from generator.cli import Context, cli, pass_ctx
-from generator.cli import main as run_cli
+from generator.cli.context import Context, pass_ctx
+from generator.cli.main import main as run_cli
+from generator.cli.main import make_cli
+from uploader.deploy.commands import bundle, deploy, env, python_group
 
 
-@cli.command()
+@click.command()
 @click.option("--listen", default=None, help="HOST:PORT to listen on (default: [server] listen).")
 @pass_ctx
 def serve(ctx: Context, listen: str | None) -> None:
@@ -27,13 +29,12 @@ def serve(ctx: Context, listen: str | None) -> None:
     run(ctx.inst, listen)
 
 
-# The deployment commands (bundle, deploy, env, python check) register themselves on `cli`.
-from uploader import deploy_cli  # noqa: E402, F401
+cli = make_cli([serve, bundle, deploy, env, python_group])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``timeshelf`` console script."""
-    return run_cli(argv)
+    return run_cli(argv, command=cli)
 
 
 if __name__ == "__main__":

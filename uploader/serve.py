@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 import click
 from waitress.server import create_server
 
-from generator.config import Config
+from generator.config.settings import Config
 from generator.errors import ConfigError
 from generator.installation import Installation
-from generator.nginx import check_address, reachable_host
 from generator.records import Repo, Source
+from generator.serving.nginx import check_address, reachable_host
 from uploader.app import create_app
 from uploader.logs import configure_logging
 
@@ -103,8 +103,7 @@ def run(inst: Installation, listen: str | None) -> None:
     ``ConfigError`` for an address that is not ``HOST:PORT`` or cannot be listened on
     (in use, not local), so the CLI reports it in one line.
     """
-    from uploader.bundle_api import BUILDER
-    from uploader.deploy import startup_builder
+    from uploader.deploy.builder import startup_builder
 
     address = listen or inst.config.listen
     check_address(address, "listen address")
@@ -116,8 +115,7 @@ def run(inst: Installation, listen: str | None) -> None:
     builder = startup_builder(
         inst.config, index_base, warn=lambda line: click.echo(line, err=True)
     )
-    app = create_app(inst)
-    app.extensions[BUILDER] = builder
+    app = create_app(inst, builder=builder)
     try:
         server = create_server(app, listen=address, **server_options(inst.config))
     except OSError as e:

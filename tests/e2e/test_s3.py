@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from generator.catalog import Catalog
+from generator.catalog.catalog import Catalog
 from tests.e2e.conftest import PYTHON, client_env, installed, run
 from tests.factory import WheelSpec, build_wheel
 from tests.pgserver import PostgresCluster

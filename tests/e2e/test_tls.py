@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import load_config
+from generator.config.settings import load_config
 from tests.e2e.conftest import PYTHON, client_env, installed, run
 from tests.factory import WheelSpec, build_wheel
 from tests.servers import free_port, make_installation, nginx_conf_for, run_nginx

@@ -47,7 +47,7 @@ from urllib.parse import unquote, urldefrag
 
 from packaging.utils import canonicalize_name
 
-from generator.config import load_config
+from generator.config.settings import load_config
 from generator.installation import Installation
 from tests.factory import WheelSpec, build_wheel
 from tests.servers import (
@@ -61,7 +61,7 @@ from tests.servers import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from uploader.deploy import Builder
+    from uploader.deploy.builder import Builder
 
 NOW = "2026-03-01T12:00:00Z"
 ENV = {"TIMESHELF_NOW": NOW}
@@ -557,7 +557,7 @@ def trial_publish(workdir: Path, seed: int, *, projects: int = 20,
     a site whose every project changed is SIGKILLed after a seeded delay; the bucket stays
     consistent (``check_bucket``); the next publish completes and leaves the bucket equal
     to the local site."""
-    from generator.publish import scan_site
+    from generator.output.publish import scan_site
     from tests.s3server import CREDENTIALS, run_moto
 
     for name, value in CREDENTIALS.items():  # dummies: never a real account
@@ -607,7 +607,7 @@ def trial_publish(workdir: Path, seed: int, *, projects: int = 20,
 # installed by ``installer`` from the index, into the cache at ``root``.
 BUILD = (
     "import sys; from pathlib import Path; "
-    "from generator.python_config import PythonSettings; from uploader.deploy import Builder; "
+    "from generator.config.python import PythonSettings; from uploader.deploy.builder import Builder; "
     "b = Builder(PythonSettings(environments_dir=Path(sys.argv[1]), installer=sys.argv[3]), "
     "sys.argv[2]); e = b.complete(b.prepare(Path(sys.argv[4]), log=print), print); "
     "print('built', e.key)"
@@ -621,11 +621,11 @@ def trial_environment(workdir: Path, seed: int, *, installer: str = "uv",
     seeded delay; the cache then has no live environment for the key or a complete one
     (its ``meta.json`` written, its interpreter importing the requirements), never a
     half-built one; the next build of the key completes."""
-    from generator.python_config import PythonSettings
+    from generator.config.python import PythonSettings
     from tests.deployment import fixture_wheels
     from tests.servers import make_installation as init_with
     from tests.servers import run_timeshelf_serve
-    from uploader.deploy import Builder
+    from uploader.deploy.builder import Builder
 
     rng = random.Random(seed)  # noqa: S311 - seeded fault timing, not secrets
     result = TrialResult(kind="environment", seed=seed, kill_after=rng.uniform(0.0, max_delay))

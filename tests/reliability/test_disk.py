@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.config import load_config
+from generator.config.settings import load_config
 from tests.factory import WheelSpec, build_wheel
 from tests.reliability.harness import (
     ENV,

@@ -31,26 +31,27 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from generator.config import load_config
+from generator.config.settings import load_config
 from generator.errors import InvalidName
 from generator.installation import Installation
-from generator.naming import (
-    normalize_project,
-    parse_filename,
-    version_sort_key,
-)
-from generator.upstream import (
+from generator.mirror.upstream import (
     UpstreamError,
     parse_project_html,
     parse_project_json,
     parse_root_html,
     parse_root_json,
 )
+from generator.naming import (
+    normalize_project,
+    parse_filename,
+    version_sort_key,
+)
 from tests.reliability.harness import make_installation
 from tests.servers import run_timeshelf
 from uploader.app import create_app
-from uploader.bundles import BundleError, Manifest
-from uploader.requirements import RequirementsError, process_requirements
+from uploader.deploy.bundles import Manifest
+from uploader.deploy.errors import BundleError, RequirementsError
+from uploader.deploy.requirements import process_requirements
 
 BOUNDED = settings(max_examples=100, deadline=None,
                    suppress_health_check=[HealthCheck.too_slow])

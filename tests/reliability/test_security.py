@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from generator.config import load_config
-from generator.distributions import inspect_distribution
+from generator.config.settings import load_config
 from generator.errors import InvalidDistribution
 from generator.installation import Installation
+from generator.intake.distributions import inspect_distribution
 from tests.reliability.harness import make_installation, start_serve
 from tests.servers import LOOPBACK, free_port, http_get
 from uploader.app import create_app

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
-from generator.cli import main
+from generator.cli.main import main
 from generator.clock import ENV_NOW, format_timestamp
 from tests.servers import (
     LOOPBACK,

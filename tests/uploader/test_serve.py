@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from waitress.adjustments import Adjustments
 
-from generator.config import Config
+from generator.config.settings import Config
 from generator.records import Repo, Source
 from tests.servers import (
     LOOPBACK,

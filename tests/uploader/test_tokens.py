@@ -1,4 +1,4 @@
-"""``generator.tokens``: issuing and checking API tokens, without a server.
+"""``generator.catalog.tokens``: issuing and checking API tokens, without a server.
 
 Every refusal is a ``TokenError`` (a ``PermissionError``) whose message names the check
 that failed and never contains the token. The clock is the test's (``FakeClock``).
@@ -13,10 +13,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from generator.config import read_secret
-from generator.errors import NotFound
-from generator.installation import Installation
-from generator.tokens import (
+from generator.catalog.tokens import (
     AUDIENCE,
     ISSUER,
     PREFIX,
@@ -25,6 +22,9 @@ from generator.tokens import (
     parse_duration,
     verify_token,
 )
+from generator.config.settings import read_secret
+from generator.errors import NotFound
+from generator.installation import Installation
 from tests.conftest import CliRunner, FakeClock
 
 

@@ -1,0 +1,561 @@
+"""Generating the web UI beside the index, from the same catalog, incrementally.
+
+For each repository (after its ``latest`` index), ``WebUi.generate_repo`` renders:
+
+    <out>/<repo>/project/<name>/index.html     package pages, only of changed projects
+    <out>/<repo>/search/<c>.json               search shards (first character <c>)
+    <out>/<repo>/packages/<p>/index.html       the package list by name prefix (bounded pages)
+    <out>/<repo>/index.html                    the repository page, when anything changed
+
+and ``WebUi.finish`` the home page ``<out>/index.html`` and the assets in
+``<out>/static/``. Every write is atomic and skipped when the bytes are unchanged.
+
+Incremental like the index: a watermark (the last event serial rendered) is kept in
+``<out>/<repo>/.webui.json``, written last, so a crash makes the next run redo the
+work. Each shard's rows are kept in ``<out>/<repo>/.webui/<c>.json`` so that a change
+rewrites only its shard (both in ``generator.output.uistate``). Hidden files are never served (nginx and ``serve`` refuse dot
+paths). The catalog is streamed (one batch of projects in memory); a full run keeps the
+list row of every project (a few hundred bytes each) for the shards and lists.
+
+A full run of the index and the UI together is one pass: the package pages are the
+index pass's companion (``FullPass``, see ``generator.output.index.generate_index``), so each project is
+read once and the pages are written by every process of a parallel pass.
+
+Descriptions are rendered with ``readme_renderer``, which takes milliseconds per
+README, in helper processes with a deadline (``markup_pool``): each package page keeps its rendered description in a hidden
+``.description.html`` keyed by the described file's sha256 and ``MARKUP_VERSION``, so a
+full regeneration re-renders only descriptions that changed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Sequence, Set
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from packaging.utils import NormalizedName
+
+from generator.catalog.catalog import Catalog
+from generator.errors import StoreError
+from generator.output.descriptions import DescriptionPool, default_pool
+from generator.output.uistate import DATA, UiState, read_rows, read_state, write_rows, write_state
+from generator.records import Activity, ProjectState, Repo, Source
+from generator.render.markup import MARKUP_VERSION, read_description
+from generator.render.ui import (
+    ACTIVITY_LIMIT,
+    INLINE_LIMIT,
+    UI_VERSION,
+    PackageRow,
+    RepoCard,
+    UiRenderer,
+    description_file,
+    latest_version,
+    package_row,
+    prefix_pages,
+    search_shard,
+    shard_key,
+)
+from generator.resources import site_dir
+from generator.storage.atomic import new_directory_temp, write_if_changed, write_new_directory
+from generator.storage.store import BlobStore, file_key
+
+DESCRIPTION_CACHE = ".description.html"
+# Projects per catalog round trip for summaries (well under SQLite's variable limit).
+BATCH = 256
+
+
+@dataclass(slots=True)
+class UiReport:
+    """What one UI generation of one repository did (paths relative to the output)."""
+
+    repo: str
+    mode: str
+    packages: int = 0
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+class WebUi:
+    """Writes the web UI of an output directory; ``store`` supplies descriptions."""
+
+    def __init__(
+        self, catalog: Catalog, output: Path, base_url: str, *,
+        store: BlobStore | None = None, renderer: UiRenderer | None = None,
+        descriptions: DescriptionPool | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.output = output
+        self.base_url = base_url
+        self.store = store
+        self.renderer = renderer or UiRenderer()
+        self.descriptions = descriptions or default_pool()
+
+    # -- repositories ---------------------------------------------------------------------
+
+    def generate_repo(self, repo: Repo, *, full: bool = False) -> UiReport:
+        """Bring the UI pages of ``repo`` up to date (all of them with ``full``).
+
+        Raises ``StoreError`` when the output cannot be written.
+        """
+        base = self.output / repo.name
+        head = self.catalog.last_event_id()
+        state = read_state(base)
+        names = self._changed(repo, state, head) if not full else None
+        report = UiReport(repo=repo.name, mode="full" if names is None else "incremental")
+        if state is not None and names is not None and not names:
+            if state.serial != head:
+                write_state(base, replace(state, serial=head))
+            report.mode = "unchanged"
+            return report
+        counts: dict[str, int] | None = None
+        if names is not None and state is not None:
+            counts = self._incremental(repo, base, names, dict(state.shards), report)
+        if counts is None:
+            report.mode = "full"
+            counts = self._full(repo, base, report)
+        self._write_repo_page(repo, base, counts, report)
+        write_state(base, UiState(
+            serial=head, version=UI_VERSION, markup=MARKUP_VERSION, base_url=self.base_url,
+            shards=tuple(sorted(counts.items())),
+        ))
+        return report
+
+    def needs_full(self, repo: Repo, full: bool = False) -> bool:
+        """True when ``generate_repo`` would render every page of ``repo``."""
+        if full:
+            return True
+        return self._changed(repo, read_state(self.output / repo.name),
+                             self.catalog.last_event_id()) is None
+
+    def _changed(
+        self, repo: Repo, state: UiState | None, head: int
+    ) -> set[NormalizedName] | None:
+        """Projects changed since the watermark; None when everything must be rendered."""
+        base = self.output / repo.name
+        if state is None or not state.is_current(self.base_url):
+            return None
+        if not (base / "index.html").is_file():
+            return None
+        return self.catalog.changed_since(repo, state.serial, head)
+
+    def _full(self, repo: Repo, base: Path, report: UiReport) -> dict[str, int]:
+        on_disk = _page_dirs(base / "project")
+        writer = _PackageWriter(self, repo, on_disk)
+        for project in self.catalog.iter_projects(repo, None):
+            writer.add(project)
+        done = writer.close()
+        report.packages += done.packages
+        report.written.extend(done.written)
+        return self._finish_full(repo, base, done.rows, on_disk, report)
+
+    def full_pass(self, repo: Repo) -> FullPass | None:
+        """The package pages of ``repo`` as a companion of the index's full pass (see
+        ``generate_repo``), or None when they cannot be written from another process
+        (a store that is not a local directory); then call ``generate_repo``."""
+        if self.store is not None and self.store.local_root is None:
+            return None
+        on_disk = frozenset(_page_dirs(self.output / repo.name / "project"))
+        return FullPass(output=self.output, base_url=self.base_url, store=self.store,
+                        repo=repo, on_disk=on_disk,
+                        description_timeout=self.descriptions.deadline)
+
+    def complete_full(
+        self, repo: Repo, full_pass: FullPass, parts: Sequence[PassResult], serial: int,
+    ) -> UiReport:
+        """After the index's full pass rendered the package pages (``parts``, in name
+        order): the search shards, the package lists, the repository page, and the
+        watermark ``serial`` (the catalog's head when the pass began)."""
+        base = self.output / repo.name
+        report = UiReport(repo=repo.name, mode="full")
+        rows: list[PackageRow] = []
+        for part in parts:
+            report.packages += part.packages
+            report.written.extend(part.written)
+            rows.extend(part.rows)
+        counts = self._finish_full(repo, base, rows, set(full_pass.on_disk), report)
+        self._write_repo_page(repo, base, counts, report)
+        write_state(base, UiState(
+            serial=serial, version=UI_VERSION, markup=MARKUP_VERSION, base_url=self.base_url,
+            shards=tuple(sorted(counts.items())),
+        ))
+        return report
+
+    def _finish_full(
+        self, repo: Repo, base: Path, rows: Sequence[PackageRow], on_disk: set[str],
+        report: UiReport,
+    ) -> dict[str, int]:
+        """Everything of a full run after the package pages (``rows`` in name order)."""
+        old_letters = {p.stem for p in (base / DATA).glob("*.json")}
+        by_letter: dict[str, list[PackageRow]] = {}
+        for row in rows:
+            by_letter.setdefault(shard_key(row.name), []).append(row)
+        counts = {
+            letter: self._write_shard(base, letter, shard, report)
+            for letter, shard in by_letter.items()
+        }
+        seen = {row.name for row in rows}
+        for name in sorted(on_disk - seen):
+            self._remove(base / "project" / name, report)
+        for gone in sorted(old_letters - set(counts)):
+            self._remove_shard(base, gone, report)
+        letters = "".join(sorted(counts))
+        for key in letters:
+            self._write_list_pages(repo, base, key, by_letter[key], None, letters, report)
+        return counts
+
+    def _incremental(
+        self, repo: Repo, base: Path, names: set[NormalizedName], counts: dict[str, int],
+        report: UiReport,
+    ) -> dict[str, int] | None:
+        """Render the changed projects; None when the kept shard rows are unusable
+        (then the caller renders everything)."""
+        projects_dir = base / "project"
+        found: dict[NormalizedName, PackageRow] = {}
+        for project, summary in self._projects(repo, names):
+            found[project.name] = self._write_package(
+                repo, project, summary, projects_dir,
+                not (projects_dir / project.name).is_dir(), report,
+            )
+        for name in sorted(names - set(found)):
+            self._remove(projects_dir / name, report)
+            # A killed run may have left its page half-written; nothing rewrites it now.
+            shutil.rmtree(new_directory_temp(projects_dir / name), ignore_errors=True)
+        before = "".join(sorted(counts))
+        affected: dict[str, list[NormalizedName]] = {}
+        for name in names:
+            affected.setdefault(shard_key(name), []).append(name)
+        updated: dict[str, tuple[list[PackageRow], list[PackageRow]]] = {}
+        for letter, changed in sorted(affected.items()):
+            kept = read_rows(base, letter)
+            if kept is None:
+                if counts.get(letter):
+                    return None
+                kept = []
+            rows = {r.name: r for r in kept}
+            before_rows = {name: rows.get(name) for name in changed}
+            for name in changed:
+                rows.pop(name, None)
+                if name in found:
+                    rows[name] = found[name]
+            # A change that leaves the project's row as it was (a yank of an older
+            # release) changes neither the shard nor the list pages.
+            if all(rows.get(name) == row for name, row in before_rows.items()):
+                continue
+            if rows:
+                ordered = [rows[n] for n in sorted(rows)]
+                counts[letter] = self._write_shard(base, letter, ordered, report)
+                updated[letter] = (kept, ordered)
+            else:
+                counts.pop(letter, None)
+                self._remove_shard(base, letter, report)
+        letters = "".join(sorted(counts))
+        for key in letters:
+            if letters != before:  # every page's letter navigation changes
+                rows_now = updated[key][1] if key in updated else read_rows(base, key) or []
+                self._write_list_pages(repo, base, key, rows_now, None, letters, report)
+            elif key in updated:
+                old, new = updated[key]
+                self._write_list_pages(repo, base, key, new, old, letters, report)
+        return counts
+
+    def _projects(
+        self, repo: Repo, names: Iterable[str] | None
+    ) -> Iterator[tuple[ProjectState, str]]:
+        """The repository's projects (only ``names``) in name order, with their summaries."""
+        batch: list[ProjectState] = []
+        for project in self.catalog.iter_projects(repo, names):
+            batch.append(project)
+            if len(batch) >= BATCH:
+                yield from self._with_summaries(batch)
+                batch = []
+        yield from self._with_summaries(batch)
+
+    def _with_summaries(
+        self, batch: Sequence[ProjectState]
+    ) -> Iterator[tuple[ProjectState, str]]:
+        by_source: dict[str, list[str]] = {}
+        for p in batch:
+            by_source.setdefault(p.source, []).append(p.name)
+        summaries = {
+            (source, name): summary
+            for source, wanted in by_source.items()
+            for name, summary in self.catalog.project_summaries(source, wanted).items()
+        }
+        for p in batch:
+            yield p, summaries.get((p.source, p.name), "")
+
+    # -- pages ------------------------------------------------------------------------------
+
+    def _write_package(
+        self, repo: Repo, project: ProjectState, summary: str, projects_dir: Path,
+        is_new: bool, report: UiReport,
+    ) -> PackageRow:
+        """Write the project's package page; its row in lists and search."""
+        page_dir = projects_dir / project.name
+        latest = latest_version(project.files)
+        description, cache, stale = self._description(
+            project, latest, None if is_new else page_dir
+        )
+        html = self.renderer.package_html(
+            repo=repo, project=project, summary=summary, description=description,
+            base_url=self.base_url, latest=latest,
+        )
+        row = package_row(project, summary, latest)
+        relative = f"{repo.name}/project/{project.name}/index.html"
+        report.packages += 1
+        if is_new:
+            files = {"index.html": html}
+            if cache is not None:
+                files[DESCRIPTION_CACHE] = cache
+            write_new_directory(page_dir, files)
+            report.written.append(relative)
+            return row
+        if write_if_changed(page_dir / "index.html", html):
+            report.written.append(relative)
+        if cache is not None:
+            write_if_changed(page_dir / DESCRIPTION_CACHE, cache)
+        elif stale:
+            (page_dir / DESCRIPTION_CACHE).unlink(missing_ok=True)
+        return row
+
+    def _description(
+        self, project: ProjectState, latest: str, page_dir: Path | None
+    ) -> tuple[str, bytes | None, bool]:
+        """(sanitized HTML, cache bytes to write or None, whether an old cache exists)."""
+        cached: bytes | None = None
+        if page_dir is not None:
+            try:
+                cached = (page_dir / DESCRIPTION_CACHE).read_bytes()
+            except FileNotFoundError:
+                cached = None
+            except OSError as e:
+                raise StoreError(f"cannot read {page_dir / DESCRIPTION_CACHE}: {e}") from e
+        chosen = description_file(project.files, latest)
+        if chosen is None or self.store is None:
+            return "", None, cached is not None
+        tag = f"{chosen.sha256} {MARKUP_VERSION}\n".encode()
+        if cached is not None and cached.startswith(tag):
+            return cached[len(tag):].decode(), None, True
+        suffix = ".metadata" if chosen.metadata_sha256 else ".pkg-info"
+        data = self._read_blob(file_key(chosen.sha256, chosen.filename) + suffix)
+        if data is None:
+            # A mirrored file not fetched yet, or an older upload: the summary only.
+            return "", None, cached is not None
+        described = read_description(data)
+        html = self.descriptions.render(described.text, described.content_type) if described else ""
+        return html, (tag + html.encode()) if html else None, cached is not None
+
+    def prepare_description(self, sha256: str, filename: str) -> None:
+        """Render the description of a file just added, before the generation lock is
+        taken: the render inside it is then a lookup in the pool's cache."""
+        for suffix in (".metadata", ".pkg-info"):
+            data = self._read_blob(file_key(sha256, filename) + suffix)
+            if data is not None:
+                described = read_description(data)
+                if described is not None:
+                    self.descriptions.render(described.text, described.content_type)
+                return
+
+    def _read_blob(self, key: str) -> bytes | None:
+        """The bytes of a store key, None when absent (or without a store)."""
+        return None if self.store is None else self.store.read_if_stored(key)
+
+    def _write_shard(
+        self, base: Path, letter: str, rows: Sequence[PackageRow], report: UiReport
+    ) -> int:
+        """Write one shard's kept rows and its search file; the number of rows."""
+        write_rows(base, letter, rows)
+        if write_if_changed(base / "search" / f"{letter}.json", search_shard(rows)):
+            report.written.append(f"{base.name}/search/{letter}.json")
+        return len(rows)
+
+    def _remove_shard(self, base: Path, letter: str, report: UiReport) -> None:
+        for path in (base / "search" / f"{letter}.json", base / DATA / f"{letter}.json"):
+            if path.exists():
+                path.unlink()
+                report.deleted.append(str(path.relative_to(self.output)))
+        for prefix in sorted(_list_page_dirs(base, letter)):
+            self._remove(base / "packages" / prefix, report)
+
+    def _write_list_pages(
+        self, repo: Repo, base: Path, letter: str, rows: Sequence[PackageRow],
+        old_rows: Sequence[PackageRow] | None, letters: str, report: UiReport,
+    ) -> None:
+        """Write the package-list pages of one letter. With ``old_rows`` (the rows its
+        pages show now, under the same letter navigation), only the pages whose rows or
+        groups differ: a changed row re-renders its own page, not the pages on the way
+        to it unless a name came or went. Pages no longer needed are removed."""
+        pages = prefix_pages(rows, letter)
+        if old_rows is None:
+            existing = _list_page_dirs(base, letter)
+            chosen = pages
+        else:
+            before = {p.prefix: p for p in prefix_pages(old_rows, letter)}
+            existing = set(before)
+            chosen = [p for p in pages if before.get(p.prefix) != p]
+        for page in chosen:
+            html = self.renderer.prefix_html(repo, page, letters)
+            if write_if_changed(base / "packages" / page.prefix / "index.html", html):
+                report.written.append(f"{repo.name}/packages/{page.prefix}/index.html")
+        for prefix in sorted(existing - {p.prefix for p in pages}):
+            self._remove(base / "packages" / prefix, report)
+
+    def _write_repo_page(
+        self, repo: Repo, base: Path, counts: dict[str, int], report: UiReport
+    ) -> None:
+        total = sum(counts.values())
+        rows: list[PackageRow] | None = None
+        if total <= INLINE_LIMIT:
+            rows = [r for letter in sorted(counts) for r in read_rows(base, letter) or []]
+        sources = _sources_of(self.catalog.list_sources(), repo)
+        html = self.renderer.repo_html(
+            repo=repo, sources=sources, base_url=self.base_url, projects=total,
+            shards="".join(sorted(counts)), rows=rows, activity=self._activity(repo),
+        )
+        if write_if_changed(base / "index.html", html):
+            report.written.append(f"{repo.name}/index.html")
+
+    def _activity(self, repo: Repo) -> list[Activity]:
+        """Recent events of the projects as the repository shows them: an event of a
+        source that another, higher-priority source shadows is left out."""
+        owners: dict[str, str | None] = {}
+        shown: list[Activity] = []
+        for event in self.catalog.recent_activity(repo, ACTIVITY_LIMIT * 3):
+            if event.project not in owners:
+                holding = {s.name for s in self.catalog.sources_with_project(event.project)}
+                owners[event.project] = next((s for s in repo.sources if s in holding), None)
+            owner = owners[event.project]
+            if owner is None or owner == event.source:
+                shown.append(event)
+            if len(shown) == ACTIVITY_LIMIT:
+                break
+        return shown
+
+    def _remove(self, path: Path, report: UiReport) -> None:
+        if path.is_dir():
+            shutil.rmtree(path)
+            report.deleted.append(str(path.relative_to(self.output)))
+
+    # -- the site ---------------------------------------------------------------------------
+
+    def finish(self) -> list[str]:
+        """Write the home page and the static assets; the paths written."""
+        written = copy_static(self.output)
+        sources = self.catalog.list_sources()
+        cards = []
+        for repo in self.catalog.list_repos():
+            state = read_state(self.output / repo.name)
+            cards.append(RepoCard(
+                name=repo.name, description=repo.description,
+                sources=tuple(_sources_of(sources, repo)),
+                projects=state.projects if state else 0,
+                shards=state.letters if state else "",
+            ))
+        if write_if_changed(self.output / "index.html", self.renderer.home_html(cards)):
+            written.append("index.html")
+        return written
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PassResult:
+    """What one part of a full pass wrote: its package rows in name order."""
+
+    rows: tuple[PackageRow, ...]
+    written: tuple[str, ...]
+    packages: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FullPass:
+    """The package pages of a repository, written during the index's full pass
+    (``generator.output.index.Companion``): picklable, each process opens its own writer."""
+
+    output: Path
+    base_url: str
+    store: BlobStore | None
+    repo: Repo
+    on_disk: frozenset[str]
+    description_timeout: float
+
+    def open(self, catalog: Catalog) -> _PackageWriter:
+        ui = WebUi(catalog, self.output, self.base_url, store=self.store,
+                   descriptions=default_pool(self.description_timeout))
+        return _PackageWriter(ui, self.repo, self.on_disk)
+
+
+class _PackageWriter:
+    """Writes package pages of projects given in name order, a batch at a time (one
+    catalog query for the batch's summaries); keeps their list rows."""
+
+    def __init__(self, ui: WebUi, repo: Repo, on_disk: Set[str]) -> None:
+        self.ui = ui
+        self.repo = repo
+        self.on_disk = on_disk
+        self.directory = ui.output / repo.name / "project"
+        self.batch: list[ProjectState] = []
+        self.report = UiReport(repo=repo.name, mode="full")
+        self.rows: list[PackageRow] = []
+
+    def add(self, project: ProjectState) -> None:
+        self.batch.append(project)
+        if len(self.batch) >= BATCH:
+            self._flush()
+
+    def close(self) -> PassResult:
+        self._flush()
+        return PassResult(rows=tuple(self.rows), written=tuple(self.report.written),
+                          packages=self.report.packages)
+
+    def _flush(self) -> None:
+        for project, summary in self.ui._with_summaries(self.batch):
+            self.rows.append(self.ui._write_package(
+                self.repo, project, summary, self.directory,
+                project.name not in self.on_disk, self.report,
+            ))
+        self.batch = []
+
+
+def copy_static(output: Path) -> list[str]:
+    """Copy ``site/static/`` into ``<out>/static/``; the paths written."""
+    written = []
+    source = site_dir() / "static"
+    for path in sorted(source.iterdir()):
+        if (
+            path.is_file() and not path.name.startswith(".")
+            and write_if_changed(output / "static" / path.name, path.read_bytes())
+        ):
+            written.append(f"static/{path.name}")
+    return written
+
+
+def _list_page_dirs(base: Path, letter: str) -> set[str]:
+    """The package-list page directories of one letter on disk."""
+    try:
+        return {e.name for e in os.scandir(base / "packages")
+                if e.is_dir() and e.name.startswith(letter)}
+    except FileNotFoundError:
+        return set()
+
+
+def _sources_of(sources: Iterable[Source], repo: Repo) -> list[Source]:
+    by_name = {s.name: s for s in sources}
+    return [by_name[name] for name in repo.sources if name in by_name]
+
+
+def _page_dirs(directory: Path) -> set[str]:
+    """Package page directories on disk; removes temporary ones a crashed run left."""
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return set()
+    found: set[str] = set()
+    for e in entries:
+        if not e.is_dir():
+            continue
+        if not e.name.startswith("."):
+            found.add(e.name)
+        elif e.name.endswith(".tmp"):
+            shutil.rmtree(e.path, ignore_errors=True)
+    return found

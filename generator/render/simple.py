@@ -1,0 +1,146 @@
+"""Rendering the Simple Repository API: records in, bytes out (no I/O, no clock).
+
+HTML follows PEP 503 with PEP 592 (``data-yanked``), 629 (repository version), 658/714
+(``data-core-metadata`` and the legacy ``data-dist-info-metadata``) and
+``data-requires-python``; JSON follows PEP 691 at API version 1.1 (PEP 700 ``versions``,
+``size``, ``upload-time``). Links are relative, so a site works under any prefix.
+
+``RENDER_VERSION`` names the exact output format: change it whenever a byte of output
+would change, so stored state knows its pages were made by another format.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from json.encoder import encode_basestring_ascii
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+
+from generator.naming import version_sort_key
+from generator.records import FileRecord, ProjectState
+from generator.render.fasthtml import simple_anchor
+from generator.resources import templates_dir
+from generator.storage.store import file_key
+
+RENDER_VERSION = "1"
+API_VERSION = "1.1"
+JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+# From a project page of any index (/<repo>/latest/simple/<project>/ or a snapshot day's
+# /<repo>/<day>/simple/<project>/) up to the site root, then into /files/.
+PROJECT_FILES_PREFIX = "../../../../files/"
+
+
+# What ``quote(..., safe="/")`` leaves as it is: nearly every key, so the (slow) quoting
+# runs only for the rare name that needs it (a third of JSON rendering time before).
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~/-]")
+
+
+def file_url(files_prefix: str, record: FileRecord) -> str:
+    """Relative URL of a file: ``files_prefix`` leads from the page to ``/files/``."""
+    key = file_key(record.sha256, record.filename)
+    if _NEEDS_QUOTING.search(key) is None:
+        return files_prefix + key
+    return files_prefix + quote(key, safe="/")
+
+
+def _by_filename(files: Iterable[FileRecord]) -> list[FileRecord]:
+    # Every list on a page has an explicit sort key: the bytes must not depend on the order
+    # records arrive in (the catalog's, a snapshot replay's). Cheap on sorted input.
+    return sorted(files, key=lambda f: f.filename)
+
+
+# What ``json.dumps`` (ensure_ascii) writes for a string, without its dispatch.
+_json_string: Callable[[str], str] = encode_basestring_ascii
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _version_key(version: str) -> tuple[int, Any]:
+    # Cached: a full generation sorts the same few thousand version strings a million times.
+    return version_sort_key(version)
+
+
+def dumps(document: Any) -> bytes:
+    """The one JSON serialization: sorted keys, fixed separators, trailing newline."""
+    return (json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+class Renderer:
+    """Renders pages from records with the templates in ``directory``."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or templates_dir()
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.directory),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self._project = self.env.get_template("simple/project.html")
+        self._root = self.env.get_template("simple/root.html")
+
+    def project_html(self, project: ProjectState, files_prefix: str) -> bytes:
+        # The anchors are built by generator.render.fasthtml, not in the template: this
+        # is the hot loop of a full generation (a million files).
+        links = "".join(
+            [simple_anchor(f, file_url(files_prefix, f)) for f in _by_filename(project.files)]
+        )
+        return self._project.render(
+            api_version=API_VERSION, display_name=project.display_name,
+            links=Markup(links),  # noqa: S704 (every value escaped by simple_anchor)
+        ).encode()
+
+    def root_html(self, projects: Iterable[tuple[str, str]]) -> bytes:
+        return self._root.render(api_version=API_VERSION, projects=sorted(projects)).encode()
+
+
+def project_json(project: ProjectState, files_prefix: str) -> bytes:
+    """The PEP 691 project detail document, byte for byte what ``dumps`` makes of it
+    (sorted keys, compact separators), written out directly: the hot loop of a full
+    generation, twice as fast as building the dictionaries."""
+    files = []
+    for f in _by_filename(project.files):
+        metadata = (
+            f'{{"sha256":{_json_string(f.metadata_sha256)}}}' if f.metadata_sha256 else "false"
+        )
+        if f.yanked:
+            yanked = _json_string(f.yanked_reason) if f.yanked_reason else "true"
+        else:
+            yanked = "false"
+        requires = (
+            f'"requires-python":{_json_string(f.requires_python)},' if f.requires_python else ""
+        )
+        files.append(
+            f'{{"core-metadata":{metadata},"dist-info-metadata":{metadata},'
+            f'"filename":{_json_string(f.filename)},'
+            f'"gpg-sig":{"true" if f.has_signature else "false"},'
+            f'"hashes":{{"sha256":{_json_string(f.sha256)}}},{requires}'
+            f'"size":{int(f.size)},"upload-time":{_json_string(f.upload_time)},'
+            f'"url":{_json_string(file_url(files_prefix, f))},"yanked":{yanked}}}'
+        )
+    versions = sorted({f.version for f in project.files}, key=_version_key)
+    return (
+        f'{{"files":[{",".join(files)}],'
+        f'"meta":{{"_last-serial":{int(project.serial)},"api-version":"{API_VERSION}"}},'
+        f'"name":{_json_string(project.name)},'
+        f'"versions":[{",".join(map(_json_string, versions))}]}}\n'
+    ).encode()
+
+
+def root_json(projects: Sequence[tuple[str, str]]) -> bytes:
+    """The PEP 691 project list."""
+    return dumps(
+        {
+            "meta": {"api-version": API_VERSION},
+            "projects": [{"name": display} for _name, display in sorted(projects)],
+        }
+    )
