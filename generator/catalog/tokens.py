@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from generator.catalog.database import Database
+from generator.catalog.dialect import Cursor
 from generator.clock import format_timestamp, parse_timestamp
 from generator.errors import NotFound, TimeshelfError
 from generator.records import Source, TokenRecord
@@ -31,10 +32,28 @@ ALGORITHM = "HS256"
 PERMISSIONS = ("upload", "deploy")
 _DURATION = re.compile(r"([1-9][0-9]{0,6})([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# The lifetime of a token created without --expires (README, `create token --help`).
+DEFAULT_EXPIRY = "30d"
+# Ids are 32 hex digits (uuid4); as with git's abbreviated hashes, a prefix names a token
+# once it is this long and matches one id only.
+MIN_ID_PREFIX = 4
+_HEX = frozenset("0123456789abcdef")
 
 
 class TokenError(TimeshelfError, PermissionError, status=403):
     """A token that does not authorize the request; the message never contains the token."""
+
+
+class AmbiguousTokenId(TimeshelfError, LookupError):
+    """A token id prefix that matches several tokens; ``candidates`` are their records."""
+
+    def __init__(self, prefix: str, candidates: Sequence[TokenRecord]) -> None:
+        listed = ", ".join(f"{t.id} ({t.description})" for t in candidates)
+        super().__init__(
+            f"token id prefix {prefix!r} matches {len(candidates)} tokens: {listed}; "
+            "give more of the id"
+        )
+        self.prefix, self.candidates = prefix, tuple(candidates)
 
 
 class TokenCatalog(Protocol):
@@ -80,19 +99,44 @@ class Tokens:
         return [_token(r) for r in rows]
 
     def revoke_token(self, token_id: str, at: datetime) -> TokenRecord:
-        """Revoke a token (idempotent); ``NotFound`` for an unknown id."""
+        """Revoke the token whose id is ``token_id`` or starts with it (idempotent).
+
+        A prefix needs ``MIN_ID_PREFIX`` hex digits (an ellipsis after it, as listings
+        abbreviate ids, is ignored). Raises ``NotFound`` for an id or prefix that matches
+        no token or is not one, ``AmbiguousTokenId`` for a prefix matching several.
+        """
         with self._db.write() as cur:
-            if not cur.execute("SELECT 1 FROM tokens WHERE id = ?", (token_id,)).fetchone():
-                raise NotFound(
-                    f"unknown token id {token_id!r}: `timeshelf list tokens` shows the ids"
-                )
+            found = self._resolve_id(token_id, cur)
             cur.execute(
                 "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (format_timestamp(at), token_id),
+                (format_timestamp(at), found),
             )
-        record = self.get_token(token_id)
+        record = self.get_token(found)
         assert record is not None
         return record
+
+    def _resolve_id(self, text: str, cur: Cursor) -> str:
+        """The one id that ``text`` (an id or a prefix of one) names, read through ``cur``."""
+        prefix = text.strip().removesuffix("…").removesuffix("...").lower()
+        hint = "`timeshelf list tokens` shows the ids"
+        if not prefix or not set(prefix) <= _HEX:
+            raise NotFound(f"invalid token id {text!r}: ids are hex digits; {hint}")
+        if len(prefix) < MIN_ID_PREFIX:
+            raise NotFound(
+                f"token id prefix {text!r} is too short: give at least {MIN_ID_PREFIX} "
+                f"characters of the id; {hint}"
+            )
+        # Hex digits only, so no LIKE wildcard can be in the prefix.
+        rows = cur.execute(
+            "SELECT id, description, sources, scopes, created_at, expires_at, last_used_at, "
+            "revoked_at FROM tokens WHERE id LIKE ? ORDER BY created_at, id",
+            (prefix + "%",),
+        ).fetchall()
+        if not rows:
+            raise NotFound(f"unknown token id {text!r}: {hint}")
+        if len(rows) > 1:
+            raise AmbiguousTokenId(text, [_token(r) for r in rows])
+        return str(rows[0][0])
 
     def touch_token(self, token_id: str, at: datetime) -> None:
         with self._db.write() as cur:
@@ -172,9 +216,11 @@ def create_token(
 
 
 def verify_token(
-    catalog: TokenCatalog, key: bytes, token: str, *, now: datetime, source: str, permission: str
+    catalog: TokenCatalog, key: bytes, token: str, *, now: datetime, source: str | None,
+    permission: str,
 ) -> TokenRecord:
-    """The record of a token allowed to do ``permission`` on ``source`` at ``now``.
+    """The record of a token allowed to do ``permission`` on ``source`` at ``now``
+    (``source=None``: on some source, the caller then choosing among ``sources``).
 
     Raises ``TokenError`` saying which check failed: malformed, bad signature, wrong
     audience or issuer, unknown, revoked, expired, or outside the token's scope.
@@ -231,7 +277,7 @@ def verify_token(
             f"(it has: {', '.join(record.scopes)})"
         )
     allowed = scopes.get("sources", ())
-    if "*" not in allowed and source not in allowed:
+    if source is not None and "*" not in allowed and source not in allowed:
         raise TokenError(
             f"token {record.id} is not allowed to {permission} to source {source!r} "
             f"(allowed: {', '.join(record.sources)})"

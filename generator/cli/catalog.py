@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +16,7 @@ from generator.clock import parse_timestamp
 from generator.errors import NotFound
 from generator.installation import Installation
 from generator.intake.ingest import ingest_paths
-from generator.records import Source, TokenRecord
+from generator.records import Repo, Source, TokenRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,52 +48,130 @@ def reorder(ctx: Context, repo: str, sources: str, no_generate: bool) -> None:
         report_generation(ctx.inst.generate([updated]))
 
 
-@click.command("list")
-@click.argument("what", type=click.Choice(["repos", "sources", "packages", "tokens", "snapshots"]))
-@click.option("--source", default=None, help="Only packages of this source.")
-@click.option("--repo", default=None, help="Only packages this repository shows.")
-@pass_ctx
-def list_(ctx: Context, what: str, source: str | None, repo: str | None) -> None:
-    """List repositories, sources, packages or tokens (never the tokens themselves)."""
-    catalog = ctx.inst.catalog
-    if what == "snapshots":
-        from generator.snapshots.calendar import history_days, snapshot_days
+LISTINGS = ("repos", "sources", "packages", "tokens", "snapshots")
 
+
+@click.command("list", short_help="List repositories, sources, packages, tokens or snapshots.")
+@click.argument("what", type=click.Choice(LISTINGS))
+@click.option("--source", default=None, help="Only packages of this source.")
+@click.option("--repo", default=None,
+              help="Only packages this repository shows; the repository of `list snapshots`.")
+@click.option("--no-header", is_flag=True, help="Omit the header row (for scripts).")
+@pass_ctx
+def list_(ctx: Context, what: str, source: str | None, repo: str | None, no_header: bool) -> None:
+    """List what the installation holds, one tab-separated row each, under a header row:
+
+    \b
+    repos      name, sources (highest priority first), description
+    sources    name, type, upstream
+    packages   project, source, latest version, versions, files
+               (--source S: of one source; --repo R: those R shows, from the source it takes
+               each from)
+    tokens     id, state, sources, scope, expiry, last use, description (never the token)
+    snapshots  day, how it is served, index URL (needs --repo R)
+
+    An empty listing prints no rows, and a line on stderr saying so.
+    """
+    catalog = ctx.inst.catalog
+    header: tuple[str, ...]
+    rows: Iterable[tuple[str, ...]]
+    if what == "snapshots":
         if repo is None:
             raise click.UsageError("list snapshots needs --repo R")
         chosen_repo = catalog.get_repo(repo)
-        written = catalog.snapshot_days(chosen_repo)
-        base = ctx.inst.config.base_url
-        history = history_days(catalog, chosen_repo)
-        for day in snapshot_days(catalog, chosen_repo, ctx.inst.now()):
-            state = "materialized" if day.isoformat() in written else "on demand"
-            if history is not None and day < history[1]:
-                state = "reconstructed (on demand)"
-            click.echo(f"{day}\t{state}\t{base}{chosen_repo.name}/{day}/simple/")
+        header, rows = ("DAY", "STATE", "URL"), _snapshot_rows(ctx.inst, chosen_repo)
+        empty = _no_snapshots(ctx.inst, chosen_repo)
     elif what == "tokens":
         now = ctx.inst.now()
-        for t in catalog.list_tokens():
-            state = _token_state(t, now)
-            click.echo(
-                f"{t.id}\t{state}\t{','.join(t.sources)}\t{','.join(t.scopes)}\t"
-                f"expires {t.expires_at or 'never'}\tlast used {t.last_used_at or 'never'}\t"
-                f"{t.description}"
-            )
+        header = ("ID", "STATE", "SOURCES", "SCOPE", "EXPIRES", "LAST USED", "DESCRIPTION")
+        rows = (
+            (t.id, _token_state(t, now), ",".join(t.sources), ",".join(t.scopes),
+             f"expires {t.expires_at or 'never'}", f"last used {t.last_used_at or 'never'}",
+             t.description)
+            for t in catalog.list_tokens()
+        )
+        empty = "no tokens yet: `timeshelf create token --description D --sources S` makes one"
     elif what == "repos":
-        for r in catalog.list_repos():
-            click.echo(f"{r.name}\t{','.join(r.sources) or '-'}\t{r.description}")
+        header = ("NAME", "SOURCES", "DESCRIPTION")
+        rows = ((r.name, ",".join(r.sources) or "-", r.description) for r in catalog.list_repos())
+        empty = "no repositories: `timeshelf create repo --name R` makes one"
     elif what == "sources":
-        for s in catalog.list_sources():
-            click.echo(f"{s.name}\t{s.type}\t{s.upstream or '-'}")
+        header = ("NAME", "TYPE", "UPSTREAM")
+        rows = ((s.name, s.type, s.upstream or "-") for s in catalog.list_sources())
+        empty = "no sources: `timeshelf create source --name S --type T` makes one"
     elif repo is not None:
-        for project in catalog.iter_projects(catalog.get_repo(repo)):
-            versions = {f.version for f in project.files}
-            click.echo(f"{project.display_name}\t{project.source}\t{len(versions)} versions\t{len(project.files)} files")
+        header = ("PROJECT", "SOURCE", "VERSIONS", "FILES")
+        chosen = catalog.get_repo(repo)
+        rows = (
+            (p.display_name, p.source, counted(len({f.version for f in p.files}), "version"),
+             counted(len(p.files), "file"))
+            for p in catalog.iter_projects(chosen)
+        )
+        empty = f"repository {chosen.name!r} shows no packages yet"
     else:
-        chosen = catalog.get_source(source) if source else None
-        for p in catalog.list_packages(chosen):
-            click.echo(f"{p.display_name}\t{p.source}\t{p.latest}\t{p.versions} versions\t{p.files} files")
+        header = ("PROJECT", "SOURCE", "LATEST", "VERSIONS", "FILES")
+        picked = catalog.get_source(source) if source else None
+        rows = (
+            (p.display_name, p.source, p.latest, counted(p.versions, "version"),
+             counted(p.files, "file"))
+            for p in catalog.list_packages(picked)
+        )
+        empty = f"source {picked.name!r} holds no packages yet" if picked else "no packages yet"
+    _echo_table(header, rows, header_shown=not no_header, empty=empty)
 
+
+def counted(number: int, noun: str) -> str:
+    """``1 version``, ``2 versions``: a count and its noun, singular for one."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _echo_table(
+    header: tuple[str, ...], rows: Iterable[tuple[str, ...]], *, header_shown: bool, empty: str
+) -> None:
+    """Print ``rows`` tab-separated on stdout after ``header`` (unless not ``header_shown``);
+    without rows, only ``empty`` on stderr. Rows are streamed, never held whole."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        info(empty)
+        return
+    if header_shown:
+        click.echo("\t".join(header))
+    click.echo("\t".join(first))
+    for row in rows:
+        click.echo("\t".join(row))
+
+
+def _snapshot_rows(inst: Installation, repo: Repo) -> Iterator[tuple[str, str, str]]:
+    from generator.snapshots.calendar import history_days, snapshot_days
+
+    written = inst.catalog.snapshot_days(repo)
+    history = history_days(inst.catalog, repo)
+    for day in snapshot_days(inst.catalog, repo, inst.now()):
+        state = "materialized" if day.isoformat() in written else "on demand"
+        if history is not None and day < history[1]:
+            state = "reconstructed (on demand)"
+        yield str(day), state, f"{inst.config.base_url}{repo.name}/{day}/simple/"
+
+
+def _no_snapshots(inst: Installation, repo: Repo) -> str:
+    """Why ``repo`` has no snapshot yet, and when its first one comes."""
+    from generator.snapshots.calendar import history_days
+
+    history = history_days(inst.catalog, repo)
+    if history is None:
+        return (
+            f"no snapshots yet: repository {repo.name!r} has no history before it subscribes "
+            f"to a source (`timeshelf subscribe --repo {repo.name} --source S`); the day it "
+            "does is its first snapshot once that day is over (UTC)"
+        )
+    first = history[0]
+    return (
+        f"no snapshots yet: repository {repo.name!r} began on {first}; its first snapshot, "
+        f"of {first}, comes when that day ends ({first + timedelta(days=1)}T00:00:00Z) and "
+        "is written by the next `timeshelf generate` or upload; until then use "
+        f"{inst.config.base_url}{repo.name}/latest/simple/"
+    )
 
 
 @click.command()

@@ -3,7 +3,9 @@
 Each family lives in its own module (``setup``, ``catalog``, ``generation``, ``mirror``)
 as standalone click commands; ``make_cli`` is the one place that adds them to a group.
 Expected failures (every ``TimeshelfError``) become one line on stderr and exit code 1
-here, in ``main``; data goes to stdout, information to stderr.
+here, in ``main``; data goes to stdout, information to stderr. Every error line starts
+``error:``, click's own (usage errors, bad parameters) included: ``show_error`` writes
+them instead of click's ``Error:``.
 """
 
 from __future__ import annotations
@@ -73,9 +75,28 @@ def main(argv: Sequence[str] | None = None, *, command: click.Group = cli) -> in
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as e:
-        e.show()
+        show_error(e)
         return e.exit_code
     return result if isinstance(result, int) else 0
+
+
+def show_error(error: click.ClickException) -> None:
+    """Write ``error`` to stderr as click does (a usage error after the usage line and
+    the help hint), but with the ``error:`` that starts every other error line.
+
+    An error with a rendering of its own (click's ``NoArgsIsHelpError`` prints the help of
+    a group called without a command) keeps it.
+    """
+    if type(error).show not in (click.ClickException.show, click.UsageError.show):
+        error.show()
+        return
+    ctx = error.ctx if isinstance(error, click.UsageError) else None
+    if ctx is not None:
+        click.echo(ctx.get_usage(), err=True, color=ctx.color)
+        if ctx.command.get_help_option(ctx) is not None:
+            option = max(ctx.command.get_help_option_names(ctx), key=len)
+            click.echo(f"Try '{ctx.command_path} {option}' for help.\n", err=True)
+    click.echo(f"error: {error.format_message()}", err=True)
 
 
 if __name__ == "__main__":

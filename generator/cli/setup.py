@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from generator.catalog.tokens import DEFAULT_EXPIRY
 from generator.cli.context import Context, info, pass_ctx
 from generator.clock import system_clock
 from generator.config.settings import write_initial_files
@@ -13,7 +14,7 @@ from generator.installation import Installation
 from generator.records import SOURCE_TYPES
 
 
-@click.command()
+@click.command(short_help="Create an installation in DIRECTORY (default: here).")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @pass_ctx
 def init(ctx: Context, directory: Path) -> None:
@@ -39,7 +40,7 @@ def init(ctx: Context, directory: Path) -> None:
 
 @click.group()
 def create() -> None:
-    """Create a source or a repository."""
+    """Create a source, a repository or an API token."""
 
 
 @create.command("source")
@@ -80,12 +81,13 @@ def create_repo(ctx: Context, name: str, type_: str, description: str) -> None:
     info(f"created repository {repo.name!r}; next: timeshelf subscribe --repo {repo.name} --source S")
 
 
-@create.command("token")
+@create.command("token", short_help="Create an API token (printed once; expires in 30 days).")
 @click.option("--description", required=True, help="Who or what uses the token (shown in listings).")
 @click.option("--sources", required=True,
               help="Sources the token may upload to, comma-separated, or '*' for all.")
-@click.option("--expires", default="30d", show_default=True,
-              help="Lifetime: a number and a unit (s, m, h, d, w), e.g. 12h or 90d, or 'never'.")
+@click.option("--expires", default=DEFAULT_EXPIRY, show_default=True,
+              help="Lifetime: a number and a unit (s, m, h, d, w), e.g. 12h or 90d, or 'never' "
+                   "(default: 30 days).")
 @click.option("--scope", "scopes", default="upload", show_default=True,
               help="Permissions, comma-separated: upload, deploy.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the token.")
@@ -93,15 +95,20 @@ def create_repo(ctx: Context, name: str, type_: str, description: str) -> None:
 def create_token_command(
     ctx: Context, description: str, sources: str, expires: str, scopes: str, quiet: bool
 ) -> None:
-    """Create an API token; it is printed once, on stdout (keep it secret)."""
+    """Create an API token; it is printed once, on stdout (keep it secret).
+
+    A token expires 30 days after it is created unless --expires gives another lifetime
+    (or 'never'); `timeshelf list tokens` shows each token's expiry, `timeshelf revoke
+    token ID` ends one at once.
+    """
     from generator.catalog.tokens import create_token, parse_duration
     from generator.config.settings import read_secret
 
-    inst = ctx.inst
     try:
         lifetime = parse_duration(expires)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--expires") from e
+    inst = ctx.inst
     names = tuple(s.strip() for s in sources.split(",") if s.strip())
     permissions = tuple(s.strip() for s in scopes.split(",") if s.strip())
     token, record = create_token(
@@ -118,20 +125,24 @@ def create_token_command(
 
 @click.group()
 def revoke() -> None:
-    """Revoke a token."""
+    """Revoke an API token."""
 
 
-@revoke.command("token")
+@revoke.command("token", short_help="Revoke an API token; it stops working at once.")
 @click.argument("token_id")
 @pass_ctx
 def revoke_token_command(ctx: Context, token_id: str) -> None:
-    """Revoke the token TOKEN_ID (see `timeshelf list tokens`); it stops working at once."""
+    """Revoke the token TOKEN_ID; it stops working at once.
+
+    TOKEN_ID is an id `timeshelf list tokens` shows, or its first characters (at least 4)
+    when no other token's id starts with them.
+    """
     record = ctx.inst.catalog.revoke_token(token_id, ctx.inst.now())
     info(f"revoked token {record.id} ({record.description}) at {record.revoked_at}")
 
 
 
-@click.command("nginx-conf")
+@click.command("nginx-conf", short_help="Print an nginx configuration serving the site.")
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, help="HOST:PORT nginx listens on.")
 @click.option("--standalone", is_flag=True,
               help="Print a whole nginx.conf usable as `nginx -p DIR -c FILE`, not a server block.")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from flask import Blueprint, Flask, request
 
+from generator.catalog.tokens import AmbiguousTokenId
 from generator.errors import (
     ConfigError,
     DistributionTooLarge,
@@ -32,6 +33,7 @@ from generator.errors import (
 )
 from generator.installation import Installation
 from generator.mirror.fetch import HashMismatch
+from generator.records import TokenRecord
 from tests.uploader.conftest import reason_of, start_installation
 from uploader import errors
 from uploader.app import create_app
@@ -86,7 +88,13 @@ EXAMPLES: dict[type[Exception], Callable[[], Exception]] = {
     errors.BundleTooLarge: lambda: errors.BundleTooLarge(4096),
     errors.UploadMethodNotAllowed: errors.UploadMethodNotAllowed,
     errors.RetiredAction: lambda: errors.RetiredAction("doc_upload"),
-    errors.UnknownSource: lambda: errors.UnknownSource("nowhere"),
+    errors.UnknownSource: lambda: errors.UnknownSource("nowhere", ("local", "team")),
+    AmbiguousTokenId: lambda: AmbiguousTokenId("855e", [
+        TokenRecord(id=f"855e{n}" + "0" * 27, description=f"token {n}", sources=("*",),
+                    scopes=("upload",), created_at="2026-03-01T00:00:00.000000Z",
+                    expires_at=None, last_used_at=None, revoked_at=None)
+        for n in (1, 2)
+    ]),
     errors.NotAnUploadSource: lambda: errors.NotAnUploadSource("pypi", "pypi"),
     errors.RepeatedField: lambda: errors.RepeatedField("version", 2),
     errors.MissingAction: errors.MissingAction,

@@ -15,8 +15,10 @@ import pytest
 
 from generator.catalog.tokens import (
     AUDIENCE,
+    DEFAULT_EXPIRY,
     ISSUER,
     PREFIX,
+    AmbiguousTokenId,
     TokenError,
     create_token,
     parse_duration,
@@ -25,6 +27,7 @@ from generator.catalog.tokens import (
 from generator.config.settings import read_secret
 from generator.errors import NotFound
 from generator.installation import Installation
+from generator.records import TokenRecord
 from tests.conftest import CliRunner, FakeClock
 
 
@@ -258,7 +261,8 @@ def test_cli_create_list_revoke(cli: CliRunner, installation: Installation,
     token_id = str(claims(token)["jti"])
 
     listed = cli("list", "tokens")
-    assert listed.out.startswith(f"{token_id}\t")
+    assert listed.out.startswith(
+        f"ID\tSTATE\tSOURCES\tSCOPE\tEXPIRES\tLAST USED\tDESCRIPTION\n{token_id}\t")
     assert "\tlocal\tupload\texpires 2026-03-02T00:00:00.000000Z\tlast used never\tci job" in listed.out
     revoked = cli("revoke", "token", token_id)
     assert revoked.code == 0, revoked.err
@@ -294,3 +298,84 @@ def test_cli_revoke_unknown_token(cli: CliRunner) -> None:
 
     assert result.code == 1
     assert "unknown token id" in result.err
+
+
+def test_the_default_expiry_is_30_days(cli: CliRunner, installation: Installation,
+                                       clock: FakeClock) -> None:
+    assert parse_duration(DEFAULT_EXPIRY) == timedelta(days=30)
+    created = cli("create", "token", "--description", "d", "--sources", "local", "-q")
+    token = created.out.strip()
+    assert claims(token)["exp"] == int((clock.now + timedelta(days=30)).timestamp())
+    helped = cli("create", "token", "--help")
+    assert "expires 30 days after it is created" in " ".join(helped.out.split())
+    assert "[default: 30d]" in helped.out
+
+
+def add_record(inst: Installation, token_id: str, description: str) -> None:
+    inst.catalog.add_token(TokenRecord(
+        id=token_id, description=description, sources=("local",), scopes=("upload",),
+        created_at="2026-03-01T00:00:00.000000Z", expires_at=None, last_used_at=None,
+        revoked_at=None,
+    ))
+
+
+def revoked_at(inst: Installation, token_id: str) -> str | None:
+    record = inst.catalog.get_token(token_id)
+    assert record is not None
+    return record.revoked_at
+
+
+def test_revoke_takes_a_unique_prefix(cli: CliRunner, installation: Installation) -> None:
+    add_record(installation, "855e" + "0" * 28, "first")
+    add_record(installation, "855f" + "0" * 28, "second")
+
+    revoked = cli("revoke", "token", "855E")
+
+    assert revoked.code == 0, revoked.err
+    assert revoked.err.startswith(f"revoked token 855e{'0' * 28} (first) at ")
+    assert revoked_at(installation, "855e" + "0" * 28) is not None
+    assert revoked_at(installation, "855f" + "0" * 28) is None
+    # As the README abbreviates ids ("3f2a…"), and a full id, as before.
+    assert cli("revoke", "token", "855f…").code == 0
+    assert cli("revoke", "token", "855f" + "0" * 28).code == 0
+
+
+def test_revoke_refuses_an_ambiguous_prefix(cli: CliRunner, installation: Installation) -> None:
+    first, second = "855e1" + "0" * 27, "855e2" + "0" * 27
+    add_record(installation, first, "first")
+    add_record(installation, second, "second")
+
+    refused = cli("revoke", "token", "855e")
+
+    assert refused.code == 1
+    assert refused.err_lines == [
+        f"error: token id prefix '855e' matches 2 tokens: {first} (first), {second} (second); "
+        "give more of the id"
+    ]
+    for token_id in (first, second):
+        assert revoked_at(installation, token_id) is None
+    with pytest.raises(AmbiguousTokenId) as caught:
+        installation.catalog.revoke_token("855e", installation.now())
+    assert [t.id for t in caught.value.candidates] == [first, second]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("855", "error: token id prefix '855' is too short: give at least 4 characters of the "
+                "id; `timeshelf list tokens` shows the ids"),
+        ("855z", "error: invalid token id '855z': ids are hex digits; `timeshelf list tokens` "
+                 "shows the ids"),
+        ("85_%", "error: invalid token id '85_%': ids are hex digits"),
+        ("abcd", "error: unknown token id 'abcd': `timeshelf list tokens` shows the ids"),
+    ],
+    ids=["too-short", "not-hex", "like-wildcards", "no-match"],
+)
+def test_revoke_refuses_a_bad_prefix(cli: CliRunner, installation: Installation, given: str,
+                                     message: str) -> None:
+    add_record(installation, "855e" + "0" * 28, "first")
+    refused = cli("revoke", "token", given)
+    assert refused.code == 1
+    assert len(refused.err_lines) == 1
+    assert refused.err_lines[0].startswith(message)
+    assert revoked_at(installation, "855e" + "0" * 28) is None

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -33,7 +35,7 @@ def test_init_creates_a_working_installation(
     ]
     assert (directory / "site" / "python" / "latest" / "simple" / "index.html").is_file()
     listing = run("--config", directory / CONFIG_NAME, "list", "repos")
-    assert listing.out == "python\tlocal\tPackages uploaded here\n"
+    assert listing.out == "NAME\tSOURCES\tDESCRIPTION\npython\tlocal\tPackages uploaded here\n"
 
 
 def test_init_twice_is_refused(installation: Installation, run: CliRunner) -> None:
@@ -82,10 +84,10 @@ def test_configuration_from_the_environment_and_the_directory(
 ) -> None:
     monkeypatch.setenv(ENV_CONFIG, str(installation.config.file))
     monkeypatch.chdir(tmp_path)
-    assert run("list", "sources").out == "local\tlocal-python\t-\n"
+    assert run("list", "sources", "--no-header").out == "local\tlocal-python\t-\n"
     monkeypatch.delenv(ENV_CONFIG)
     monkeypatch.chdir(installation.config.file.parent)
-    assert run("list", "sources").out == "local\tlocal-python\t-\n"
+    assert run("list", "sources", "--no-header").out == "local\tlocal-python\t-\n"
 
 
 def test_invalid_listen(installation: Installation, cli: CliRunner) -> None:
@@ -127,18 +129,65 @@ def test_listings(
                "--no-generate").code == 0
 
     assert cli("list", "repos").out == (
+        "NAME\tSOURCES\tDESCRIPTION\n"
         "internal\tteam,local\tTeam only\npython\tlocal\tPackages uploaded here\n")
     assert cli("list", "sources").out == (
+        "NAME\tTYPE\tUPSTREAM\n"
         "local\tlocal-python\t-\nmirror\tpypi\thttp://127.0.0.1:9/simple/\n"
         "team\tlocal-python\t-\n")
     assert cli("list", "packages").out == (
-        "bar\tlocal\t0.1\t1 versions\t1 files\n"
+        "PROJECT\tSOURCE\tLATEST\tVERSIONS\tFILES\n"
+        "bar\tlocal\t0.1\t1 version\t1 file\n"
         "Foo\tlocal\t2.0\t2 versions\t2 files\n"
-        "foo\tteam\t9.0\t1 versions\t1 files\n")
-    assert cli("list", "packages", "--source", "team").out == "foo\tteam\t9.0\t1 versions\t1 files\n"
+        "foo\tteam\t9.0\t1 version\t1 file\n")
+    assert cli("list", "packages", "--source", "team", "--no-header").out == (
+        "foo\tteam\t9.0\t1 version\t1 file\n")
     assert cli("list", "packages", "--repo", "internal").out == (
-        "bar\tlocal\t1 versions\t1 files\n"
-        "foo\tteam\t1 versions\t1 files\n")
+        "PROJECT\tSOURCE\tVERSIONS\tFILES\n"
+        "bar\tlocal\t1 version\t1 file\n"
+        "foo\tteam\t1 version\t1 file\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["tokens"], "no tokens yet: `timeshelf create token --description D --sources S` "
+                     "makes one"),
+        (["packages"], "no packages yet"),
+        (["packages", "--source", "local"], "source 'local' holds no packages yet"),
+        (["packages", "--repo", "python"], "repository 'python' shows no packages yet"),
+    ],
+    ids=["tokens", "packages", "packages-of-a-source", "packages-of-a-repo"],
+)
+def test_an_empty_listing_says_so(cli: CliRunner, args: list[str], message: str) -> None:
+    result = cli("list", *args)
+    assert (result.code, result.out, result.err_lines) == (0, "", [message])
+
+
+def test_no_snapshots_yet_says_when_the_first_comes(
+    installation: Installation, cli: CliRunner, clock: FakeClock
+) -> None:
+    today = clock.now.date()
+    result = cli("list", "snapshots", "--repo", "python")
+    assert (result.code, result.out) == (0, "")
+    assert result.err_lines == [
+        f"no snapshots yet: repository 'python' began on {today}; its first snapshot, of "
+        f"{today}, comes when that day ends ({today + timedelta(days=1)}T00:00:00Z) and is "
+        "written by the next `timeshelf generate` or upload; until then use "
+        f"{installation.config.base_url}python/latest/simple/"
+    ]
+    assert cli("create", "repo", "--name", "apps").code == 0
+    result = cli("list", "snapshots", "--repo", "apps")
+    assert (result.code, result.out) == (0, "")
+    assert result.err_lines == [
+        "no snapshots yet: repository 'apps' has no history before it subscribes to a source "
+        "(`timeshelf subscribe --repo apps --source S`); the day it does is its first "
+        "snapshot once that day is over (UTC)"
+    ]
+    clock.advance(days=1)
+    result = cli("list", "snapshots", "--repo", "python")
+    assert result.out == (
+        f"DAY\tSTATE\tURL\n{today}\ton demand\t{installation.config.base_url}python/{today}/simple/\n")
 
 
 def test_subscribe_and_reorder_regenerate(
@@ -258,8 +307,107 @@ def test_a_project_in_several_sources_needs_source(
 def test_usage_errors_exit_2(args: list[str], message: str, cli: CliRunner) -> None:
     result = cli(*args)
     assert result.code == 2
-    assert message in result.err
+    assert result.err_lines[-1].startswith(f"error: {message}")
+    assert "Error:" not in result.err
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("args", "lines"),
+    [
+        (["create", "token", "--description", "d", "--sources", "local", "--expires", "soon"],
+         ["Usage: timeshelf create token [OPTIONS]",
+          "Try 'timeshelf create token --help' for help.",
+          "",
+          "error: Invalid value for --expires: invalid expiry 'soon': use a number and a unit "
+          "(s, m, h, d, w), e.g. 30d or 12h, or 'never'"]),
+        (["bundle", "nosuchdir"],
+         ["Usage: timeshelf bundle [OPTIONS] DIRECTORY",
+          "Try 'timeshelf bundle --help' for help.",
+          "",
+          "error: Invalid value for 'DIRECTORY': Directory 'nosuchdir' does not exist."]),
+        (["list", "snapshots"],
+         ["Usage: timeshelf list [OPTIONS] {repos|sources|packages|tokens|snapshots}",
+          "Try 'timeshelf list --help' for help.",
+          "",
+          "error: list snapshots needs --repo R"]),
+        (["env", "delete", "zz-9"], ["error: no environment 'zz-9': see `timeshelf env list`"]),
+        (["revoke", "token", "abcd"],
+         ["error: unknown token id 'abcd': `timeshelf list tokens` shows the ids"]),
+    ],
+    ids=["bad-parameter", "sidecar-command", "usage-error", "click-exception", "timeshelf-error"],
+)
+def test_the_installed_command_starts_every_error_with_error(
+    installation: Installation, tmp_path: Path, args: list[str], lines: list[str]
+) -> None:
+    """click's own errors (usage, bad parameters, ``ClickException``) are shown by the one
+    handler in ``main`` with the ``error:`` every ``TimeshelfError`` line has."""
+    command = Path(sys.executable).parent / "timeshelf"
+    result = subprocess.run(
+        [str(command), "--config", str(installation.config.file), *args],
+        capture_output=True, text=True, check=False, env=dict(os.environ), timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.stderr.splitlines() == lines
+    assert result.returncode == (1 if len(lines) == 1 else 2)
+
+
+def test_a_group_without_a_command_still_shows_its_help(cli: CliRunner) -> None:
+    result = cli("create")
+    assert result.code == 2
+    assert result.err.startswith("Usage: timeshelf create [OPTIONS] COMMAND [ARGS]...")
+    assert "error:" not in result.err
+
+
+def _groups(group: click.Group, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], click.Group]]:
+    yield path, group
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from _groups(command, (*path, name))
+
+
+def test_every_group_help_lists_every_subcommand_with_a_short_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from uploader.cli import cli as full_cli
+    from uploader.cli import main as full_main
+
+    for path, group in _groups(full_cli, ()):
+        assert full_main([*path, "--help"]) == 0, path
+        listed = capsys.readouterr().out.split("Commands:\n", 1)[1]
+        rows = {line.split()[0]: line.split()[1:] for line in listed.splitlines()}
+        for name in group.commands:
+            where = f"timeshelf {' '.join(path)} --help"
+            assert name in rows, f"{where} omits {name}"
+            assert rows[name], f"{where} shows no short help for {name}"
+
+
+@pytest.mark.parametrize(
+    ("args", "lines"),
+    [
+        (["--help"], ["create      Create a source, a repository or an API token.",
+                      "list        List repositories, sources, packages, tokens or snapshots.",
+                      "revoke      Revoke an API token."]),
+        (["create", "--help"], ["Create a source, a repository or an API token.",
+                                "token   Create an API token (printed once; expires in 30 days)."]),
+        (["revoke", "--help"], ["token  Revoke an API token; it stops working at once."]),
+        (["list", "--help"], ["repos      name, sources (highest priority first), description",
+                              "tokens     id, state, sources, scope, expiry, last use, "
+                              "description (never the token)",
+                              "snapshots  day, how it is served, index URL (needs --repo R)",
+                              "--no-header"]),
+    ],
+    ids=["top", "create", "revoke", "list"],
+)
+def test_help_names_every_kind(
+    capsys: pytest.CaptureFixture[str], args: list[str], lines: list[str]
+) -> None:
+    from uploader.cli import main as full_main
+
+    assert full_main(args) == 0
+    shown = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    for line in lines:
+        assert any(s.startswith(line) for s in shown), (line, shown)
 
 
 def test_version_and_help(run: CliRunner) -> None:

@@ -261,7 +261,7 @@ def test_a_backfilled_project_is_installable_before_the_mirror_existed(
     assert by_day["2025-01-01"]["reconstructed"] is True
     assert by_day["2025-01-01"]["materialized"] is False
     assert date.fromisoformat(min(by_day)) == datetime(2024, 6, 1, tzinfo=UTC).date()
-    listing = cli("list", "snapshots", "--repo", "python").out.splitlines()
+    listing = cli("list", "snapshots", "--repo", "python", "--no-header").out.splitlines()
     assert listing[0].startswith("2024-06-01\treconstructed (on demand)\t")
     assert listing[-1].startswith("2026-02-28\treconstructed (on demand)\t")
 

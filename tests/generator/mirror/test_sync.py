@@ -148,7 +148,7 @@ def test_mirrored_legacy_versions_are_kept_and_sort_deterministically(
     assert [f["filename"] for f in files_of(installation, "foo")] == sorted(
         p.name for p in paths)
     listing = mirror("list", "packages")
-    assert listing.out == "foo\tpypi\t2.0\t4 versions\t4 files\n"
+    assert listing.out == "PROJECT\tSOURCE\tLATEST\tVERSIONS\tFILES\nfoo\tpypi\t2.0\t4 versions\t4 files\n"
 
 
 def test_a_resync_without_upstream_change_makes_one_request(
@@ -387,8 +387,8 @@ def test_a_local_project_shadows_the_upstream_one(
 
     assert filenames(installation, "shared") == {"shared-1.0-py3-none-any.whl"}
     listing = mirror("list", "packages", "--repo", "python").out.splitlines()
-    assert "shared\tlocal\t1 versions\t1 files" in listing
-    assert "public\tpypi\t1 versions\t1 files" in listing
+    assert "shared\tlocal\t1 version\t1 file" in listing
+    assert "public\tpypi\t1 version\t1 file" in listing
     report = mirror("check", "confusion", "--repo", "python")
     assert report.code == 0, report.err
     assert report.out == "shared\tlocal\tpypi\tlocal wins\n"
