@@ -55,8 +55,11 @@ def presented_token(request: Request) -> str:
     raise PasswordNotSupported
 
 
-def authorize(inst: Installation, request: Request, *, source: str, permission: str) -> TokenRecord:
-    """The token record allowing ``permission`` on ``source``.
+def authorize(
+    inst: Installation, request: Request, *, source: str | None, permission: str
+) -> TokenRecord:
+    """The token record allowing ``permission`` on ``source`` (``None``: the token is
+    valid and has ``permission``, whichever its sources; the caller checks them).
 
     Raises what ``presented_token`` raises, and ``TokenError`` (403) for a token that
     does not allow it.
@@ -74,7 +77,7 @@ def authorize(inst: Installation, request: Request, *, source: str, permission: 
             permission=permission,
         )
     except TokenError as e:
-        log.info("refused credentials for %s on %s: %s", permission, source, e)
+        log.info("refused credentials for %s on %s: %s", permission, source or "any source", e)
         raise
     inst.catalog.touch_token(record.id, inst.now())
     return record

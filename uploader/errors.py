@@ -196,14 +196,19 @@ class RetiredAction(SidecarError, status=410):
 
 
 class UnknownSource(SidecarError, status=404):
-    """An upload to a source the catalog does not have."""
+    """An upload to a source the catalog does not have; ``usable`` are the local-python
+    sources the request's token may upload to (told only to a valid token)."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, usable: Sequence[str] = ()) -> None:
         super().__init__(
-            f"Unknown source {source!r}: upload to /upload/pypi/<source>/ "
-            "with the name of a local-python source"
+            f"Unknown source {source!r}: no source has that name; "
+            + (
+                f"this token may upload to {', '.join(usable)} (/upload/pypi/<source>/)"
+                if usable
+                else "this token may upload to no local-python source"
+            )
         )
-        self.source = source
+        self.source, self.usable = source, tuple(usable)
 
 
 class NotAnUploadSource(SidecarError):

@@ -259,6 +259,23 @@ def test_twine_reports_a_changed_file_as_already_existing(stack: Stack) -> None:
     stack.assert_served("twine-changed", *files)
 
 
+def test_twine_to_a_mistyped_source_hears_which_sources_the_token_may_use(
+    stack: Stack,
+) -> None:
+    _, files = project(stack, "twine-typo", sdist=False)
+
+    done = stack.run([TWINE, "upload", "--non-interactive", "--disable-progress-bar",
+                      "--repository-url", stack.nginx.url("/upload/pypi/loacl/"),
+                      "-u", "__token__", "-p", stack.token, *files], check=False)
+
+    assert done.returncode != 0
+    said = " ".join(output_of(done).split())  # twine wraps the server's message
+    assert "404" in said
+    assert ("Unknown source 'loacl': no source has that name; this token may upload to local "
+            "(/upload/pypi/<source>/)") in said, said
+    assert http_get(f"{stack.index_url}twine-typo/", accept="text/html").status == 404
+
+
 @pytest.mark.parametrize(
     ("name", "member", "problem"),
     [

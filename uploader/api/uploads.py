@@ -33,7 +33,7 @@ from generator.errors import (
 from generator.installation import Installation
 from generator.intake.distributions import Limits
 from generator.intake.ingest import Accepted, ingest_file
-from generator.records import Source
+from generator.records import Source, TokenRecord
 from uploader.auth import authorize
 from uploader.context import installation
 from uploader.errors import (
@@ -105,11 +105,14 @@ def _field(name: str) -> str:
 @bp.post("/upload/pypi/<source>")
 def upload(source: str) -> Response:
     inst = installation()
-    authorize(inst, request, source=source, permission="upload")
     try:
         target = inst.catalog.get_source(source)
     except NotFound as e:
-        raise UnknownSource(source) from e
+        # Credentials first, as for a known source: only a valid upload token hears that
+        # the source does not exist, and which ones it may use instead.
+        record = authorize(inst, request, source=None, permission="upload")
+        raise UnknownSource(source, _uploadable(inst, record)) from e
+    authorize(inst, request, source=source, permission="upload")
     if target.type != "local-python":
         raise NotAnUploadSource(source, target.type)
     action = request.args.get(":action") or _field(":action")
@@ -161,6 +164,14 @@ def upload(source: str) -> Response:
         log.exception("regeneration after uploading %s failed", filename)
         warnings = "stored, but the index could not be regenerated yet (see the server log)\n"
     return Response(warnings, status=200, mimetype="text/plain")
+
+
+def _uploadable(inst: Installation, token: TokenRecord) -> tuple[str, ...]:
+    """The local-python sources ``token`` may upload to, by name."""
+    return tuple(
+        s.name for s in inst.catalog.list_sources()
+        if s.type == "local-python" and ("*" in token.sources or s.name in token.sources)
+    )
 
 
 @bp.get("/upload/pypi/<source>/")

@@ -763,10 +763,30 @@ def filename_of_a_removed_file(sidecar: Sidecar, name: str) -> Attempt:
 # sources
 
 
-@refused(404, "Unknown source 'nowhere'")
+@refused(404, "Unknown source 'nowhere': no source has that name; this token may upload to "
+              "local, other (/upload/pypi/<source>/)")
 def source_unknown(sidecar: Sidecar, name: str) -> Attempt:
     dist = wheel(sidecar, name)
     return lambda: sidecar.post(upload_parts(dist), source="nowhere", holder="all")
+
+
+@refused(404, "Unknown source 'loacl': no source has that name; this token may upload to "
+              "local (/upload/pypi/<source>/)")
+def source_unknown_scoped_token(sidecar: Sidecar, name: str) -> Attempt:
+    dist = wheel(sidecar, name)
+    return lambda: sidecar.post(upload_parts(dist), source="loacl")
+
+
+@refused(403, "does not have the 'upload' scope")
+def source_unknown_deploy_token(sidecar: Sidecar, name: str) -> Attempt:
+    dist = wheel(sidecar, name)
+    return lambda: sidecar.post(upload_parts(dist), source="loacl", holder="deploy")
+
+
+@refused(401, "Authentication required")
+def source_unknown_without_a_token(sidecar: Sidecar, name: str) -> Attempt:
+    dist = wheel(sidecar, name)
+    return lambda: sidecar.post(upload_parts(dist), source="loacl", holder=None)
 
 
 @refused(400, "is a pypi mirror")
@@ -782,7 +802,8 @@ def source_name_header_injection(sidecar: Sidecar, name: str) -> Attempt:
     return lambda: sidecar.post(upload_parts(dist), path=path, holder="all")
 
 
-@refused(403, "is not allowed to upload to source 'x\\r\\nX-Injected: yes'")
+@refused(404, "Unknown source 'x\\r\\nX-Injected: yes': no source has that name; this token "
+              "may upload to local")
 def source_name_header_injection_scoped_token(sidecar: Sidecar, name: str) -> Attempt:
     dist = wheel(sidecar, name)
     return lambda: sidecar.post(upload_parts(dist), path="/upload/pypi/x%0D%0AX-Injected:%20yes")
