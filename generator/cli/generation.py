@@ -54,22 +54,25 @@ def publish(ctx: Context, target: str | None, state: str | None, verbose: bool) 
 @click.option("--source", required=True, help="A local-python source to add the files to.")
 @click.option("--settle", default=1.0, show_default=True, type=float,
               help="Seconds a file must stay unchanged before it is taken (when no close event).")
+@click.option("--create", is_flag=True, help="Create DIRECTORY if missing (else it is refused).")
 @pass_ctx
-def watch(ctx: Context, directory: Path, source: str, settle: float) -> None:
+def watch(ctx: Context, directory: Path, source: str, settle: float, create: bool) -> None:
     """Ingest files dropped into DIRECTORY and regenerate (refused ones go to rejected/)."""
-    from generator.intake.watch import Watcher
+    from generator.intake.watch import Watcher, check_inbox
 
     inst = ctx.inst
     src = inst.catalog.get_source(source)
     if src.type != "local-python":
         raise click.BadParameter(f"source {source!r} is {src.type}: use a local-python source",
                                  param_hint="--source")
-    directory.mkdir(parents=True, exist_ok=True)
+    if check_inbox(directory, create=create):
+        info(f"created {directory.resolve()}")
     info(f"watching {directory.resolve()} for source {src.name!r} (Ctrl-C to stop)")
     watcher = Watcher(
         inst.catalog, inst.store, directory, src, clock=inst.clock,
-        regenerate=lambda: inst.generate(inst.repos_using([src.name])), settle=settle,
-        report=lambda o: info(o.message if o.accepted else f"refused: {o.message}"),
+        regenerate=lambda: report_generation(inst.generate(inst.repos_using([src.name]))),
+        settle=settle, report=lambda o: info(o.message if o.accepted else f"refused: {o.message}"),
+        on_error=lambda message: info(f"error: {message}"),
     )
     try:
         watcher.run()

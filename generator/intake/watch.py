@@ -5,7 +5,8 @@ after writing (or moved in whole), elsewhere, and as a safety net, once its size
 modification time have not changed for ``settle`` seconds. Accepted files leave the
 folder (they are in the store); refused ones move to ``rejected/`` beside a ``.error``
 file saying why. Hidden files, ``*.part``/``*.tmp`` and subdirectories are ignored;
-symbolic links are refused (a link could point anywhere on the machine).
+symbolic links are refused (a link could point anywhere on the machine). The folder must
+exist (``check_inbox``): a mistyped name is refused, not silently created.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from generator.catalog.catalog import Catalog
 from generator.clock import Clock
-from generator.errors import InvalidDistribution, StoreError, TimeshelfError
+from generator.errors import InvalidDistribution, NotFound, StoreError, TimeshelfError
 from generator.intake.ingest import check_signature, ingest_file
 from generator.records import Source
 from generator.storage.atomic import write_bytes
@@ -46,6 +47,26 @@ class Outcome:
     message: str
 
 
+def check_inbox(inbox: Path, *, create: bool = False) -> bool:
+    """Whether ``inbox`` had to be created: it must be a directory, made (with its
+    parents) only when ``create``. Raises ``NotFound`` for a missing one otherwise, and
+    ``StoreError`` when it cannot be made or is not a directory."""
+    if inbox.is_dir():
+        return False
+    if inbox.exists():
+        raise StoreError(f"cannot watch {inbox}: it is not a directory")
+    if not create:
+        raise NotFound(
+            f"no folder {str(inbox)!r} to watch: create it first, or pass --create to have "
+            "watch create it"
+        )
+    try:
+        inbox.mkdir(parents=True)
+    except OSError as e:
+        raise StoreError(f"cannot create {inbox}: {e}") from e
+    return True
+
+
 def is_candidate(path: Path, inbox: Path) -> bool:
     """A regular-looking file directly in the inbox that is not being written by convention."""
     return (
@@ -59,8 +80,10 @@ class Watcher:
     """Ingests what appears in ``inbox`` into ``source``; ``run`` blocks, ``stop`` ends it.
 
     Files go to ``catalog`` and ``store``, dated by ``clock``; after a batch that added
-    something, ``regenerate`` is called once (a ``TimeshelfError`` it raises is logged,
-    and watching goes on). ``report`` hears of every file taken or refused.
+    something, ``regenerate`` is called once (it may report what it generated; a
+    ``TimeshelfError`` it raises is told to ``on_error``, and watching goes on).
+    ``report`` hears of every file taken or refused, ``on_error`` (default: the log) of
+    every failure that does not stop the watch.
     """
 
     def __init__(
@@ -74,11 +97,13 @@ class Watcher:
         regenerate: Callable[[], object],
         settle: float = 1.0,
         report: Callable[[Outcome], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.catalog, self.store, self.clock = catalog, store, clock
         self.inbox, self.source, self.settle = inbox.resolve(), source, settle
         self.regenerate = regenerate
         self.report = report or (lambda outcome: None)
+        self.on_error = on_error or log.error
         self._pending: queue.Queue[Path] = queue.Queue()
         self._stop = threading.Event()
 
@@ -90,7 +115,8 @@ class Watcher:
         # by every command and the sidecar, which import this package for ingest.
         from watchdog.observers import Observer
 
-        (self.inbox / REJECTED).mkdir(parents=True, exist_ok=True)
+        check_inbox(self.inbox)
+        (self.inbox / REJECTED).mkdir(exist_ok=True)
         handler = _handler(self)
         observer = Observer()
         observer.schedule(handler, str(self.inbox), recursive=False)
@@ -126,7 +152,7 @@ class Watcher:
         try:
             return {p for p in self.inbox.iterdir() if is_candidate(p, self.inbox)}
         except OSError as e:
-            log.error("cannot list %s: %s", self.inbox, e)
+            self.on_error(f"cannot list {self.inbox}: {e}")
             return set()
 
     def _is_settled(self, path: Path) -> bool:
@@ -158,7 +184,7 @@ class Watcher:
             try:
                 self.regenerate()
             except TimeshelfError as e:
-                log.error("regeneration failed: %s", e)
+                self.on_error(f"regeneration failed: {e}")
         return outcomes
 
     def _take(self, path: Path) -> Outcome | None:
@@ -213,7 +239,7 @@ class Watcher:
             # Atomically: a watcher of rejected/ never reads an empty reason.
             write_bytes(rejected / f"{path.name}.error", (message + "\n").encode())
         except (OSError, StoreError) as e:
-            log.error("cannot move %s to %s: %s", path, rejected, e)
+            self.on_error(f"cannot move {path} to {rejected}: {e}")
         return Outcome(name=path.name, accepted=False, message=message)
 
 

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import queue
+import re
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
+from generator.cli.main import main
 from generator.config.settings import write_initial_files
+from generator.errors import NotFound, StoreError
 from generator.installation import Installation
-from generator.intake.watch import REJECTED, Outcome, Watcher
+from generator.intake.watch import REJECTED, Outcome, Watcher, check_inbox
 from generator.records import Source
 from tests.factory import SIGNATURE, WheelSpec, build_sdist, build_wheel
+from tests.servers import timeshelf_command
 
 
 @pytest.fixture
@@ -152,3 +160,115 @@ def test_files_present_at_startup_are_taken(inst: Installation, tmp_path: Path) 
     outcomes = watcher.process(watcher.scan(), wait_settled=True)
     assert [o.message for o in outcomes] == [f"added: {wheel.name}"]
     assert page(inst, "early").exists()
+
+
+# -- the folder itself, and the command ------------------------------------------------------
+
+
+def test_a_missing_inbox_is_refused_unless_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nosuchdir" / "inbox"
+    with pytest.raises(NotFound, match=r"no folder '.*nosuchdir/inbox' to watch: create it "
+                                       r"first, or pass --create to have watch create it"):
+        check_inbox(missing)
+    assert not (tmp_path / "nosuchdir").exists()
+    assert check_inbox(missing, create=True) is True
+    assert missing.is_dir()
+    assert check_inbox(missing) is False
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(StoreError, match="it is not a directory"):
+        check_inbox(afile, create=True)
+
+
+def test_a_watcher_of_a_missing_inbox_does_not_create_it(inst: Installation, tmp_path: Path) -> None:
+    missing = tmp_path / "gone"
+    watcher = watcher_of(inst, missing, inst.catalog.get_source("local"), settle=0.1)
+    with pytest.raises(NotFound, match="no folder"):
+        watcher.run()
+    assert not missing.exists()
+
+
+def test_the_watch_command_refuses_a_missing_folder(
+    inst: Installation, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nosuchdir"
+    code = main(["--config", str(inst.config.file), "watch", str(missing), "--source", "local"])
+    assert code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: no folder {str(missing)!r} to watch: create it first, or pass --create to "
+        "have watch create it"
+    ]
+    assert not missing.exists()
+
+
+class _Lines:
+    """The lines a process writes to ``stream``, read by a thread as they come."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._stream = stream
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line.rstrip("\n"))
+
+    def close(self) -> None:
+        """Once the writer has exited: the rest of its lines, and the stream closed."""
+        self._thread.join(timeout=10)
+        self._stream.close()
+        while not self._queue.empty():
+            self.seen.append(self._queue.get())
+
+    def read_until(self, wanted: str, timeout: float = 30.0) -> None:
+        """Collect lines into ``seen`` until one starts with ``wanted``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if line.startswith(wanted):
+                return
+        raise AssertionError(f"no line starting {wanted!r} in {self.seen}")
+
+
+def test_the_watch_command_reports_each_batch_it_generates(
+    inst: Installation, tmp_path: Path
+) -> None:
+    """``watch --create`` says it made the folder; after a batch, the generation summary."""
+    inbox = tmp_path / "new" / "inbox"
+    process = subprocess.Popen(
+        timeshelf_command("--config", str(inst.config.file), "watch", str(inbox), "--source",
+                          "local", "--create", "--settle", "0.2"),
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )
+    assert process.stderr is not None
+    lines = _Lines(process.stderr)
+    seen = lines.seen
+    try:
+        lines.read_until("watching")
+        assert seen == [f"created {inbox.resolve()}",
+                        f"watching {inbox.resolve()} for source 'local' (Ctrl-C to stop)"]
+        for name, version in (("batched", "1.0"), ("batched", "2.0")):
+            wheel = build_wheel(tmp_path / "d" / version, WheelSpec(name, version))
+            part = inbox / f"{wheel.name}.part"
+            part.write_bytes(wheel.read_bytes())
+            part.rename(inbox / wheel.name)
+            lines.read_until("python: ")
+        (inbox / "notes.txt").write_text("not a distribution")
+        lines.read_until("refused: ")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        lines.close()
+    summaries = [line for line in seen if line.startswith("python: ")]
+    assert len(summaries) == 2, seen
+    assert all(re.fullmatch(r"python: (full|incremental) generation, 1 project\(s\) rendered, "
+                            r"\d+ page\(s\) written, 0 removed \(serial \d+\)", s)
+               for s in summaries), summaries
+    assert seen[2] == "added: batched-1.0-py3-none-any.whl"
+    assert seen[-1].startswith("refused: notes.txt: not a distribution")
