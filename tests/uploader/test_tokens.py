@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import jwt
 import pytest
@@ -309,6 +310,8 @@ def test_the_default_expiry_is_30_days(cli: CliRunner, installation: Installatio
     helped = cli("create", "token", "--help")
     assert "expires 30 days after it is created" in " ".join(helped.out.split())
     assert "[default: 30d]" in helped.out
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert "expiry (30 days unless `--expires` says otherwise" in readme
 
 
 def add_record(inst: Installation, token_id: str, description: str) -> None:
