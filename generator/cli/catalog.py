@@ -64,9 +64,8 @@ def list_(ctx: Context, what: str, source: str | None, repo: str | None, no_head
     \b
     repos      name, sources (highest priority first), description
     sources    name, type, upstream
-    packages   project, source, latest version, versions, files
-               (--source S: of one source; --repo R: those R shows, from the source it takes
-               each from)
+    packages   project, source, latest version, versions, files; with --source S
+               those of S, with --repo R those R shows (and from which source)
     tokens     id, state, sources, scope, expiry, last use, description (never the token)
     snapshots  day, how it is served, index URL (needs --repo R)
 

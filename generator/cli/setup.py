@@ -86,8 +86,7 @@ def create_repo(ctx: Context, name: str, type_: str, description: str) -> None:
 @click.option("--sources", required=True,
               help="Sources the token may upload to, comma-separated, or '*' for all.")
 @click.option("--expires", default=DEFAULT_EXPIRY, show_default=True,
-              help="Lifetime: a number and a unit (s, m, h, d, w), e.g. 12h or 90d, or 'never' "
-                   "(default: 30 days).")
+              help="Lifetime: a number and a unit (s, m, h, d, w), e.g. 12h or 90d, or 'never'.")
 @click.option("--scope", "scopes", default="upload", show_default=True,
               help="Permissions, comma-separated: upload, deploy.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the token.")
