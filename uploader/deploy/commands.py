@@ -21,9 +21,10 @@ from pathlib import Path
 import click
 
 from generator.cli.context import Context, info, pass_ctx
-from generator.errors import ConfigError
+from generator.errors import ConfigError, NotFound
 from uploader.deploy.builder import Builder, unpacked
 from uploader.deploy.client import make_bundle, publish_bundle
+from uploader.deploy.environments import is_environment_key
 
 __all__ = ["bundle", "deploy", "env", "python_group"]
 
@@ -139,8 +140,13 @@ def env_list(ctx: Context) -> None:
 def env_delete(ctx: Context, environment_id: str) -> None:
     """Delete the environment ENVIRONMENT_ID (see `timeshelf env list`)."""
     builder = Builder.for_config(ctx.inst.config)
-    if not environment_id.isalnum() or not builder.cache.delete(environment_id):
-        raise click.ClickException(f"no environment {environment_id!r}: see `timeshelf env list`")
+    if not is_environment_key(environment_id):
+        raise NotFound(
+            f"{environment_id!r} is not an environment id (32 hex digits): see "
+            "`timeshelf env list`"
+        )
+    if not builder.cache.delete(environment_id):
+        raise NotFound(f"no environment {environment_id!r}: see `timeshelf env list`")
     info(f"deleted environment {environment_id}")
 
 

@@ -453,7 +453,8 @@ def test_a_failed_build_is_not_cached_and_keeps_its_log(sidecar: Sidecar) -> Non
     assert any("nosuchpackage" in line for line in task["output"])
     missing = request(f"{sidecar.base_url}/__api__/environments/{key}", headers=auth(sidecar.token))
     assert missing.status == 404
-    assert sidecar.builds(key) == []
+    assert not (sidecar.environments / f"{key}.d").exists(), "an empty build directory"
+    assert not (sidecar.environments / ".locks" / f"{key}.lock").exists()
     assert list((sidecar.environments / "failed").glob(f"{key}-*.log"))
 
 
@@ -544,6 +545,14 @@ def test_environments_are_listed_shown_and_deleted(
     gone = request(url, method="DELETE", headers=headers)
     assert gone.status == 404
     assert "no environment" in message(gone)
+    for unknown in ("0000", "0" * 32):
+        refused = request(f"{sidecar.base_url}/__api__/environments/{unknown}", method="DELETE",
+                          headers=headers)
+        assert refused.status == 404
+        assert message(refused) == f"no environment '{unknown}'"
+    assert sorted(p.name for p in (sidecar.environments / ".locks").iterdir()) == [], (
+        "a lock file was left"
+    )
     assert sidecar.builds(key) == []
     assert request(f"{sidecar.base_url}/__api__/environments", headers={}).status == 401
 

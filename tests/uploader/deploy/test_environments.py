@@ -24,7 +24,7 @@ from generator.errors import ConfigError
 from tests.deployment import fixture_wheels
 from tests.servers import make_installation, run_timeshelf, run_timeshelf_serve
 from uploader.deploy.builder import Builder, is_pinned
-from uploader.deploy.environments import BuildPlan, Environment, plan_build
+from uploader.deploy.environments import BuildPlan, Environment, EnvironmentCache, plan_build
 from uploader.deploy.errors import BuildError, PythonError
 from uploader.deploy.installers import Pip, Uv
 from uploader.deploy.pythons import PythonInstall, analyse, select_python
@@ -300,6 +300,7 @@ def test_concurrent_builds_of_one_key_run_once(index: str, tmp_path: Path) -> No
     assert len(list((tmp_path / "cache" / f"{planned.key}.d").iterdir())) == 1
     installs = [log for log in logs if any("uv pip install" in line for line in log)]
     assert len(installs) == 1
+    assert list((tmp_path / "cache" / ".locks").iterdir()) == [], "a lock file was left"
 
 
 def test_a_failed_build_is_never_cached(index: str, tmp_path: Path) -> None:
@@ -309,10 +310,23 @@ def test_a_failed_build_is_never_cached(index: str, tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="failed with exit code"):
         b.cache.build(planned, lambda line: None)
     assert b.cache.get(planned.key) is None
-    assert not (tmp_path / "cache" / planned.key).exists()
-    assert list((tmp_path / "cache" / f"{planned.key}.d").iterdir()) == []
-    (log,) = (tmp_path / "cache" / "failed").glob(f"{planned.key}-*.log")
+    # Only the log of the failure is left: no <key>.d/, no link, no lock file.
+    root = tmp_path / "cache"
+    assert sorted(p.name for p in root.iterdir()) == [".cache", ".locks", "failed"]
+    assert list((root / ".locks").iterdir()) == []
+    (log,) = (root / "failed").iterdir()
+    assert log.name.startswith(f"{planned.key}-")
     assert "alpha==9.9" in log.read_text()
+
+
+@pytest.mark.parametrize("key", ["0" * 32, "0000", "../../etc", "A" * 32, ""],
+                         ids=["unknown", "short", "path", "upper-case", "empty"])
+def test_deleting_no_environment_leaves_no_trace(tmp_path: Path, key: str) -> None:
+    root = tmp_path / "environments"
+    (root / "failed").mkdir(parents=True)
+    cache = EnvironmentCache(root)
+    assert not cache.delete(key)
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["failed"]
 
 
 def test_externals_bring_their_dependencies_and_nothing_else(index: str, tmp_path: Path) -> None:
@@ -390,12 +404,27 @@ def test_env_commands_on_the_server(index: str, tmp_path: Path) -> None:
                                       f'listen = "{index[7:-1]}"')
     config.write_text(text.replace('installer = "pip"', 'installer = "uv"'))
     directory = app(tmp_path / "app", "gamma==1.0\n")
+    environments = config.parent / "environments"
     built_ = run_timeshelf("--config", str(config), "env", "build", str(directory))
     key = built_.stdout.split()[0]
     listed = run_timeshelf("--config", str(config), "env", "list").stdout
     assert listed.startswith(key)
+
+    before = sorted(p.relative_to(environments).as_posix() for p in environments.rglob("*"))
+    for unknown, message in [
+        ("0000", "error: '0000' is not an environment id (32 hex digits): see `timeshelf env list`"),
+        ("0" * 32, f"error: no environment '{'0' * 32}': see `timeshelf env list`"),
+    ]:
+        refused = run_timeshelf("--config", str(config), "env", "delete", unknown, check=False)
+        assert refused.returncode == 1
+        assert refused.stderr.splitlines() == [message]
+    after = sorted(p.relative_to(environments).as_posix() for p in environments.rglob("*"))
+    assert after == before, "refused deletions left files (a lock?)"
+    assert not any(".locks/" in name for name in after)
+
     pruned = run_timeshelf("--config", str(config), "env", "prune", "--max-size", "1K")
     assert pruned.stdout.split() == [key]
     missing = run_timeshelf("--config", str(config), "env", "delete", key, check=False)
     assert missing.returncode == 1
     assert f"no environment '{key}'" in missing.stderr
+    assert not list((environments / ".locks").iterdir())
