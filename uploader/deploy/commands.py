@@ -124,14 +124,38 @@ def _builder(ctx: Context) -> Builder:
     return builder
 
 
+def format_size(size: int) -> str:
+    """Bytes in the binary units ``--max-size`` reads back: ``512 B``, ``48.2 MiB``."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1024:.1f} TiB"
+
+
+ENV_COLUMNS = ("ID", "PYTHON", "INSTALLER", "SIZE", "LAST USED", "PATH")
+
+
 @env.command("list")
+@click.option("--no-header", is_flag=True, help="Omit the header row (for scripts).")
 @pass_ctx
-def env_list(ctx: Context) -> None:
-    """List environments: id, Python, installer, size, last use (most recent last)."""
+def env_list(ctx: Context, no_header: bool) -> None:
+    """List environments, one tab-separated row each under a header row: id, Python,
+    installer, size, last use, path (most recently used last). Without any, a line on
+    stderr says so."""
     builder = Builder.for_config(ctx.inst.config)
-    for e in sorted(builder.cache.environments(), key=lambda e: e.last_used):
+    environments = sorted(builder.cache.environments(), key=lambda e: e.last_used)
+    if not environments:
+        info("no environments yet: `timeshelf deploy` a bundle, or `timeshelf env build` one")
+        return
+    if not no_header:
+        click.echo("\t".join(ENV_COLUMNS))
+    for e in environments:
         used = datetime.fromtimestamp(e.last_used, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        click.echo(f"{e.key}\t{e.python}\t{e.installer}\t{e.size}\tlast used {used}\t{e.path}")
+        click.echo(f"{e.key}\t{e.python}\t{e.installer}\t{format_size(e.size)}\t{used}\t{e.path}")
 
 
 @env.command("delete")

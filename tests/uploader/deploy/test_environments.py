@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import tomllib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from generator.errors import ConfigError
 from tests.deployment import fixture_wheels
 from tests.servers import make_installation, run_timeshelf, run_timeshelf_serve
 from uploader.deploy.builder import Builder, is_pinned
+from uploader.deploy.commands import format_size, parse_size
 from uploader.deploy.environments import BuildPlan, Environment, EnvironmentCache, plan_build
 from uploader.deploy.errors import BuildError, PythonError
 from uploader.deploy.installers import Pip, Uv
@@ -405,10 +408,25 @@ def test_env_commands_on_the_server(index: str, tmp_path: Path) -> None:
     config.write_text(text.replace('installer = "pip"', 'installer = "uv"'))
     directory = app(tmp_path / "app", "gamma==1.0\n")
     environments = config.parent / "environments"
+    empty = run_timeshelf("--config", str(config), "env", "list")
+    assert empty.stdout == ""
+    assert empty.stderr.splitlines()[-1] == (
+        "no environments yet: `timeshelf deploy` a bundle, or `timeshelf env build` one"
+    )
     built_ = run_timeshelf("--config", str(config), "env", "build", str(directory))
     key = built_.stdout.split()[0]
-    listed = run_timeshelf("--config", str(config), "env", "list").stdout
-    assert listed.startswith(key)
+    environment = Builder.for_config(load_config(config)).cache.get(key)
+    assert environment is not None
+    used = datetime.fromtimestamp(environment.last_used, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    size = re.escape(format_size(environment.size))
+    assert re.fullmatch(r"[0-9]+\.[0-9] (KiB|MiB)", format_size(environment.size))
+    listed = run_timeshelf("--config", str(config), "env", "list").stdout.splitlines()
+    assert listed[0].split("\t") == ["ID", "PYTHON", "INSTALLER", "SIZE", "LAST USED", "PATH"]
+    assert re.fullmatch(rf"{key}\t3\.[0-9.]+\tuv\t{size}\t{used}\t{environment.path}",
+                        listed[1]), listed
+    assert len(listed) == 2
+    bare = run_timeshelf("--config", str(config), "env", "list", "--no-header").stdout
+    assert bare.splitlines() == listed[1:]
 
     before = sorted(p.relative_to(environments).as_posix() for p in environments.rglob("*"))
     for unknown, message in [
@@ -428,3 +446,17 @@ def test_env_commands_on_the_server(index: str, tmp_path: Path) -> None:
     assert missing.returncode == 1
     assert f"no environment '{key}'" in missing.stderr
     assert not list((environments / ".locks").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536, "1.5 KiB"),
+     (48 * 1024**2 + 200 * 1024, "48.2 MiB"), (10 * 1024**3, "10.0 GiB"),
+     (3 * 1024**4, "3.0 TiB")],
+    ids=["zero", "bytes", "kib", "kib-half", "mib", "gib", "tib"],
+)
+def test_sizes_are_shown_as_max_size_reads_them(size: int, shown: str) -> None:
+    assert format_size(size) == shown
+    if size >= 1024:  # rounded to a tenth: read back within 5 %
+        assert abs(parse_size(shown) - size) <= size * 0.05
+
