@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from packaging.utils import canonicalize_name
 from generator.config.python import DEFAULT_PROHIBITED, PythonSettings, parse_python_settings
 from generator.config.settings import DEFAULT_CONFIG, load_config
 from generator.errors import ConfigError
-from tests.deployment import fixture_wheels
+from tests.deployment import fixture_wheels, special, tar_bytes
 from tests.servers import make_installation, run_timeshelf, run_timeshelf_serve
 from uploader.deploy.builder import Builder, is_pinned
 from uploader.deploy.commands import format_size, parse_size
@@ -460,3 +461,30 @@ def test_sizes_are_shown_as_max_size_reads_them(size: int, shown: str) -> None:
     if size >= 1024:  # rounded to a tenth: read back within 5 %
         assert abs(parse_size(shown) - size) <= size * 0.05
 
+
+def test_env_build_prints_every_problem_on_its_line(tmp_path: Path) -> None:
+    config = make_installation(tmp_path / "inst")
+    directory = app(tmp_path / "app", "-i http://127.0.0.1:9/simple\nalpha\n-e ./src\n")
+    refused = run_timeshelf("--config", str(config), "env", "build", str(directory), check=False)
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    lines = refused.stderr.splitlines()
+    first = lines.index("error: requirements refused, 2 problems:")
+    assert lines[first:] == [
+        "error: requirements refused, 2 problems:",
+        "  requirements.txt:1: -i is not allowed: environments install only from this "
+        "server's repository; remove the option",
+        "  requirements.txt:3: editable installs (-e) are not allowed: list a released "
+        "version instead",
+    ]
+    archive = tmp_path / "bad.tar.gz"
+    archive.write_bytes(tar_bytes([("requirements.txt", b"alpha\n"), ("/abs", b""),
+                                   special("dev", tarfile.CHRTYPE)]))
+    refused = run_timeshelf("--config", str(config), "env", "build", str(archive), check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-3:] == [
+        "error: the bundle cannot be extracted, 2 problems:",
+        "  bundle member '/abs' is an absolute path: use paths relative to the app",
+        "  bundle member 'dev' is a device, FIFO or other special file",
+    ]
+    assert not list((config.parent / "environments" / ".incoming").iterdir())
