@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -488,3 +489,28 @@ def test_env_build_prints_every_problem_on_its_line(tmp_path: Path) -> None:
         "  bundle member 'dev' is a device, FIFO or other special file",
     ]
     assert not list((config.parent / "environments" / ".incoming").iterdir())
+
+
+def test_the_key_lock_excludes_though_its_file_is_removed(tmp_path: Path) -> None:
+    # Each holder removes the lock file; a waiter that locked the removed file must lock
+    # again, or it and a newcomer (who made a new file) would both hold the key.
+    cache = EnvironmentCache(tmp_path)
+    holders: list[int] = []
+    overlaps: list[int] = []
+
+    def work() -> None:
+        for _ in range(40):
+            with cache._lock("0" * 32):
+                holders.append(1)
+                if len(holders) > 1:
+                    overlaps.append(len(holders))
+                time.sleep(0.0005)
+                holders.pop()
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert overlaps == []
+    assert list((tmp_path / ".locks").iterdir()) == []
