@@ -9,7 +9,9 @@ Two shapes of answer, both unchanged from before the errors had classes:
 
 - an API answer (uploads, tokens, bundles): the message in the reason phrase (twine
   prints it), and in the body as JSON ``{"message", "code", "title"}`` when the client
-  prefers JSON (uv), else as the text ``<status> <message>``;
+  prefers JSON (uv), else as the text ``<status> <message>``; an error that lists its
+  ``problems`` (a bundle's, its requirements') has them one a line in the text, and in
+  JSON its first line as ``message`` with the list beside it as ``problems``;
 - a site answer (``PageError``: pages and files, as nginx would give them): the
   standard reason phrase and the text body ``<status> <message>``, never JSON.
 
@@ -357,6 +359,7 @@ class InvalidBundle(SidecarError):
     def __init__(self, cause: Exception) -> None:
         super().__init__(f"invalid bundle: {cause}")
         self.cause = cause
+        self.problems = tuple(getattr(cause, "problems", ()))
 
 
 class CannotBuild(SidecarError, status=422):
@@ -449,7 +452,7 @@ def answer(error: TimeshelfError) -> Response:
     headers = error.headers if isinstance(error, SidecarError) else {}
     if isinstance(error, PageError):
         return _site_answer(error.status, str(error), headers)
-    return _api_answer(error.status, str(error), headers)
+    return _api_answer(error.status, str(error), headers, getattr(error, "problems", ()))
 
 
 def answer_too_large(_error: RequestEntityTooLarge) -> Response:
@@ -467,7 +470,9 @@ def _reason(message: str) -> str:
     return safe[:400]
 
 
-def _api_answer(status: int, message: str, headers: Mapping[str, str]) -> Response:
+def _api_answer(
+    status: int, message: str, headers: Mapping[str, str], problems: Sequence[str] = ()
+) -> Response:
     """Status + message in the reason phrase, and in the body (JSON when the client wants it)."""
     wants_json = (
         request.accept_mimetypes.best_match(["text/plain", "application/json"])
@@ -475,7 +480,13 @@ def _api_answer(status: int, message: str, headers: Mapping[str, str]) -> Respon
     )
     if wants_json:
         title = _TITLES.get(status, "Error")
-        body = json.dumps({"message": message, "code": f"{status} {message}", "title": title})
+        summary = message.splitlines()[0].removesuffix(":") if problems else message
+        document: dict[str, object] = {
+            "message": summary, "code": f"{status} {summary}", "title": title,
+        }
+        if problems:
+            document["problems"] = [str(p) for p in problems]
+        body = json.dumps(document)
         response = Response(body + "\n", mimetype="application/json")
         response.headers["Content-Type"] = "application/json"
     else:

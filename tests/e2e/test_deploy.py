@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deployment import deploy_config, fixture_wheels, md5
+from tests.deployment import deploy_config, fixture_wheels, md5, special, tar_bytes
 from tests.e2e.conftest import UV, client_env, run
 from tests.servers import (
     ServerFailed,
@@ -196,6 +196,52 @@ def test_a_refused_bundle_is_one_line(sidecar: Sidecar, tmp_path: Path) -> None:
     (line,) = [x for x in done.stderr.splitlines() if x.startswith("error:")]
     assert "answered 422: requirements refused: requirements.txt:1: --extra-index-url is not" in line
     assert "Traceback" not in done.stderr
+
+
+def test_a_refused_bundle_prints_each_problem_on_its_line(
+    sidecar: Sidecar, tmp_path: Path
+) -> None:
+    app = tmp_path / "many"
+    app.mkdir()
+    (app / "requirements.txt").write_text(
+        "--extra-index-url http://127.0.0.1:9/simple\n-e ./src\nalpha\n"
+        "alpha @ http://127.0.0.1:9/alpha-1.0.whl\n"
+    )
+    done = sidecar.deploy(app)
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("error:"))
+    assert lines[first:] == [
+        f"error: POST {sidecar.base_url}/__api__/bundles answered 422: requirements refused, "
+        "3 problems:",
+        "  requirements.txt:1: --extra-index-url is not allowed: environments install only "
+        "from this server's repository; remove the option",
+        "  requirements.txt:2: editable installs (-e) are not allowed: list a released version "
+        "instead",
+        "  requirements.txt:4: direct URL references are not allowed: "
+        "'alpha @ http://127.0.0.1:9/alpha-1.0.whl'; upload the package and require it by name",
+    ]
+
+
+def test_a_bundle_with_bad_members_prints_each_on_its_line(
+    sidecar: Sidecar, tmp_path: Path
+) -> None:
+    archive = tmp_path / "bad.tar.gz"
+    archive.write_bytes(tar_bytes([
+        ("requirements.txt", b"alpha\n"), special("h", tarfile.LNKTYPE, "requirements.txt"),
+        ("../up.txt", b"x"), special("p", tarfile.FIFOTYPE),
+    ]))
+    done = sidecar.deploy(archive)
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("error:"))
+    assert lines[first:] == [
+        f"error: POST {sidecar.base_url}/__api__/bundles answered 400: invalid bundle: the "
+        "bundle cannot be extracted, 3 problems:",
+        "  bundle member 'h' is a hard link: not allowed",
+        "  bundle member '../up.txt' leaves the bundle ('..')",
+        "  bundle member 'p' is a device, FIFO or other special file",
+    ]
 
 
 def test_deploy_without_a_token(sidecar: Sidecar, tmp_path: Path) -> None:

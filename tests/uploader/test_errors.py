@@ -37,7 +37,7 @@ from generator.records import TokenRecord
 from tests.uploader.conftest import reason_of, start_installation
 from uploader import errors
 from uploader.app import create_app
-from uploader.deploy.errors import RequirementsError
+from uploader.deploy.errors import BundleError, PublishError, RequirementsError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "ab" * 32
@@ -79,6 +79,8 @@ EXAMPLES: dict[type[Exception], Callable[[], Exception]] = {
     ),
     HashMismatch: lambda: HashMismatch("https://files.example/demo-1.0.tar.gz", SHA, "cd" * 32),
     RequirementsError: lambda: RequirementsError(["requirements.txt:1: -e is not allowed"]),
+    BundleError: lambda: BundleError("bundle member 'h' is a hard link: not allowed"),
+    PublishError: lambda: PublishError("POST /__api__/bundles answered 400: no bundle"),
     errors.AuthenticationRequired: errors.AuthenticationRequired,
     errors.UnsupportedAuthScheme: lambda: errors.UnsupportedAuthScheme("digest"),
     errors.MalformedCredentials: errors.MalformedCredentials,
@@ -187,7 +189,9 @@ def test_error_is_answered_from_its_class(cls: type[TimeshelfError], accept: str
         document = json.loads(reply.get_data(as_text=True))
         assert document["message"] == message
         assert document["code"] == f"{reply.status_code} {message}"
-        assert set(document) == {"message", "code", "title"}
+        listed = list(getattr(error, "problems", ()))
+        assert document.get("problems", []) == listed
+        assert set(document) - {"problems"} == {"message", "code", "title"}
     else:
         assert reply.headers["Content-Type"] == "text/plain; charset=utf-8"
         assert reply.get_data(as_text=True) == f"{reply.status_code} {message}\n"

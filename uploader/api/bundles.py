@@ -33,7 +33,7 @@ from uploader.auth import authorize
 from uploader.context import installation, services
 from uploader.deploy.builder import Builder
 from uploader.deploy.bundles import extract_bundle
-from uploader.deploy.environments import BuildPlan, Environment
+from uploader.deploy.environments import BuildPlan, Environment, is_environment_key
 from uploader.deploy.errors import BundleError
 from uploader.errors import (
     BundleTooLarge,
@@ -198,7 +198,7 @@ def list_environments() -> Response:
 
 
 def _key(environment_id: str) -> str:
-    if not environment_id.isalnum() or len(environment_id) > 64:
+    if not is_environment_key(environment_id):
         raise UnknownEnvironment(environment_id)
     return environment_id
 

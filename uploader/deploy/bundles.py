@@ -119,9 +119,8 @@ def _member_path(name: str) -> PurePosixPath:
     return PurePosixPath(*parts) if parts else PurePosixPath(".")
 
 
-def _flatten_prefix(members: list[tarfile.TarInfo]) -> PurePosixPath:
+def _flatten_prefix(paths: list[tuple[PurePosixPath, tarfile.TarInfo]]) -> PurePosixPath:
     """The single top-level directory chain to strip (rsconnect/Connect's flattening rule)."""
-    paths = [(_member_path(m.name), m) for m in members]
     prefix = PurePosixPath(".")
     while True:
         below = [
@@ -155,14 +154,22 @@ def extract_bundle(archive: Path, target: Path, limits: BundleLimits | None = No
     link can serve as a directory, whatever the order of the members. Every member also
     passes Python's ``tarfile.data_filter``.
 
-    Raises ``BundleError``; on error ``target`` may hold a partial extraction (files,
-    directories and links to files, all inside it), which the caller discards.
+    Every refused member is reported, not only the first: a refused member is skipped
+    and the others are still checked (each check is against what is on disk, so a
+    skipped member weakens none). A limit reached, or an archive that cannot be read,
+    ends the extraction.
+
+    Raises ``BundleError`` listing every problem; on error ``target`` may hold a partial
+    extraction (files, directories and links to files, all inside it), which the caller
+    discards.
     """
     limits = limits or BundleLimits()
     size = archive.stat().st_size
     if size > limits.max_compressed:
         raise BundleError(f"the bundle is {size} bytes, the limit is {limits.max_compressed}")
     target.mkdir(parents=True, exist_ok=True)
+    # (member index, problem): reported in the order of the archive.
+    problems: list[tuple[int, str]] = []
     try:
         with tarfile.open(archive, mode="r:gz") as tar:
             members = []
@@ -170,19 +177,41 @@ def extract_bundle(archive: Path, target: Path, limits: BundleLimits | None = No
                 members.append(member)
                 if len(members) > limits.max_members:
                     raise BundleError(f"the bundle has more than {limits.max_members} files")
-            prefix = _flatten_prefix(members)
+            named = []
+            for index, member in enumerate(members):
+                try:
+                    named.append((index, _member_path(member.name), member))
+                except BundleError as e:
+                    problems.append((index, str(e)))
+            prefix = _flatten_prefix([(path, member) for _, path, member in named])
             extraction = _Extraction(tar, Path(os.path.realpath(target)), limits)
-            for member in members:
-                path = _member_path(member.name)
+            for index, path, member in named:
                 if prefix != PurePosixPath("."):
                     if path == prefix or not path.is_relative_to(prefix):
                         continue
                     path = path.relative_to(prefix)
-                if path != PurePosixPath("."):
+                if path == PurePosixPath("."):
+                    continue
+                try:
                     extraction.extract(member, path)
+                except BundleError as e:
+                    problems.append((index, str(e)))
+                    if extraction.written > limits.max_expanded:
+                        break
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
-        raise BundleError(f"the bundle is not a valid gzip tar archive: {_reason(e)}") from e
+        raise _refused(problems, f"the bundle is not a valid gzip tar archive: {_reason(e)}") from e
+    if problems:
+        raise _refused(problems)
     return target
+
+
+def _refused(problems: list[tuple[int, str]], last: str | None = None) -> BundleError:
+    """The error listing ``problems`` in the archive's order, then ``last`` (what ended
+    the extraction)."""
+    listed = [problem for _, problem in sorted(problems, key=lambda p: p[0])]
+    listed += [last] if last is not None else []
+    summary = "the bundle cannot be extracted" if len(listed) > 1 else None
+    return BundleError(*listed, summary=summary)
 
 
 class _Extraction:
@@ -388,7 +417,7 @@ def verify_checksums(root: Path, manifest: Manifest) -> None:
                 f"{name}: checksum mismatch (manifest {expected}, file {digest.hexdigest()})"
             )
     if problems:
-        raise BundleError("manifest.json checksums do not match: " + "; ".join(problems))
+        raise BundleError(*problems, summary="manifest.json checksums do not match")
 
 
 def inside(root: Path, name: str) -> Path:

@@ -213,14 +213,25 @@ def _call(
             document: dict[str, Any] = json.loads(response.read())
             return document
     except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            message = json.loads(raw).get("message") or raw.decode(errors="replace")
-        except ValueError:
-            message = raw.decode(errors="replace").strip()
-        raise PublishError(f"{method} {url} answered {e.code}: {message}") from e
+        message, problems = _refusal(e.read())
+        raise PublishError(f"{method} {url} answered {e.code}: {message}", problems) from e
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise PublishError(f"cannot reach {url}: {e}") from e
+
+
+def _refusal(raw: bytes) -> tuple[str, tuple[str, ...]]:
+    """The message of an error answer and the problems it lists (JSON ``message`` and
+    ``problems``, else the text as it came)."""
+    text = raw.decode(errors="replace").strip()
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return text, ()
+    if not isinstance(document, dict):
+        return text, ()
+    problems = document.get("problems")
+    listed = tuple(map(str, problems)) if isinstance(problems, list) else ()
+    return str(document.get("message") or text), listed
 
 
 def publish_bundle(

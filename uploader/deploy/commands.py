@@ -21,9 +21,10 @@ from pathlib import Path
 import click
 
 from generator.cli.context import Context, info, pass_ctx
-from generator.errors import ConfigError
+from generator.errors import ConfigError, NotFound
 from uploader.deploy.builder import Builder, unpacked
 from uploader.deploy.client import make_bundle, publish_bundle
+from uploader.deploy.environments import is_environment_key
 
 __all__ = ["bundle", "deploy", "env", "python_group"]
 
@@ -123,14 +124,38 @@ def _builder(ctx: Context) -> Builder:
     return builder
 
 
+def format_size(size: int) -> str:
+    """Bytes in the binary units ``--max-size`` reads back: ``512 B``, ``48.2 MiB``."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1024:.1f} TiB"
+
+
+ENV_COLUMNS = ("ID", "PYTHON", "INSTALLER", "SIZE", "LAST USED", "PATH")
+
+
 @env.command("list")
+@click.option("--no-header", is_flag=True, help="Omit the header row (for scripts).")
 @pass_ctx
-def env_list(ctx: Context) -> None:
-    """List environments: id, Python, installer, size, last use (most recent last)."""
+def env_list(ctx: Context, no_header: bool) -> None:
+    """List environments, one tab-separated row each under a header row: id, Python,
+    installer, size, last use, path (most recently used last). Without any, a line on
+    stderr says so."""
     builder = Builder.for_config(ctx.inst.config)
-    for e in sorted(builder.cache.environments(), key=lambda e: e.last_used):
+    environments = sorted(builder.cache.environments(), key=lambda e: e.last_used)
+    if not environments:
+        info("no environments yet: `timeshelf deploy` a bundle, or `timeshelf env build` one")
+        return
+    if not no_header:
+        click.echo("\t".join(ENV_COLUMNS))
+    for e in environments:
         used = datetime.fromtimestamp(e.last_used, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        click.echo(f"{e.key}\t{e.python}\t{e.installer}\t{e.size}\tlast used {used}\t{e.path}")
+        click.echo(f"{e.key}\t{e.python}\t{e.installer}\t{format_size(e.size)}\t{used}\t{e.path}")
 
 
 @env.command("delete")
@@ -139,8 +164,13 @@ def env_list(ctx: Context) -> None:
 def env_delete(ctx: Context, environment_id: str) -> None:
     """Delete the environment ENVIRONMENT_ID (see `timeshelf env list`)."""
     builder = Builder.for_config(ctx.inst.config)
-    if not environment_id.isalnum() or not builder.cache.delete(environment_id):
-        raise click.ClickException(f"no environment {environment_id!r}: see `timeshelf env list`")
+    if not is_environment_key(environment_id):
+        raise NotFound(
+            f"{environment_id!r} is not an environment id (32 hex digits): see "
+            "`timeshelf env list`"
+        )
+    if not builder.cache.delete(environment_id):
+        raise NotFound(f"no environment {environment_id!r}: see `timeshelf env list`")
     info(f"deleted environment {environment_id}")
 
 

@@ -9,11 +9,13 @@ Layout under the environments directory::
 
     <key>                  symlink to the live build (replaced atomically)
     <key>.d/<build-id>/    a build: venv/, requirements.txt, freeze.txt, meta.json
-    .locks/<key>.lock      one build per key at a time (others wait, then hit)
+    .locks/<key>.lock      one build per key at a time (others wait, then hit);
+                           there only while a build or a deletion of the key runs
     failed/<key>-<id>.log  logs of failed builds (a failure is never cached)
 
 Builds happen in a fresh ``<key>.d/<build-id>/`` (virtualenvs are not relocatable, so
-the directory never moves) and become live by renaming a symlink into place.
+the directory never moves) and become live by renaming a symlink into place. A failed
+build leaves only its log: no ``<key>.d/``, no lock file.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -41,6 +44,7 @@ from uploader.deploy.pythons import PythonInstall
 from uploader.deploy.requirements import Processed
 
 Log = Callable[[str], None]
+_KEY = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,13 +156,26 @@ class EnvironmentCache:
 
     @contextlib.contextmanager
     def _lock(self, key: str) -> Iterator[None]:
+        """Hold the key's lock; its file is removed on release, so none is left behind.
+
+        A waiter may have opened the file its holder then removed: once it holds that
+        lock it sees the path gone (or another file there) and takes the lock again.
+        """
         locks = self.root / ".locks"
         locks.mkdir(parents=True, exist_ok=True)
-        fd = os.open(locks / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
+        path = locks / f"{key}.lock"
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
+            current = _lstat(path)
+            if current is not None and os.path.samestat(current, os.fstat(fd)):
+                break
+            os.close(fd)
+        try:
             yield
         finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
             os.close(fd)
 
     def get(self, key: str) -> Environment | None:
@@ -208,11 +225,15 @@ class EnvironmentCache:
         try:
             self._create(plan, target, record)
             record(f"environment {key} built in {time.monotonic() - started:.1f} s")
-        except BuildError as e:
-            failed = self.root / "failed"
-            failed.mkdir(parents=True, exist_ok=True)
-            (failed / f"{key}-{build_id}.log").write_text("\n".join([*lines, str(e)]) + "\n")
+        except BaseException as e:
+            if isinstance(e, BuildError):
+                failed = self.root / "failed"
+                failed.mkdir(parents=True, exist_ok=True)
+                (failed / f"{key}-{build_id}.log").write_text("\n".join([*lines, str(e)]) + "\n")
             shutil.rmtree(target, ignore_errors=True)
+            # The key's lock is held: no other build of it can be using <key>.d/.
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()
             raise
         size = _tree_size(target)
         meta = {
@@ -316,7 +337,10 @@ class EnvironmentCache:
         return tuple(found)
 
     def delete(self, key: str) -> bool:
-        """Remove an environment (waits for a build of it to finish); False if unknown."""
+        """Remove an environment (waits for a build of it to finish); False if unknown:
+        a key that is no environment id, or names none, leaves no trace (not even a lock)."""
+        if not is_environment_key(key) or not (self.root / key).is_symlink():
+            return False
         with self._lock(key):
             link = self.root / key
             if not link.is_symlink():
@@ -373,6 +397,18 @@ for name in sys.argv[1:]:
     out[name] = {"paths": paths, "dependencies": sorted(seen - {norm(name)})}
 print(json.dumps(out))
 """
+
+
+def is_environment_key(text: str) -> bool:
+    """Whether ``text`` has the form of an environment id (``BuildPlan.key``)."""
+    return _KEY.fullmatch(text) is not None
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
 
 
 def _touch(link: Path) -> None:

@@ -261,7 +261,7 @@ def _include(state: _State, path: str, where: str, *, depth: int, constraint: bo
     try:
         text = state.read(path)
     except (ValueError, OSError) as e:
-        state.problems.append(f"{where}: cannot include {path!r}: {e}")
+        state.problems.append(f"{where}: cannot include {path!r}: {_first_line(e)}")
         return
     if not _admit(state, text, path):
         return
@@ -288,7 +288,7 @@ def _requirement(state: _State, line: str, where: str, *, constraint: bool) -> N
                 "upload the package and require it by name"
             )
         else:
-            state.problems.append(f"{where}: invalid requirement {spec!r}: {e}")
+            state.problems.append(f"{where}: invalid requirement {spec!r}: {_first_line(e)}")
         return
     project = canonicalize_name(requirement.name)
     if requirement.url and not state.policy.allow_direct_references:
@@ -311,3 +311,10 @@ def _requirement(state: _State, line: str, where: str, *, constraint: bool) -> N
     else:
         state.requirements.append(rendered)
         state.names.append(project)
+
+
+def _first_line(error: Exception) -> str:
+    """The first line of ``error``'s message: a problem is one line (packaging adds the
+    requirement again, with a caret under the fault, on lines of their own)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -16,13 +16,17 @@ import socket
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
+from generator.installation import Installation
 from tests.deployment import (
+    Member,
     auth,
     bundle_bytes,
     deploy,
@@ -37,6 +41,8 @@ from tests.deployment import (
     wait_task,
 )
 from tests.servers import make_installation, request, run_timeshelf, run_timeshelf_serve
+from tests.uploader.conftest import create_token, start_installation
+from uploader.app import create_app
 from uploader.deploy.pythons import analyse
 
 MAX_REQUEST_SIZE = 1_000_000
@@ -165,7 +171,7 @@ REFUSED = [
      "per-requirement build options are not allowed"),
     ("garbage-line", lambda: bundle_bytes("alpha>=>1\n"), 422, "invalid requirement"),
     ("all-problems-at-once", lambda: bundle_bytes("-i http://127.0.0.1:9/\n-e .\nok\n"), 422,
-     "remove the option; requirements.txt:2: editable installs"),
+     "requirements refused, 2 problems"),
     # Python selection
     ("python-2", lambda: bundle_bytes("alpha\n", python="2.7.18"), 422,
      "no configured Python matches the same major.minor as 2.7.18 (available:"),
@@ -185,6 +191,81 @@ def test_refused_bundles(sidecar: Sidecar, body: object, status: int, text: str)
     assert text in message(reply)
     incoming = sidecar.environments / ".incoming"
     assert not incoming.exists() or not any(incoming.iterdir()), "a refused bundle left files"
+
+
+# -- every problem on a line of its own: the Flask app itself ------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FlaskClient, str]]:
+    """A test client of the sidecar's app (no server, no build) and a deploy token."""
+    config = start_installation(tmp_path_factory.mktemp("flask") / "inst")
+    # The app runs on the real clock: the token is made now.
+    deploy_token = create_token(config, sources="*", scope="deploy", now=datetime.now(UTC))
+    inst = Installation.from_config_file(config)
+    try:
+        yield create_app(inst, serve_site=False).test_client(), deploy_token
+    finally:
+        inst.close()
+
+
+THREE_BAD_LINES = "-i http://127.0.0.1:9/simple\n-e ./src\nalpha\nalpha>=>1\n"
+THREE_PROBLEMS = [
+    "requirements.txt:1: -i is not allowed: environments install only from this server's "
+    "repository; remove the option",
+    "requirements.txt:2: editable installs (-e) are not allowed: list a released version "
+    "instead",
+    "requirements.txt:4: invalid requirement 'alpha>=>1': ",
+]
+BAD_MEMBERS: list[Member] = [("app.py", b"x"), ("requirements.txt", b"alpha\n"),
+               special("h", tarfile.LNKTYPE, "app.py"), ("/abs", b"x"),
+               special("p", tarfile.FIFOTYPE)]
+MEMBER_PROBLEMS = [
+    "bundle member 'h' is a hard link: not allowed",
+    "bundle member '/abs' is an absolute path: use paths relative to the app",
+    "bundle member 'p' is a device, FIFO or other special file",
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "summary", "problems"),
+    [
+        (lambda: bundle_bytes(THREE_BAD_LINES), 422, "requirements refused, 3 problems",
+         THREE_PROBLEMS),
+        (lambda: tar_bytes(BAD_MEMBERS), 400,
+         "invalid bundle: the bundle cannot be extracted, 3 problems", MEMBER_PROBLEMS),
+        (lambda: bundle_bytes("-e .\n"), 422,
+         "requirements refused: requirements.txt:1: editable installs (-e) are not allowed: "
+         "list a released version instead",
+         ["requirements.txt:1: editable installs (-e) are not allowed: list a released "
+          "version instead"]),
+    ],
+    ids=["requirements", "members", "one-problem"],
+)
+def test_every_problem_is_listed_in_the_answer(
+    client: tuple[FlaskClient, str], body: Callable[[], bytes], status: int, summary: str,
+    problems: list[str],
+) -> None:
+    app, deploy_token = client
+    headers = {"Authorization": f"Bearer {deploy_token}", "Content-Type": "application/gzip"}
+    data = body()
+    as_json = app.post("/__api__/bundles", data=data,
+                       headers={**headers, "Accept": "application/json"})
+    assert as_json.status_code == status
+    document = as_json.get_json()
+    assert document["message"] == summary
+    assert document["code"] == f"{status} {summary}"
+    assert len(document["problems"]) == len(problems)
+    for got, expected in zip(document["problems"], problems, strict=True):
+        assert got.startswith(expected)
+        assert "\n" not in got
+    as_text = app.post("/__api__/bundles", data=data, headers=headers)
+    assert as_text.status_code == status
+    lines = as_text.get_data(as_text=True).splitlines()
+    if len(problems) == 1:
+        assert lines == [f"{status} {summary}"]
+    else:
+        assert lines == [f"{status} {summary}:", *(f"  {p}" for p in document["problems"])]
 
 
 def _link(name: str, target: str) -> tarfile.TarInfo:
@@ -231,9 +312,12 @@ def test_a_bundle_escaping_through_links_leaves_no_trace(
     assert reply.status == 400, reply.body
     text = message(reply)
     assert "\n" not in text
-    assert text.startswith("invalid bundle: bundle member ")
-    assert "a link in a bundle may only point to a regular file inside it" in text
-    assert str(home) not in text, "the refusal shows the server's paths"
+    assert text.startswith("invalid bundle: ")
+    problems = json.loads(reply.body)["problems"]
+    assert all(p.startswith("bundle member ") and "\n" not in p for p in problems), problems
+    assert any("a link in a bundle may only point to a regular file inside it" in p
+               for p in problems)
+    assert str(home) not in reply.body.decode(), "the refusal shows the server's paths"
     assert not (sidecar.config.parent / "site" / "pwned.html").exists()
     after = _tree(home)
     assert {k: v for k, v in after.items() if k not in before} == {}, "new paths (or links)"
@@ -369,7 +453,8 @@ def test_a_failed_build_is_not_cached_and_keeps_its_log(sidecar: Sidecar) -> Non
     assert any("nosuchpackage" in line for line in task["output"])
     missing = request(f"{sidecar.base_url}/__api__/environments/{key}", headers=auth(sidecar.token))
     assert missing.status == 404
-    assert sidecar.builds(key) == []
+    assert not (sidecar.environments / f"{key}.d").exists(), "an empty build directory"
+    assert not (sidecar.environments / ".locks" / f"{key}.lock").exists()
     assert list((sidecar.environments / "failed").glob(f"{key}-*.log"))
 
 
@@ -460,6 +545,14 @@ def test_environments_are_listed_shown_and_deleted(
     gone = request(url, method="DELETE", headers=headers)
     assert gone.status == 404
     assert "no environment" in message(gone)
+    for unknown in ("0000", "0" * 32):
+        refused = request(f"{sidecar.base_url}/__api__/environments/{unknown}", method="DELETE",
+                          headers=headers)
+        assert refused.status == 404
+        assert message(refused) == f"no environment '{unknown}'"
+    assert sorted(p.name for p in (sidecar.environments / ".locks").iterdir()) == [], (
+        "a lock file was left"
+    )
     assert sidecar.builds(key) == []
     assert request(f"{sidecar.base_url}/__api__/environments", headers={}).status == 401
 

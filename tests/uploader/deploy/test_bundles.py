@@ -95,6 +95,10 @@ def chain(levels: int, *, file_first: bool = False) -> list[Member]:
     return [evil, *links] if file_first else [*links, evil]
 
 
+def md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
 def manifest(files: dict[str, bytes], **extra: object) -> bytes:
     document = {
         "version": 1,
@@ -154,6 +158,18 @@ def test_hostile_members_are_refused(tmp_path: Path, members: list[Member], mess
 
 NOT_A_FILE = "a link in a bundle may only point to a regular file inside it"
 
+
+def assert_one_line_each(error: BundleError) -> None:
+    """Each problem is one line: the message itself, or a line of its own under a summary."""
+    assert error.problems
+    assert all("\n" not in p for p in error.problems)
+    lines = str(error).splitlines()
+    if len(error.problems) == 1:
+        assert lines == [error.problems[0]]
+    else:
+        assert lines == [f"the bundle cannot be extracted, {len(error.problems)} problems:",
+                         *(f"  {p}" for p in error.problems)]
+
 HOSTILE_LINKS: list[tuple[str, list[Member], str]] = [
     ("chain-1", chain(1), NOT_A_FILE),
     ("chain-2", chain(2), NOT_A_FILE),
@@ -203,9 +219,62 @@ def test_hostile_links_write_nothing_outside(
     archive = make_tar(tmp_path / "b.tar.gz", [("app.py", b"ok"), *members])
     with pytest.raises(BundleError, match=message) as refused:
         extract_bundle(archive, target)
-    assert "\n" not in str(refused.value)
+    assert_one_line_each(refused.value)
     assert str(tmp_path) not in str(refused.value), "the message shows the server's paths"
     assert_confined(sandbox, target)
+
+
+def test_every_refused_member_is_reported_in_the_archive_order(tmp_path: Path) -> None:
+    sandbox, target = sandboxed(tmp_path)
+    archive = make_tar(tmp_path / "b.tar.gz", [
+        ("app.py", b"ok"), special("h", tarfile.LNKTYPE, "app.py"), ("/etc/x", b"x"),
+        ("fine.py", b""), special("p", tarfile.FIFOTYPE), ("../escape", b"x"),
+        link("out", "/etc/hostname"), ("app.py", b"again"), ("last.py", b""),
+    ])
+    with pytest.raises(BundleError) as refused:
+        extract_bundle(archive, target)
+    assert refused.value.problems == (
+        "bundle member 'h' is a hard link: not allowed",
+        "bundle member '/etc/x' is an absolute path: use paths relative to the app",
+        "bundle member 'p' is a device, FIFO or other special file",
+        "bundle member '../escape' leaves the bundle ('..')",
+        "bundle member 'out' is a link leaving the bundle ('/etc/hostname'): " + NOT_A_FILE,
+        "bundle member 'app.py' would replace an earlier member: each path may appear once",
+    )
+    assert_one_line_each(refused.value)
+    assert_confined(sandbox, target)
+
+
+def test_a_limit_ends_the_extraction_after_the_problems_found(tmp_path: Path) -> None:
+    archive = make_tar(tmp_path / "b.tar.gz", [
+        special("h", tarfile.LNKTYPE, "x"), *((f"f{i}", b"0" * 600) for i in range(3)),
+        special("p", tarfile.FIFOTYPE),
+    ])
+    with pytest.raises(BundleError) as refused:
+        extract_bundle(archive, tmp_path / "out", BundleLimits(max_expanded=1000))
+    assert refused.value.problems == (
+        "bundle member 'h' is a hard link: not allowed",
+        "the bundle expands to more than 1000 bytes",
+    )
+
+
+def test_every_checksum_mismatch_is_reported(tmp_path: Path) -> None:
+    files, tampered = {**APP, "other.py": b"x = 1\n"}, b"tampered\n"
+    archive = make_tar(tmp_path / "b.tar.gz", [
+        ("manifest.json", manifest(files)), ("requirements.txt", tampered),
+        ("app.py", APP["app.py"]),
+    ])
+    root = extract_bundle(archive, tmp_path / "out")
+    found = read_manifest(root)
+    assert found is not None
+    with pytest.raises(BundleError) as refused:
+        verify_checksums(root, found)
+    assert str(refused.value).splitlines() == [
+        "manifest.json checksums do not match, 2 problems:",
+        "  other.py: listed in manifest.json but missing from the bundle",
+        f"  requirements.txt: checksum mismatch (manifest {md5(APP['requirements.txt'])}, "
+        f"file {md5(tampered)})",
+    ]
 
 
 @pytest.mark.parametrize(

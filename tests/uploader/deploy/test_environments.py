@@ -8,11 +8,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
+import tarfile
 import threading
+import time
 import tomllib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,10 +25,11 @@ from packaging.utils import canonicalize_name
 from generator.config.python import DEFAULT_PROHIBITED, PythonSettings, parse_python_settings
 from generator.config.settings import DEFAULT_CONFIG, load_config
 from generator.errors import ConfigError
-from tests.deployment import fixture_wheels
+from tests.deployment import fixture_wheels, special, tar_bytes
 from tests.servers import make_installation, run_timeshelf, run_timeshelf_serve
 from uploader.deploy.builder import Builder, is_pinned
-from uploader.deploy.environments import BuildPlan, Environment, plan_build
+from uploader.deploy.commands import format_size, parse_size
+from uploader.deploy.environments import BuildPlan, Environment, EnvironmentCache, plan_build
 from uploader.deploy.errors import BuildError, PythonError
 from uploader.deploy.installers import Pip, Uv
 from uploader.deploy.pythons import PythonInstall, analyse, select_python
@@ -300,6 +305,7 @@ def test_concurrent_builds_of_one_key_run_once(index: str, tmp_path: Path) -> No
     assert len(list((tmp_path / "cache" / f"{planned.key}.d").iterdir())) == 1
     installs = [log for log in logs if any("uv pip install" in line for line in log)]
     assert len(installs) == 1
+    assert list((tmp_path / "cache" / ".locks").iterdir()) == [], "a lock file was left"
 
 
 def test_a_failed_build_is_never_cached(index: str, tmp_path: Path) -> None:
@@ -309,10 +315,23 @@ def test_a_failed_build_is_never_cached(index: str, tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="failed with exit code"):
         b.cache.build(planned, lambda line: None)
     assert b.cache.get(planned.key) is None
-    assert not (tmp_path / "cache" / planned.key).exists()
-    assert list((tmp_path / "cache" / f"{planned.key}.d").iterdir()) == []
-    (log,) = (tmp_path / "cache" / "failed").glob(f"{planned.key}-*.log")
+    # Only the log of the failure is left: no <key>.d/, no link, no lock file.
+    root = tmp_path / "cache"
+    assert sorted(p.name for p in root.iterdir()) == [".cache", ".locks", "failed"]
+    assert list((root / ".locks").iterdir()) == []
+    (log,) = (root / "failed").iterdir()
+    assert log.name.startswith(f"{planned.key}-")
     assert "alpha==9.9" in log.read_text()
+
+
+@pytest.mark.parametrize("key", ["0" * 32, "0000", "../../etc", "A" * 32, ""],
+                         ids=["unknown", "short", "path", "upper-case", "empty"])
+def test_deleting_no_environment_leaves_no_trace(tmp_path: Path, key: str) -> None:
+    root = tmp_path / "environments"
+    (root / "failed").mkdir(parents=True)
+    cache = EnvironmentCache(root)
+    assert not cache.delete(key)
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["failed"]
 
 
 def test_externals_bring_their_dependencies_and_nothing_else(index: str, tmp_path: Path) -> None:
@@ -390,12 +409,108 @@ def test_env_commands_on_the_server(index: str, tmp_path: Path) -> None:
                                       f'listen = "{index[7:-1]}"')
     config.write_text(text.replace('installer = "pip"', 'installer = "uv"'))
     directory = app(tmp_path / "app", "gamma==1.0\n")
+    environments = config.parent / "environments"
+    empty = run_timeshelf("--config", str(config), "env", "list")
+    assert empty.stdout == ""
+    assert empty.stderr.splitlines()[-1] == (
+        "no environments yet: `timeshelf deploy` a bundle, or `timeshelf env build` one"
+    )
     built_ = run_timeshelf("--config", str(config), "env", "build", str(directory))
     key = built_.stdout.split()[0]
-    listed = run_timeshelf("--config", str(config), "env", "list").stdout
-    assert listed.startswith(key)
+    environment = Builder.for_config(load_config(config)).cache.get(key)
+    assert environment is not None
+    used = datetime.fromtimestamp(environment.last_used, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    size = re.escape(format_size(environment.size))
+    assert re.fullmatch(r"[0-9]+\.[0-9] (KiB|MiB)", format_size(environment.size))
+    listed = run_timeshelf("--config", str(config), "env", "list").stdout.splitlines()
+    assert listed[0].split("\t") == ["ID", "PYTHON", "INSTALLER", "SIZE", "LAST USED", "PATH"]
+    assert re.fullmatch(rf"{key}\t3\.[0-9.]+\tuv\t{size}\t{used}\t{environment.path}",
+                        listed[1]), listed
+    assert len(listed) == 2
+    bare = run_timeshelf("--config", str(config), "env", "list", "--no-header").stdout
+    assert bare.splitlines() == listed[1:]
+
+    before = sorted(p.relative_to(environments).as_posix() for p in environments.rglob("*"))
+    for unknown, message in [
+        ("0000", "error: '0000' is not an environment id (32 hex digits): see `timeshelf env list`"),
+        ("0" * 32, f"error: no environment '{'0' * 32}': see `timeshelf env list`"),
+    ]:
+        refused = run_timeshelf("--config", str(config), "env", "delete", unknown, check=False)
+        assert refused.returncode == 1
+        assert refused.stderr.splitlines() == [message]
+    after = sorted(p.relative_to(environments).as_posix() for p in environments.rglob("*"))
+    assert after == before, "refused deletions left files (a lock?)"
+    assert not any(".locks/" in name for name in after)
+
     pruned = run_timeshelf("--config", str(config), "env", "prune", "--max-size", "1K")
     assert pruned.stdout.split() == [key]
     missing = run_timeshelf("--config", str(config), "env", "delete", key, check=False)
     assert missing.returncode == 1
     assert f"no environment '{key}'" in missing.stderr
+    assert not list((environments / ".locks").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536, "1.5 KiB"),
+     (48 * 1024**2 + 200 * 1024, "48.2 MiB"), (10 * 1024**3, "10.0 GiB"),
+     (3 * 1024**4, "3.0 TiB")],
+    ids=["zero", "bytes", "kib", "kib-half", "mib", "gib", "tib"],
+)
+def test_sizes_are_shown_as_max_size_reads_them(size: int, shown: str) -> None:
+    assert format_size(size) == shown
+    if size >= 1024:  # rounded to a tenth: read back within 5 %
+        assert abs(parse_size(shown) - size) <= size * 0.05
+
+
+def test_env_build_prints_every_problem_on_its_line(tmp_path: Path) -> None:
+    config = make_installation(tmp_path / "inst")
+    directory = app(tmp_path / "app", "-i http://127.0.0.1:9/simple\nalpha\n-e ./src\n")
+    refused = run_timeshelf("--config", str(config), "env", "build", str(directory), check=False)
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    lines = refused.stderr.splitlines()
+    first = lines.index("error: requirements refused, 2 problems:")
+    assert lines[first:] == [
+        "error: requirements refused, 2 problems:",
+        "  requirements.txt:1: -i is not allowed: environments install only from this "
+        "server's repository; remove the option",
+        "  requirements.txt:3: editable installs (-e) are not allowed: list a released "
+        "version instead",
+    ]
+    archive = tmp_path / "bad.tar.gz"
+    archive.write_bytes(tar_bytes([("requirements.txt", b"alpha\n"), ("/abs", b""),
+                                   special("dev", tarfile.CHRTYPE)]))
+    refused = run_timeshelf("--config", str(config), "env", "build", str(archive), check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-3:] == [
+        "error: the bundle cannot be extracted, 2 problems:",
+        "  bundle member '/abs' is an absolute path: use paths relative to the app",
+        "  bundle member 'dev' is a device, FIFO or other special file",
+    ]
+    assert not list((config.parent / "environments" / ".incoming").iterdir())
+
+
+def test_the_key_lock_excludes_though_its_file_is_removed(tmp_path: Path) -> None:
+    # Each holder removes the lock file; a waiter that locked the removed file must lock
+    # again, or it and a newcomer (who made a new file) would both hold the key.
+    cache = EnvironmentCache(tmp_path)
+    holders: list[int] = []
+    overlaps: list[int] = []
+
+    def work() -> None:
+        for _ in range(40):
+            with cache._lock("0" * 32):
+                holders.append(1)
+                if len(holders) > 1:
+                    overlaps.append(len(holders))
+                time.sleep(0.0005)
+                holders.pop()
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert overlaps == []
+    assert list((tmp_path / ".locks").iterdir()) == []

@@ -84,8 +84,9 @@ def test_the_startup_problem() -> None:
 def test_statuses_are_what_the_bundle_api_answers() -> None:
     statuses = [e.status for e in (BundleError, RequirementsError, PythonError, BuildError)]
     assert statuses == [400, 422, 422, 503]
-    assert str(RequirementsError(["a.txt:1: x", "a.txt:2: y"])) == (
-        "requirements refused: a.txt:1: x; a.txt:2: y")
+    assert str(RequirementsError(["a.txt:1: x", "a.txt:2: y"])).splitlines() == [
+        "requirements refused, 2 problems:", "  a.txt:1: x", "  a.txt:2: y"]
+    assert str(RequirementsError(["a.txt:1: x"])) == "requirements refused: a.txt:1: x"
 
 
 def _key(installer: Installer) -> str:

@@ -103,6 +103,7 @@ def test_refused_requirements(text: str, message: str) -> None:
         run(text)
     assert message in str(info.value)
     assert all(p.startswith("requirements.txt:") or ":" in p for p in info.value.problems)
+    assert all("\n" not in p for p in info.value.problems), "a problem of several lines"
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -110,6 +111,30 @@ def test_every_problem_is_reported_at_once() -> None:
         run("-i http://127.0.0.1/\n-e .\nok==1\npkg @ https://127.0.0.1/x.whl\n")
     assert len(info.value.problems) == 3
     assert [p.split(":")[1] for p in info.value.problems] == ["1", "2", "4"]
+    # One line per problem, even though a problem's own text holds "; ".
+    assert str(info.value).splitlines() == [
+        "requirements refused, 3 problems:",
+        "  requirements.txt:1: -i is not allowed: environments install only from this "
+        "server's repository; remove the option",
+        "  requirements.txt:2: editable installs (-e) are not allowed: list a released "
+        "version instead",
+        "  requirements.txt:4: direct URL references are not allowed: "
+        "'pkg @ https://127.0.0.1/x.whl'; upload the package and require it by name",
+    ]
+
+
+@pytest.mark.parametrize(("count", "listed"), [(1, 1), (2, 2), (100, 100), (101, 100), (250, 100)])
+def test_many_problems_list_the_first_hundred(count: int, listed: int) -> None:
+    with pytest.raises(RequirementsError) as info:
+        run("".join(f"-e ./p{i}\n" for i in range(count)))
+    lines = str(info.value).splitlines()
+    assert len(info.value.problems) == listed
+    if count == 1:
+        assert lines == [f"requirements refused: {info.value.problems[0]}"]
+        return
+    assert lines[0] == f"requirements refused, {count} problems:"
+    assert lines[1:listed + 1] == [f"  {p}" for p in info.value.problems]
+    assert lines[listed + 1:] == ([f"  … and {count - listed} more"] if count > listed else [])
 
 
 def test_policy_can_allow_sources_editables_and_urls() -> None:
