@@ -331,11 +331,12 @@ def test_usage_errors_exit_2(args: list[str], message: str, cli: CliRunner) -> N
           "Try 'timeshelf list --help' for help.",
           "",
           "error: list snapshots needs --repo R"]),
-        (["env", "delete", "zz-9"], ["error: no environment 'zz-9': see `timeshelf env list`"]),
+        (["env", "delete", "0" * 32],
+         [f"error: no environment '{'0' * 32}': see `timeshelf env list`"]),
         (["revoke", "token", "abcd"],
          ["error: unknown token id 'abcd': `timeshelf list tokens` shows the ids"]),
     ],
-    ids=["bad-parameter", "sidecar-command", "usage-error", "click-exception", "timeshelf-error"],
+    ids=["bad-parameter", "sidecar-command", "usage-error", "sidecar-error", "timeshelf-error"],
 )
 def test_the_installed_command_starts_every_error_with_error(
     installation: Installation, tmp_path: Path, args: list[str], lines: list[str]
