@@ -17,22 +17,21 @@ Records in, text out: no I/O, no clock. URLs come in already percent-quoted
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from generator.records import FileRecord
 from generator.render.fasthtml import escape, human_size, show_time
 
-# Where a long file name may wrap besides a '-' (which browsers break after anyway).
-_BREAK_AFTER = re.compile(r"([_.+])")
 _KIND = ("sdist", "wheel")
 
 
 def breakable(text: str) -> str:
     """``text`` escaped, with a ``<wbr>`` after each ``_``, ``.`` and ``+``: a narrow
     column wraps a file name between its parts, never inside a word."""
-    return _BREAK_AFTER.sub(r"\1<wbr>", escape(text))
+    # Three replaces are several times faster than a regex substitution with a template
+    # (no escaped entity holds one of these characters).
+    return escape(text).replace("_", "_<wbr>").replace(".", ".<wbr>").replace("+", "+<wbr>")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -32,6 +32,7 @@ from generator.render.ui import (
     latest_version,
     prefix_pages,
     search_shard,
+    versions_of,
 )
 from generator.storage.atomic import new_directory_temp
 from tests.conftest import Dists, FakeClock
@@ -242,6 +243,14 @@ def test_a_package_page_is_the_same_from_a_busy_renderer(
             for renderer in (busy, UiRenderer())
         ]
         assert made[0] == made[1]
+        # Version pages are prefilled too.
+        versions = versions_of(project)
+        pages_made = [
+            renderer.version_pages(repo=repo, project=project, versions=versions,
+                                   base_url="http://127.0.0.1:8000/")
+            for renderer in (busy, UiRenderer())
+        ]
+        assert pages_made[0] == pages_made[1]
 
 
 def _output(inst: Installation) -> Path:
