@@ -67,6 +67,10 @@ _VERSION_FILES = VERSION_ROOT + "files/"
 # versions (newest first; all of them on ``<name>/versions/`` when there are more).
 FILE_LIMIT = 100
 VERSION_LIMIT = 100
+# A version page lists at most this many of its files (then links to the index page,
+# which lists every file): VERSION_PAGE_BOUND bytes whatever the version.
+VERSION_FILE_LIMIT = 250
+VERSION_PAGE_BOUND = 600_000
 VERSIONS_DIR = "versions"
 # What a package page may weigh besides its description, whatever the project's size:
 # FILE_LIMIT file rows (at most about 2.2 kB each with a 255-byte file name, 0.8 kB for
@@ -81,7 +85,7 @@ _PACKAGE_VALUES = (
 )
 _VERSION_VALUES = (
     "version", "date", "count", "plural", "requires_python", "yanked", "prerelease",
-    "file_table",
+    "file_table", "more_files",
 )
 # Repositories with at most this many projects list them all on their page.
 INLINE_LIMIT = 300
@@ -346,7 +350,7 @@ class UiRenderer:
         if len(files) > len(shown):
             more_files = f"{len(shown)} of the {len(files)} files of {latest} shown"
             if latest_href:
-                more_files += ": all of them on its page"
+                more_files += ": see its page"
         listed = versions[:VERSION_LIMIT]
         values = {
             "name": project.name, "display_name": project.display_name,
@@ -380,8 +384,8 @@ class UiRenderer:
         versions: Sequence[VersionFiles],
     ) -> list[tuple[str, bytes]]:
         """The page of each version that has one (``version_dir``): (directory, HTML),
-        newest first. A page lists all of its version's files (a row of ``file_row``)
-        and depends on nothing else: a new release rewrites no older version's page."""
+        newest first. A page lists its version's files (a row of ``file_row``; at most
+        ``VERSION_FILE_LIMIT``, then a link to the index page) and depends on nothing else: a new release rewrites no older version's page."""
         url, trust = _install_target(base_url, repo.name)
         pages = []
         for v in versions:
@@ -389,6 +393,7 @@ class UiRenderer:
             if directory is None:
                 continue
             requires = sorted({f.requires_python for f in v.files if f.requires_python})
+            shown = v.files[:VERSION_FILE_LIMIT]
             values = {
                 "name": project.name, "display_name": project.display_name,
                 "source": project.source, "version": v.version, "date": v.date,
@@ -397,7 +402,9 @@ class UiRenderer:
                 "yanked": "yes" if v.yanked else "",
                 "prerelease": "yes" if v.prerelease else "",
                 "file_table": Markup(file_table(  # noqa: S704 (escaped there)
-                    [file_row(f, file_url(_VERSION_FILES, f)) for f in v.files])),
+                    [file_row(f, file_url(_VERSION_FILES, f)) for f in shown])),
+                "more_files": f"{len(shown)} of the {len(v.files)} files shown"
+                if len(v.files) > len(shown) else "",
             }
 
             def shape(v: Mapping[str, str]) -> dict[str, object]:

@@ -19,7 +19,9 @@ from generator.records import FileRecord, ProjectState, Repo
 from generator.render.ui import (
     FILE_LIMIT,
     PACKAGE_PAGE_BOUND,
+    VERSION_FILE_LIMIT,
     VERSION_LIMIT,
+    VERSION_PAGE_BOUND,
     UiRenderer,
     version_dir,
     versions_of,
@@ -69,12 +71,17 @@ def test_a_5000_file_project_has_a_bounded_package_page(versions: int, per_versi
         assert f'<a href="versions/">All {versions} versions</a>' in page
     else:
         assert 'href="versions/"' not in page
-    # The latest version's page lists every one of its files.
+    # The latest version's page lists its files, up to VERSION_FILE_LIMIT, then links
+    # to the index page, which has them all.
     latest = versions_of(project)[0]
     [(directory, html)] = renderer.version_pages(
         repo=REPO, project=project, base_url=BASE, versions=[latest])
     assert directory == latest.version
-    assert html.decode().count('<td class="file-cell">') == per_version
+    assert len(html) < VERSION_PAGE_BOUND
+    assert html.decode().count('<td class="file-cell">') == min(per_version, VERSION_FILE_LIMIT)
+    if per_version > VERSION_FILE_LIMIT:
+        assert (f"{VERSION_FILE_LIMIT} of the {per_version} files shown: the "
+                '<a href="../../../latest/simple/big-project/">index page</a>') in html.decode()
 
 
 def test_the_package_page_leads_with_the_latest_files_and_links_each_version() -> None:
