@@ -2,7 +2,7 @@
 
 Owns the incremental Simple index of each repository (``index``: ``generate_index``
 and its full-pass companion protocol), the web UI beside it (``webui``, with its kept
-state in ``uistate``), the helper processes that render project descriptions
+state in ``uistate`` and the pages of each project in ``packagepages``), the helper processes that render project descriptions
 (``descriptions``) and the publishing of a finished site to a directory or S3
 (``publish``). May import ``generator.catalog``, ``generator.render``,
 ``generator.snapshots`` (page file names), ``generator.storage`` and the shared
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
         publish_site,
         scan_site,
     )
-    from generator.output.uistate import UiState, read_state
-    from generator.output.webui import FullPass, PassResult, UiReport, WebUi, copy_static
+    from generator.output.uistate import UiReport, UiState, read_state
+    from generator.output.webui import FullPass, PassResult, WebUi, copy_static
 
 __all__ = [
     "Companion",

@@ -2,7 +2,7 @@
 
 ``<out>/<repo>/.webui.json`` is the watermark (``UiState``: the last event serial
 rendered, the formats and site address the pages were made with, the size of each
-search shard), written last by a generation; ``<out>/<repo>/.webui/<c>.json`` holds the
+search shard, the newest upload for the home page), written last by a generation; ``<out>/<repo>/.webui/<c>.json`` holds the
 list rows of shard ``<c>``, so a change rewrites only its shard. Both are read back
 here; anything unreadable or of another format reads as absent (then everything is
 rendered again).
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.render.markup import MARKUP_VERSION
@@ -24,6 +24,17 @@ STATE = ".webui.json"
 DATA = ".webui"
 
 
+@dataclass(slots=True)
+class UiReport:
+    """What one UI generation of one repository did (paths relative to the output)."""
+
+    repo: str
+    mode: str
+    packages: int = 0
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UiState:
     """The watermark of a repository's UI, and the size of each shard."""
@@ -33,6 +44,9 @@ class UiState:
     markup: str
     base_url: str
     shards: tuple[tuple[str, int], ...]
+    # The newest file added, as the home page shows it: (time, project, display name,
+    # version), or () when none is known.
+    newest_upload: tuple[str, ...] = ()
 
     def is_current(self, base_url: str) -> bool:
         """True when pages were made by this format, renderer and site address."""
@@ -55,6 +69,7 @@ def read_state(base: Path) -> UiState | None:
             serial=int(document["serial"]), version=str(document["version"]),
             markup=str(document["markup"]), base_url=str(document["base_url"]),
             shards=tuple(sorted((str(c), int(n)) for c, n in document["shards"].items())),
+            newest_upload=tuple(str(v) for v in document.get("newest_upload", ())),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -78,5 +93,6 @@ def write_state(base: Path, state: UiState) -> None:
     document = {
         "base_url": state.base_url, "markup": state.markup, "serial": state.serial,
         "shards": dict(state.shards), "version": state.version,
+        "newest_upload": list(state.newest_upload),
     }
     write_if_changed(base / STATE, dumps(document))

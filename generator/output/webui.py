@@ -2,7 +2,8 @@
 
 For each repository (after its ``latest`` index), ``WebUi.generate_repo`` renders:
 
-    <out>/<repo>/project/<name>/index.html     package pages, only of changed projects
+    <out>/<repo>/project/<name>/…              package and version pages, only of changed
+                                               projects (``generator.output.packagepages``)
     <out>/<repo>/search/<c>.json               search shards (first character <c>)
     <out>/<repo>/packages/<p>/index.html       the package list by name prefix (bounded pages)
     <out>/<repo>/index.html                    the repository page, when anything changed
@@ -21,60 +22,54 @@ A full run of the index and the UI together is one pass: the package pages are t
 index pass's companion (``FullPass``, see ``generator.output.index.generate_index``), so each project is
 read once and the pages are written by every process of a parallel pass.
 
-Descriptions are rendered with ``readme_renderer``, which takes milliseconds per
-README, in helper processes with a deadline (``markup_pool``): each package page keeps its rendered description in a hidden
-``.description.html`` keyed by the described file's sha256 and ``MARKUP_VERSION``, so a
-full regeneration re-renders only descriptions that changed.
+Descriptions are rendered in helper processes with a deadline; each package page keeps
+its rendered description in a hidden ``.description.html`` (``generator.output.packagepages``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence, Set
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.utils import NormalizedName
 
 from generator.catalog.catalog import Catalog
-from generator.errors import StoreError
 from generator.output.descriptions import DescriptionPool, default_pool
-from generator.output.uistate import DATA, UiState, read_rows, read_state, write_rows, write_state
+from generator.output.packagepages import PackagePages
+from generator.output.uistate import (
+    DATA,
+    UiReport,
+    UiState,
+    read_rows,
+    read_state,
+    write_rows,
+    write_state,
+)
 from generator.records import Activity, ProjectState, Repo, Source
-from generator.render.markup import MARKUP_VERSION, read_description
+from generator.render.fasthtml import show_time
+from generator.render.markup import MARKUP_VERSION
 from generator.render.ui import (
     ACTIVITY_LIMIT,
     INLINE_LIMIT,
     UI_VERSION,
+    NewestUpload,
     PackageRow,
     RepoCard,
     UiRenderer,
-    description_file,
-    latest_version,
-    package_row,
     prefix_pages,
     search_shard,
     shard_key,
 )
 from generator.resources import site_dir
-from generator.storage.atomic import new_directory_temp, write_if_changed, write_new_directory
-from generator.storage.store import BlobStore, file_key
+from generator.storage.atomic import new_directory_temp, write_if_changed
+from generator.storage.store import BlobStore
 
-DESCRIPTION_CACHE = ".description.html"
 # Projects per catalog round trip for summaries (well under SQLite's variable limit).
 BATCH = 256
-
-
-@dataclass(slots=True)
-class UiReport:
-    """What one UI generation of one repository did (paths relative to the output)."""
-
-    repo: str
-    mode: str
-    packages: int = 0
-    written: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
 
 
 class WebUi:
@@ -91,6 +86,7 @@ class WebUi:
         self.store = store
         self.renderer = renderer or UiRenderer()
         self.descriptions = descriptions or default_pool()
+        self.pages = PackagePages(self.renderer, base_url, store, self.descriptions)
 
     # -- repositories ---------------------------------------------------------------------
 
@@ -115,10 +111,10 @@ class WebUi:
         if counts is None:
             report.mode = "full"
             counts = self._full(repo, base, report)
-        self._write_repo_page(repo, base, counts, report)
+        newest = self._write_repo_page(repo, base, counts, report, state)
         write_state(base, UiState(
             serial=head, version=UI_VERSION, markup=MARKUP_VERSION, base_url=self.base_url,
-            shards=tuple(sorted(counts.items())),
+            shards=tuple(sorted(counts.items())), newest_upload=newest,
         ))
         return report
 
@@ -175,10 +171,10 @@ class WebUi:
             report.written.extend(part.written)
             rows.extend(part.rows)
         counts = self._finish_full(repo, base, rows, set(full_pass.on_disk), report)
-        self._write_repo_page(repo, base, counts, report)
+        newest = self._write_repo_page(repo, base, counts, report, read_state(base))
         write_state(base, UiState(
             serial=serial, version=UI_VERSION, markup=MARKUP_VERSION, base_url=self.base_url,
-            shards=tuple(sorted(counts.items())),
+            shards=tuple(sorted(counts.items())), newest_upload=newest,
         ))
         return report
 
@@ -292,75 +288,14 @@ class WebUi:
         self, repo: Repo, project: ProjectState, summary: str, projects_dir: Path,
         is_new: bool, report: UiReport,
     ) -> PackageRow:
-        """Write the project's package page; its row in lists and search."""
-        page_dir = projects_dir / project.name
-        latest = latest_version(project.files)
-        description, cache, stale = self._description(
-            project, latest, None if is_new else page_dir
-        )
-        html = self.renderer.package_html(
-            repo=repo, project=project, summary=summary, description=description,
-            base_url=self.base_url, latest=latest,
-        )
-        row = package_row(project, summary, latest)
-        relative = f"{repo.name}/project/{project.name}/index.html"
-        report.packages += 1
-        if is_new:
-            files = {"index.html": html}
-            if cache is not None:
-                files[DESCRIPTION_CACHE] = cache
-            write_new_directory(page_dir, files)
-            report.written.append(relative)
-            return row
-        if write_if_changed(page_dir / "index.html", html):
-            report.written.append(relative)
-        if cache is not None:
-            write_if_changed(page_dir / DESCRIPTION_CACHE, cache)
-        elif stale:
-            (page_dir / DESCRIPTION_CACHE).unlink(missing_ok=True)
-        return row
-
-    def _description(
-        self, project: ProjectState, latest: str, page_dir: Path | None
-    ) -> tuple[str, bytes | None, bool]:
-        """(sanitized HTML, cache bytes to write or None, whether an old cache exists)."""
-        cached: bytes | None = None
-        if page_dir is not None:
-            try:
-                cached = (page_dir / DESCRIPTION_CACHE).read_bytes()
-            except FileNotFoundError:
-                cached = None
-            except OSError as e:
-                raise StoreError(f"cannot read {page_dir / DESCRIPTION_CACHE}: {e}") from e
-        chosen = description_file(project.files, latest)
-        if chosen is None or self.store is None:
-            return "", None, cached is not None
-        tag = f"{chosen.sha256} {MARKUP_VERSION}\n".encode()
-        if cached is not None and cached.startswith(tag):
-            return cached[len(tag):].decode(), None, True
-        suffix = ".metadata" if chosen.metadata_sha256 else ".pkg-info"
-        data = self._read_blob(file_key(chosen.sha256, chosen.filename) + suffix)
-        if data is None:
-            # A mirrored file not fetched yet, or an older upload: the summary only.
-            return "", None, cached is not None
-        described = read_description(data)
-        html = self.descriptions.render(described.text, described.content_type) if described else ""
-        return html, (tag + html.encode()) if html else None, cached is not None
+        """Write the project's pages (``generator.output.packagepages``); its list row."""
+        return self.pages.write(repo, project, summary, projects_dir / project.name,
+                                is_new, report)
 
     def prepare_description(self, sha256: str, filename: str) -> None:
         """Render the description of a file just added, before the generation lock is
         taken: the render inside it is then a lookup in the pool's cache."""
-        for suffix in (".metadata", ".pkg-info"):
-            data = self._read_blob(file_key(sha256, filename) + suffix)
-            if data is not None:
-                described = read_description(data)
-                if described is not None:
-                    self.descriptions.render(described.text, described.content_type)
-                return
-
-    def _read_blob(self, key: str) -> bytes | None:
-        """The bytes of a store key, None when absent (or without a store)."""
-        return None if self.store is None else self.store.read_if_stored(key)
+        self.pages.prepare_description(sha256, filename)
 
     def _write_shard(
         self, base: Path, letter: str, rows: Sequence[PackageRow], report: UiReport
@@ -403,19 +338,27 @@ class WebUi:
             self._remove(base / "packages" / prefix, report)
 
     def _write_repo_page(
-        self, repo: Repo, base: Path, counts: dict[str, int], report: UiReport
-    ) -> None:
+        self, repo: Repo, base: Path, counts: dict[str, int], report: UiReport,
+        state: UiState | None,
+    ) -> tuple[str, ...]:
+        """Write the repository page; the newest upload for the home page (from the
+        recent activity, else as ``state`` kept it)."""
         total = sum(counts.values())
         rows: list[PackageRow] | None = None
         if total <= INLINE_LIMIT:
             rows = [r for letter in sorted(counts) for r in read_rows(base, letter) or []]
         sources = _sources_of(self.catalog.list_sources(), repo)
+        activity = self._activity(repo)
         html = self.renderer.repo_html(
             repo=repo, sources=sources, base_url=self.base_url, projects=total,
-            shards="".join(sorted(counts)), rows=rows, activity=self._activity(repo),
+            shards="".join(sorted(counts)), rows=rows, activity=activity,
         )
         if write_if_changed(base / "index.html", html):
             report.written.append(f"{repo.name}/index.html")
+        added = next((a for a in activity if a.kind == "file_added"), None)
+        if added is not None:
+            return (added.at, added.project, added.display_name, added.version)
+        return state.newest_upload if state is not None and total else ()
 
     def _activity(self, repo: Repo) -> list[Activity]:
         """Recent events of the projects as the repository shows them: an event of a
@@ -447,11 +390,17 @@ class WebUi:
         cards = []
         for repo in self.catalog.list_repos():
             state = read_state(self.output / repo.name)
+            newest = state.newest_upload if state else ()
             cards.append(RepoCard(
                 name=repo.name, description=repo.description,
                 sources=tuple(_sources_of(sources, repo)),
                 projects=state.projects if state else 0,
                 shards=state.letters if state else "",
+                newest_upload=NewestUpload(
+                    at=show_time(newest[0]), project=newest[1], display_name=newest[2],
+                    version=newest[3],
+                ) if len(newest) == 4 else None,
+                newest_snapshot=_newest_snapshot(self.output / repo.name),
             ))
         if write_if_changed(self.output / "index.html", self.renderer.home_html(cards)):
             written.append("index.html")
@@ -537,6 +486,16 @@ def _list_page_dirs(base: Path, letter: str) -> set[str]:
                 if e.is_dir() and e.name.startswith(letter)}
     except FileNotFoundError:
         return set()
+
+
+def _newest_snapshot(base: Path) -> str:
+    """The newest day in the repository's ``snapshots.json`` ("" when none or unreadable)."""
+    try:
+        document = json.loads((base / "snapshots.json").read_bytes())
+        days = [str(s["date"]) for s in document["snapshots"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return max(days, default="")
 
 
 def _sources_of(sources: Iterable[Source], repo: Repo) -> list[Source]:

@@ -2,7 +2,8 @@
 
 Owns the Simple Repository API pages (``simple``: PEP 503 HTML and PEP 691 JSON), the
 web UI's pages (``ui``, filled by ``prefill``), the hand-built HTML of their hot loops
-(``fasthtml``, escaped as the templates' autoescape escapes), sanitized project
+(``fasthtml`` for the Simple pages, ``uifiles`` for the UI's file tables and version
+lists, escaped as the templates' autoescape escapes), sanitized project
 descriptions (``markup``) and the client setup snippets (``client_setup``). The templates
 come from ``templates/``. May import ``generator.naming``, ``generator.records``,
 ``generator.resources`` and the store's key layout (``generator.storage.store.file_key``);

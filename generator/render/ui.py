@@ -6,7 +6,10 @@ under any prefix:
     /                                  home: repositories and the search box
     /<repo>/                           repository: setup, packages, activity
     /<repo>/packages/<prefix>/         the packages whose name starts with <prefix>
-    /<repo>/project/<name>/            package: description, versions, files
+    /<repo>/project/<name>/            package: description, latest files, versions
+    /<repo>/project/<name>/<version>/  a version and all of its files
+    /<repo>/project/<name>/versions/   every version (only when the package page
+                                       cannot list them all)
     /<repo>/search/<c>.json            search shard: [display name, version] rows
     /static/ui.css, /static/ui.js      assets (copied from site/static/)
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,23 +45,48 @@ from generator.render.client_setup import (
     trusted_host,
     upload_snippets,
 )
-from generator.render.fasthtml import (
-    VersionView,
-    file_item,
-    file_lists,
-    show_time,
-    version_rows,
-)
+from generator.render.fasthtml import show_time
 from generator.render.prefill import Prefilled
 from generator.render.simple import dumps, file_url
+from generator.render.uifiles import VersionView, breakable, file_row, file_table, version_items
 from generator.resources import templates_dir
 
 # 2: quotes in the package pages' hand-built HTML escaped as the templates escape them
 # (``&#39;``, ``&#34;``; was ``html.escape``'s ``&#x27;``, ``&quot;``).
-UI_VERSION = "2"
+# 3: the package page shows the latest version's files in a table and a versions list;
+# a page per version; the home page's facts; the layout for phones.
+UI_VERSION = "3"
 
 # From /<repo>/project/<name>/ up to the site root.
 PACKAGE_ROOT = "../../../"
+# From /<repo>/project/<name>/<version>/ (and .../versions/) up to the site root.
+VERSION_ROOT = "../../../../"
+_FILES = PACKAGE_ROOT + "files/"
+_VERSION_FILES = VERSION_ROOT + "files/"
+# The package page lists at most this many files of the latest version and this many
+# versions (newest first; all of them on ``<name>/versions/`` when there are more).
+FILE_LIMIT = 100
+VERSION_LIMIT = 100
+# A version page lists at most this many of its files (then links to the index page,
+# which lists every file): VERSION_PAGE_BOUND bytes whatever the version.
+VERSION_FILE_LIMIT = 250
+VERSION_PAGE_BOUND = 600_000
+VERSIONS_DIR = "versions"
+# What a package page may weigh besides its description, whatever the project's size:
+# FILE_LIMIT file rows (at most about 2.2 kB each with a 255-byte file name, 0.8 kB for
+# a usual one) and VERSION_LIMIT version lines (at most 0.6 kB, usually 0.2 kB), and the
+# page around them (6 kB).
+PACKAGE_PAGE_BOUND = 300_000
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
+# The values of the package and version pages' templates (generator.render.prefill).
+_PACKAGE_VALUES = (
+    "summary", "latest", "latest_href", "requires_python", "description", "file_table",
+    "more_files", "version_items", "versions_count", "all_versions",
+)
+_VERSION_VALUES = (
+    "version", "date", "count", "plural", "requires_python", "yanked", "prerelease",
+    "file_table", "more_files",
+)
 # Repositories with at most this many projects list them all on their page.
 INLINE_LIMIT = 300
 ACTIVITY_LIMIT = 40
@@ -102,6 +131,19 @@ class RepoCard:
     sources: tuple[Source, ...]
     projects: int
     shards: str
+    newest_upload: NewestUpload | None = None
+    # The newest day with a snapshot ("" when none yet).
+    newest_snapshot: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewestUpload:
+    """The newest file added to a repository, for its card on the home page."""
+
+    at: str
+    project: str
+    display_name: str
+    version: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -240,10 +282,13 @@ class UiRenderer:
             auto_reload=False,
         )
         self.env.filters["url_parts"] = _url_parts
+        self.env.filters["breakable"] = _breakable
         self._home = self.env.get_template("ui/home.html")
         self._repo = self.env.get_template("ui/repo.html")
         # A page per project: rendered by a join, not a template run (generator.render.prefill).
         self._package = Prefilled(self.env.get_template("ui/package.html"))
+        self._version = Prefilled(self.env.get_template("ui/version.html"))
+        self._versions = self.env.get_template("ui/versions.html")
         self._letter = self.env.get_template("ui/letter.html")
 
     def home_html(self, repos: Sequence[RepoCard]) -> bytes:
@@ -283,54 +328,159 @@ class UiRenderer:
     def package_html(
         self, *, repo: Repo, project: ProjectState, summary: str, description: str,
         base_url: str, latest: str | None = None,
+        versions: Sequence[VersionFiles] | None = None,
     ) -> bytes:
         """A package page; ``description`` must be sanitized HTML (``generator.render.markup``);
-        ``latest`` is the project's ``latest_version`` when the caller has it already."""
-        files_prefix = PACKAGE_ROOT + "files/"
-        by_version: dict[str, list[FileRecord]] = {}
-        for f in project.files:
-            by_version.setdefault(f.version, []).append(f)
-        versions = []
-        for version in _newest_first(by_version):
-            files = by_version[version]
-            if len(files) > 1:
-                files.sort(key=_filename)
-            versions.append(VersionView(
-                version=version, anchor=version_anchor(version),
-                date=min([f.upload_time for f in files])[:10],
-                yanked=all([f.yanked for f in files]), prerelease=is_prerelease(version),
-                files=tuple([file_item(f, file_url(files_prefix, f)) for f in files]),
-            ))
+        ``latest`` is the project's ``latest_version`` and ``versions`` its
+        ``versions_of`` when the caller has them already.
+
+        Besides the description, the page holds at most ``FILE_LIMIT`` file rows (of the
+        latest version) and ``VERSION_LIMIT`` version lines: ``PACKAGE_PAGE_BOUND``."""
+        if versions is None:
+            versions = versions_of(project)
         if latest is None:
             latest = latest_version(project.files)
-        requires = sorted({f.requires_python for f in by_version.get(latest, ())
-                           if f.requires_python})
+        files = next((v.files for v in versions if v.version == latest), ())
+        requires = sorted({f.requires_python for f in files if f.requires_python})
         url, trust = _install_target(base_url, repo.name)
+        latest_dir = version_dir(latest)
+        latest_href = version_href(latest) if latest_dir else ""
+        shown = files[:FILE_LIMIT]
+        more_files = ""
+        if len(files) > len(shown):
+            more_files = f"{len(shown)} of the {len(files)} files of {latest} shown"
+            if latest_href:
+                more_files += ": see its page"
+        listed = versions[:VERSION_LIMIT]
         values = {
             "name": project.name, "display_name": project.display_name,
             "source": project.source, "summary": summary, "latest": latest,
-            "requires_python": ", ".join(requires),
+            "latest_href": latest_href, "requires_python": ", ".join(requires),
             "description": Markup(description),  # noqa: S704 (sanitized by generator.render.markup)
-            # The hot loop of a full generation, built by generator.render.fasthtml.
-            "version_rows": Markup(version_rows(versions)),  # noqa: S704 (escaped there)
-            "file_lists": Markup(file_lists(project.display_name, versions)),  # noqa: S704
+            # The hot loops of a full generation, built by generator.render.uifiles.
+            "file_table": Markup(file_table(  # noqa: S704 (escaped there)
+                [file_row(f, file_url(_FILES, f)) for f in shown])),
+            "more_files": more_files,
+            "version_items": Markup(version_items(  # noqa: S704 (escaped there)
+                [_version_view(v, "") for v in listed])),
+            "versions_count": str(len(versions)),
+            "all_versions": str(len(versions)) if len(versions) > len(listed) else "",
         }
 
         def shape(v: Mapping[str, str]) -> dict[str, object]:
             return {
                 "root": PACKAGE_ROOT, "repo": repo, "index_url": url,
                 "project": _ProjectFields(v["name"], v["display_name"], v["source"]),
-                "summary": v["summary"], "latest": v["latest"],
-                "requires_python": v["requires_python"], "description": v["description"],
-                "version_rows": v["version_rows"], "file_lists": v["file_lists"],
+                **{k: v[k] for k in _PACKAGE_VALUES},
                 "install": Snippet(id="install", title="Install", where="shell",
                                    text=f"pip install --index-url {url}{trust} "
                                         f"{v['display_name']}"),
             }
 
-        return self._package.render(
-            (repo, base_url), values, shape, {"versions": versions}
+        return self._package.render((repo, base_url), values, shape).encode()
+
+    def version_pages(
+        self, *, repo: Repo, project: ProjectState, base_url: str,
+        versions: Sequence[VersionFiles],
+    ) -> list[tuple[str, bytes]]:
+        """The page of each version that has one (``version_dir``): (directory, HTML),
+        newest first. A page lists its version's files (a row of ``file_row``; at most
+        ``VERSION_FILE_LIMIT``, then a link to the index page) and depends on nothing else: a new release rewrites no older version's page."""
+        url, trust = _install_target(base_url, repo.name)
+        pages = []
+        for v in versions:
+            directory = version_dir(v.version)
+            if directory is None:
+                continue
+            requires = sorted({f.requires_python for f in v.files if f.requires_python})
+            shown = v.files[:VERSION_FILE_LIMIT]
+            values = {
+                "name": project.name, "display_name": project.display_name,
+                "source": project.source, "version": v.version, "date": v.date,
+                "count": str(len(v.files)), "plural": "" if len(v.files) == 1 else "s",
+                "requires_python": ", ".join(requires),
+                "yanked": "yes" if v.yanked else "",
+                "prerelease": "yes" if v.prerelease else "",
+                "file_table": Markup(file_table(  # noqa: S704 (escaped there)
+                    [file_row(f, file_url(_VERSION_FILES, f)) for f in shown])),
+                "more_files": f"{len(shown)} of the {len(v.files)} files shown"
+                if len(v.files) > len(shown) else "",
+            }
+
+            def shape(v: Mapping[str, str]) -> dict[str, object]:
+                return {
+                    "root": VERSION_ROOT, "repo": repo,
+                    "project": _ProjectFields(v["name"], v["display_name"], v["source"]),
+                    **{k: v[k] for k in _VERSION_VALUES},
+                    "install": Snippet(id="install", title="Install this version",
+                                       where="shell",
+                                       text=f"pip install --index-url {url}{trust} "
+                                            f"{v['display_name']}=={v['version']}"),
+                }
+
+            pages.append((directory, self._version.render((repo, base_url), values, shape).encode()))
+        return pages
+
+    def versions_html(self, *, repo: Repo, project: ProjectState,
+                      versions: Sequence[VersionFiles]) -> bytes:
+        """The list of all versions (``<name>/versions/``), for a project with more than
+        the package page lists."""
+        return self._versions.render(
+            root=VERSION_ROOT, repo=repo, project=project, count=len(versions),
+            items=Markup(version_items(  # noqa: S704 (escaped there)
+                [_version_view(v, "../") for v in versions])),
         ).encode()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VersionFiles:
+    """A version of a project and its files in filename order."""
+
+    version: str
+    date: str
+    yanked: bool
+    prerelease: bool
+    files: tuple[FileRecord, ...]
+
+
+def versions_of(project: ProjectState) -> list[VersionFiles]:
+    """The project's versions, newest first."""
+    by_version: dict[str, list[FileRecord]] = {}
+    for f in project.files:
+        by_version.setdefault(f.version, []).append(f)
+    out = []
+    for version in _newest_first(by_version):
+        files = by_version[version]
+        if len(files) > 1:
+            files.sort(key=_filename)
+        out.append(VersionFiles(
+            version=version, date=min([f.upload_time for f in files])[:10],
+            yanked=all([f.yanked for f in files]), prerelease=is_prerelease(version),
+            files=tuple(files),
+        ))
+    return out
+
+
+def version_dir(version: str) -> str | None:
+    """The directory of a version's page below its package page, or None when the
+    version (a legacy one) is no safe path segment: ASCII letters, digits and
+    ``._+!-``, starting with a letter or digit, and not ``versions`` (the full list)."""
+    if len(version) > 128 or version == VERSIONS_DIR or _SAFE_SEGMENT.fullmatch(version) is None:
+        return None
+    return version
+
+
+def version_href(version: str) -> str:
+    """A version page's URL relative to its package page."""
+    return quote(version, safe="+!") + "/"
+
+
+def _version_view(v: VersionFiles, up: str) -> VersionView:
+    return VersionView(
+        version=v.version, href=up + version_href(v.version) if version_dir(v.version) else "",
+        anchor=version_anchor(v.version), date=v.date, yanked=v.yanked,
+        prerelease=v.prerelease, files=len(v.files),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +502,11 @@ def _install_target(base_url: str, repo: str) -> tuple[str, str]:
     url = index_url(base_url, repo)
     host = trusted_host(url)
     return url, f" --trusted-host {host}" if host else ""
+
+
+def _breakable(text: str) -> Markup:
+    """A file name that wraps between its parts (``generator.render.uifiles.breakable``)."""
+    return Markup(breakable(text))  # noqa: S704 (escaped there)
 
 
 def _url_parts(text: str, url: str) -> list[tuple[str, bool]]:

@@ -126,7 +126,8 @@ def new_directory_temp(path: Path) -> Path:
 
 
 def write_new_directory(path: Path, files: Mapping[str, bytes]) -> None:
-    """Create the directory ``path`` holding ``files`` (name → bytes), whole or not at all.
+    """Create the directory ``path`` holding ``files`` (name → bytes; a name may have
+    ``/``-separated subdirectories), whole or not at all.
 
     The files go into a hidden temporary directory beside ``path`` that is then renamed
     into place: one rename for all of them and no read of a previous version, the
@@ -149,6 +150,8 @@ def write_new_directory(path: Path, files: Mapping[str, bytes]) -> None:
             shutil.rmtree(temp)
             os.mkdir(temp)
         for name, data in files.items():
+            if "/" in name:  # a file in a subdirectory ("1.0/index.html")
+                os.makedirs(os.path.join(temp, os.path.dirname(name)), exist_ok=True)
             fd = os.open(os.path.join(temp, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 if _umask_hides(0o644):

@@ -67,9 +67,13 @@
 
   var MAX_RESULTS = 50;
 
+  /* PEP 503: lower case, each run of '-', '_' and '.' one '-' (a prefix the same way:
+   * "NC_d" is "nc-d"). squash() also leaves the separators out, so that "ncd" finds
+   * "nc-demo" and "nc-d" finds "ncdemo", as the search box's help says. */
   function normalize(name) {
     return name.trim().toLowerCase().replace(/[-_.]+/g, "-");
   }
+  function squash(normalized) { return normalized.replace(/-/g, ""); }
 
   function setupSearch(form) {
     var repos;
@@ -88,7 +92,8 @@
           .then(function (r) { return r.ok ? r.json() : { projects: [] }; })
           .then(function (doc) {
             return (doc.projects || []).map(function (p) {
-              return { name: normalize(p[0]), display: p[0], version: p[1], repo: repo };
+              var name = normalize(p[0]);
+              return { name: name, squashed: squash(name), display: p[0], version: p[1], repo: repo };
             });
           })
           .catch(function () { delete shards[key]; return []; });
@@ -99,10 +104,15 @@
     function show(query, found) {
       results.textContent = "";
       if (!query) { return; }
+      /* One project in two repositories is one project and two results. */
       var total = found.length;
-      results.appendChild(el("p", { class: "meta" }, total === 0
+      var names = {};
+      found.forEach(function (p) { names[p.name] = true; });
+      var projects = Object.keys(names).length;
+      results.appendChild(el("p", { class: "meta", id: "results-count" }, total === 0
         ? "No project name starts with \u201c" + query + "\u201d."
-        : total + " project" + (total === 1 ? "" : "s") + " found" +
+        : projects + " project" + (projects === 1 ? "" : "s") + " found" +
+          (total > projects ? ", " + total + " results in all repositories" : "") +
           (total > MAX_RESULTS ? ", the first " + MAX_RESULTS + " shown" : "") + "."));
       if (!total) { return; }
       var list = el("ul");
@@ -120,15 +130,18 @@
 
     function run() {
       var query = normalize(input.value);
+      var loose = squash(query);
       var mine = ++generation;
-      if (!query) { show("", []); return; }
-      var letter = query.charAt(0);
+      if (!loose) { show("", []); return; }
+      var letter = loose.charAt(0);
       var wanted = repos.filter(function (r) { return r.shards.indexOf(letter) >= 0; });
       Promise.all(wanted.map(function (r) { return shard(r.name, letter); })).then(function (lists) {
         if (mine !== generation) { return; }
         var found = [];
         lists.forEach(function (list) {
-          list.forEach(function (p) { if (p.name.indexOf(query) === 0) { found.push(p); } });
+          list.forEach(function (p) {
+            if (p.name.indexOf(query) === 0 || p.squashed.indexOf(loose) === 0) { found.push(p); }
+          });
         });
         found.sort(function (a, b) {
           return a.name < b.name ? -1 : a.name > b.name ? 1 : (a.repo < b.repo ? -1 : 1);
@@ -171,9 +184,7 @@
     var latestRadio = document.getElementById("view-latest");
     var dateRadio = document.getElementById("view-date");
     var picker = document.getElementById("date-picker");
-    var input = document.getElementById("snapshot-date");
     var calendar = document.getElementById("calendar");
-    var help = document.getElementById("calendar-help");
     var days = {};
     var ordered = [];
     var selected = null;
@@ -186,7 +197,6 @@
     function pick(day, keepFocus) {
       selected = day;
       focused = parseDay(day);
-      input.value = day;
       setUrl(base + day + "/simple/");
       /* The grid is rebuilt: focus goes back to the picked day when it was there. */
       render(keepFocus);
@@ -306,15 +316,6 @@
       }
     }
 
-    input.addEventListener("change", function () {
-      if (Object.prototype.hasOwnProperty.call(days, input.value)) {
-        pick(input.value, false);
-      } else if (input.value) {
-        announce("No snapshot for " + input.value);
-        help.textContent = "No snapshot for " + input.value + ": pick a marked day.";
-      }
-    });
-
     fetch(fieldset.getAttribute("data-snapshots"))
       .then(function (r) { return r.ok ? r.json() : { snapshots: [] }; })
       .catch(function () { return { snapshots: [] }; })
@@ -330,8 +331,6 @@
             " (no snapshot yet: the first one exists once a day has ended)"));
           return;
         }
-        input.min = ordered[0];
-        input.max = ordered[ordered.length - 1];
         focused = parseDay(ordered[ordered.length - 1]);
         latestRadio.addEventListener("change", choose);
         dateRadio.addEventListener("change", choose);

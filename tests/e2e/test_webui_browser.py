@@ -6,8 +6,9 @@ first), and the installation's ``public_url`` names that sub-path, as a deployme
 behind a shared host would. Files arrive over four days (``TIMESHELF_NOW``), so the
 repository has dated snapshots to pick on the calendar.
 
-Screenshots of the home, repository and package pages are written to
-``tests/artifacts/webui/`` (ignored by git) for a person to look at.
+Screenshots of the home, repository, package and version pages, at a phone's 390 px
+and a desktop's 1280 px, are written to ``$TIMESHELF_ARTIFACTS/webui/`` (by default
+``tests/artifacts/webui/``, ignored by git) for a person to look at.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "webui"
+ARTIFACTS = Path(
+    os.environ.get("TIMESHELF_ARTIFACTS") or Path(__file__).resolve().parents[1] / "artifacts"
+) / "webui"
 DAYS = ("2026-03-01T09:00:00Z", "2026-03-02T09:00:00Z", "2026-03-03T09:00:00Z")
 NOW = "2026-03-05T10:00:00Z"
 PICKED_DAY = "2026-03-02"
@@ -145,6 +148,14 @@ def ui_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiSite]:
     build_wheel(second, WheelSpec("Evil-Pkg", "0.1", metadata=hostile))
     timeshelf("add", "--source", "local", *sorted(second.iterdir()), at=DAYS[1])
     timeshelf("yank", "Demo-Pkg", "1.0", "--reason", "broken <b>build</b>", at=DAYS[2])
+    # The newest file in Recent activity, with the name the issue saw broken letter by
+    # letter on a phone; and a second repository with the same projects, for search.
+    third = dists / "day3"
+    third.mkdir()
+    build_sdist(third, "ncdemo", "0.6.0")
+    timeshelf("add", "--source", "local", *sorted(third.iterdir()), at=DAYS[2])
+    timeshelf("create", "repo", "--name", "second", at=DAYS[2])
+    timeshelf("subscribe", "--repo", "second", "--source", "local", "--no-generate", at=DAYS[2])
     timeshelf("generate", at=NOW)
 
     conf = nginx_conf_for(config, listen=f"127.0.0.1:{site_port}")
@@ -203,14 +214,22 @@ def screenshot(page: Page, name: str) -> None:
     print(f"screenshot: {path}")
 
 
+def section_shot(page: Page, selector: str, name: str) -> None:
+    """A screenshot of one part of a page (a long phone page is too tall to look at)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator(selector).screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
 def test_search_finds_a_project_across_repositories(ui_site: UiSite, page: Page) -> None:
     page.goto(ui_site.root)
     expect(page.get_by_role("heading", name="Python package repositories")).to_be_visible()
     page.get_by_label("Search packages in every repository").fill("demo_p")
-    result = page.locator("#results a", has_text="Demo-Pkg")
+    result = page.locator("#results a", has_text="Demo-Pkg").first
     expect(result).to_be_visible()
-    expect(page.locator("#results li")).to_have_count(1)
-    screenshot(page, "home")
+    # One project in two repositories: one project, two results.
+    expect(page.locator("#results li")).to_have_count(2)
+    expect(page.locator("#results-count")).to_have_text(
+        "1 project found, 2 results in all repositories.")
     result.click()
     expect(page).to_have_url(ui_site.root + "python/project/demo-pkg/")
     page.goto(ui_site.root)
@@ -224,10 +243,17 @@ def test_package_page_shows_signed_and_the_signature_downloads(
     page.goto(ui_site.root + "python/project/demo-pkg/")
     expect(page.locator("main h1")).to_have_text("Demo-Pkg 2.0")
     expect(page.locator(".description table")).to_be_visible()
+    # The package page shows the latest version's files; 1.0's are on its own page.
+    expect(page.locator("table.files tbody tr")).to_have_count(1)
+    expect(page.locator("table.files")).to_contain_text("demo_pkg-2.0-py3-none-any.whl")
+    expect(page.locator("a.signed")).to_have_count(0)
+    page.locator("ul.version-list a", has_text="1.0").click()
+    expect(page).to_have_url(ui_site.root + "python/project/demo-pkg/1.0/")
+    expect(page.locator("main h1")).to_contain_text("Demo-Pkg 1.0")
     signed = page.locator("a.signed")
     expect(signed).to_have_count(1)
     expect(signed).to_have_text("SIGNED")
-    expect(page.locator("li.file", has=signed)).to_contain_text("demo_pkg-1.0.tar.gz")
+    expect(page.locator("table.files tr", has=signed)).to_contain_text("demo_pkg-1.0.tar.gz")
     assert signed.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(26, 127, 55)"
     href = signed.get_attribute("href")
     assert href is not None
@@ -236,9 +262,15 @@ def test_package_page_shows_signed_and_the_signature_downloads(
     assert reply.status == 200
     assert reply.body() == SIGNATURE
     assert reply.headers["content-type"] == "application/pgp-signature"
-    yanked = page.locator("li.file", has_text="demo_pkg-1.0-py3-none-any.whl")
+    yanked = page.locator("table.files tr", has_text="demo_pkg-1.0-py3-none-any.whl")
     expect(yanked).to_contain_text("broken <b>build</b>")
-    screenshot(page, "package")
+    expect(yanked.locator(".tag-yanked")).to_have_text("yanked")
+    # Hashes on demand.
+    digest = yanked.locator("code.hash")
+    expect(digest).to_be_hidden()
+    yanked.locator("summary", has_text="SHA256").click()
+    expect(digest).to_be_visible()
+    expect(digest).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
 
 
 def test_picking_a_date_sets_the_snapshot_url_and_copy_puts_it_on_the_clipboard(
@@ -270,7 +302,6 @@ def test_picking_a_date_sets_the_snapshot_url_and_copy_puts_it_on_the_clipboard(
     page.locator(".url-box button.copy").click()
     expect(page.locator(".url-box button.copy")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == dated
-    screenshot(page, "repository")
     # The URL is a real, frozen snapshot: zeta-tools arrived on the 2nd, so the 2nd lists
     # it and the 1st does not.
     listing = http_get(dated, accept="text/html")
@@ -293,7 +324,7 @@ def test_the_site_works_under_a_sub_path(ui_site: UiSite, page: Page) -> None:
     page.get_by_label("Find a package in python").fill("zeta")
     page.locator("#results a", has_text="zeta-tools").click()
     expect(page).to_have_url(ui_site.sub + "python/project/zeta-tools/")
-    download = page.locator("li.file a").first.evaluate("e => e.href")
+    download = page.locator("table.files a.file-name").first.evaluate("e => e.href")
     assert download.startswith(ui_site.sub + "files/")
     assert page.request.get(download).status == 200
     page.get_by_role("link", name="python").click()
@@ -315,18 +346,86 @@ def test_hostile_metadata_is_shown_as_text_and_never_runs(ui_site: UiSite, page:
     assert page.evaluate("typeof window.pwned") == "undefined"
 
 
-def test_pages_fit_a_phone_screen(ui_site: UiSite, browser: BrowserContext) -> None:
+PAGES = (("", "home"), ("python/", "repository"), ("python/project/demo-pkg/", "package"),
+         ("python/project/demo-pkg/1.0/", "version"))
+# Where in an element's text the lines break: the characters after which a new line
+# begins (text nodes only, so a <wbr> is a place, not a character).
+LINE_BREAKS = """e => {
+  const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+  const breaks = [];
+  let top = null, last = "";
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const rect = range.getClientRects()[0];
+      if (!rect) { continue; }
+      if (top !== null && rect.top > top + 2) { breaks.push(last); }
+      top = rect.top;
+      last = node.data[i];
+    }
+  }
+  return breaks;
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_pages_at_a_phone_and_a_desktop_width(
+    ui_site: UiSite, browser: BrowserContext, width: int
+) -> None:
+    tab = browser.new_page()
+    tab.set_viewport_size({"width": width, "height": 844 if width < 600 else 900})
+    try:
+        for path, name in PAGES:
+            tab.goto(ui_site.root + path)
+            assert tab.evaluate(
+                "document.documentElement.scrollWidth <= window.innerWidth"
+            ), (path, width)
+            # The header's text starts where the content does.
+            brand = tab.locator("header.top .crumbs a").first.bounding_box()
+            heading = tab.locator("main h1").bounding_box()
+            assert brand is not None
+            assert heading is not None
+            assert abs(brand["x"] - heading["x"]) <= 1, (path, width, brand, heading)
+            if name == "repository":
+                tab.get_by_label("a date I choose").check()
+                expect(tab.locator("#calendar button.snap").first).to_be_visible()
+            screenshot(tab, f"{name}-{width}")
+    finally:
+        tab.close()
+
+
+def test_the_repository_page_on_a_phone(ui_site: UiSite, browser: BrowserContext) -> None:
     phone = browser.new_page()
     phone.set_viewport_size({"width": 390, "height": 844})
     try:
-        for path, name in (("python/", "repository-phone"),
-                           ("python/project/demo-pkg/", "package-phone")):
-            phone.goto(ui_site.root + path)
-            assert phone.evaluate(
-                "document.documentElement.scrollWidth <= window.innerWidth"
-            ), path
-            screenshot(phone, name)
+        phone.goto(ui_site.root + "python/")
+        # Recent activity: the newest file's name wraps, if at all, between its parts.
+        newest = phone.locator("table.activity td.filename").first
+        expect(newest).to_have_text("ncdemo-0.6.0.tar.gz")
+        for cell in phone.locator("table.activity td.filename").all():
+            breaks = cell.evaluate(LINE_BREAKS)
+            assert all(c in "-_.+" for c in breaks), (cell.text_content(), breaks)
+        assert newest.evaluate(LINE_BREAKS) == []
+        section_shot(phone, "#activity", "repository-390-activity")
+        section_shot(phone, "#upload", "repository-390-upload")
+        # Each option of the token command stays on one line.
+        for option in phone.locator("#upload code .nobr").all():
+            assert option.evaluate(LINE_BREAKS) == [], option.text_content()
+        # One date picker: the calendar, no native date input beside it.
+        phone.get_by_label("a date I choose").check()
+        expect(phone.locator("#calendar")).to_be_visible()
+        assert phone.locator("input[type=date]").count() == 0
+        # A day without a snapshot is shown lighter, not struck through.
+        missing = phone.locator('#calendar button[aria-disabled="true"]').first
+        expect(missing).to_have_attribute("aria-label", re.compile(", no snapshot$"))
+        assert missing.evaluate("e => getComputedStyle(e).textDecorationLine") == "none"
+        section_shot(phone, "#setup", "repository-390-setup")
+        assert phone.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth")
         # Keyboard: the skip link is the first stop and leads to the content.
+        phone.goto(ui_site.root + "python/project/demo-pkg/")
         phone.keyboard.press("Tab")
         assert phone.evaluate("document.activeElement.className") == "skip"
         phone.keyboard.press("Enter")
@@ -334,3 +433,28 @@ def test_pages_fit_a_phone_screen(ui_site: UiSite, browser: BrowserContext) -> N
     finally:
         phone.close()
 
+
+def test_search_normalizes_the_query_as_names_are(ui_site: UiSite, page: Page) -> None:
+    page.goto(ui_site.root + "python/")
+    box = page.get_by_label("Find a package in python")
+    expect(page.locator("#q-help")).to_contain_text("'-', '_' and '.'")
+    for query, found in (("NC-d", "ncdemo"), ("ZETA_t", "zeta-tools"), ("zetat", "zeta-tools"),
+                         ("Demo.PKG", "Demo-Pkg"), ("demo--", "Demo-Pkg")):
+        box.fill(query)
+        expect(page.locator("#results a")).to_have_text([found])
+        expect(page.locator("#results-count")).to_have_text("1 project found.")
+    box.fill("nc-x")
+    expect(page.locator("#results")).to_contain_text("No project name starts with")
+
+
+def test_the_home_page_shows_each_repositorys_facts(ui_site: UiSite, page: Page) -> None:
+    page.goto(ui_site.root)
+    card = page.locator("li.card", has=page.get_by_role("link", name="python", exact=True))
+    facts = card.locator("dl.home-facts")
+    expect(facts).to_contain_text("Projects")
+    expect(facts.locator("dd").nth(0)).to_have_text("4")
+    expect(facts.locator("dd").nth(1)).to_contain_text("ncdemo 0.6.0")
+    expect(facts.locator("dd").nth(2)).to_have_text("2026-03-04")
+    expect(facts.locator("dd").nth(3)).to_contain_text("local")
+    facts.get_by_role("link", name="2026-03-04").click()
+    expect(page).to_have_url(ui_site.root + "python/2026-03-04/simple/")

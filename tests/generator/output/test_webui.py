@@ -20,8 +20,8 @@ from packaging.utils import NormalizedName
 
 from generator.config.settings import load_config
 from generator.installation import Installation, ui_worker_main
-from generator.output.uistate import read_state
-from generator.output.webui import UiReport, WebUi
+from generator.output.uistate import UiReport, read_state
+from generator.output.webui import WebUi
 from generator.records import FileRecord, ProjectState, Repo
 from generator.render.client_setup import index_snippets, trusted_host, upload_snippets
 from generator.render.markup import read_description, render_description
@@ -32,6 +32,7 @@ from generator.render.ui import (
     latest_version,
     prefix_pages,
     search_shard,
+    versions_of,
 )
 from generator.storage.atomic import new_directory_temp
 from tests.conftest import Dists, FakeClock
@@ -242,6 +243,14 @@ def test_a_package_page_is_the_same_from_a_busy_renderer(
             for renderer in (busy, UiRenderer())
         ]
         assert made[0] == made[1]
+        # Version pages are prefilled too.
+        versions = versions_of(project)
+        pages_made = [
+            renderer.version_pages(repo=repo, project=project, versions=versions,
+                                   base_url="http://127.0.0.1:8000/")
+            for renderer in (busy, UiRenderer())
+        ]
+        assert pages_made[0] == pages_made[1]
 
 
 def _output(inst: Installation) -> Path:
@@ -343,9 +352,11 @@ def test_incremental_generation_rewrites_only_what_changed(
     add(installation, dists.wheel("alpha", "2.0"))
     report = _ui(installation)
     assert report.mode == "incremental"
+    # The new version's page is added; the page of 1.0 does not change.
     assert sorted(report.written) == [
         "python/index.html", "python/packages/a/index.html",
-        "python/project/alpha/index.html", "python/search/a.json",
+        "python/project/alpha/2.0/index.html", "python/project/alpha/index.html",
+        "python/search/a.json",
     ]
     assert report.packages == 1
     clock.advance(hours=1)
@@ -502,13 +513,13 @@ def test_activity_leaves_out_shadowed_sources(
         dists.wheel("own", "1.0"), source="mirror")
     _ui(installation)
     page = (_output(installation) / "python/index.html").read_text()
-    rows = re.findall(r"<tr><td><time>.*?</tr>", page)
+    rows = re.findall(r"<tr><td data-label=\"When\"><time>.*?</tr>", page)
     assert len(rows) == 2
     assert any("shared" in r and "1.0" in r for r in rows)
     assert all("9.0" not in r for r in rows)
     home = (_output(installation) / "index.html").read_text()
     assert "mirror" in home
-    assert "2 projects" in home
+    assert "<dt>Projects</dt><dd>2</dd>" in home
 
 
 def test_a_large_full_run_renders_the_ui_in_the_index_processes_with_the_same_bytes(

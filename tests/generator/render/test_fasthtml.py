@@ -1,9 +1,9 @@
 """The hand-built HTML of the hot loops (``generator.render.fasthtml``) is, byte for byte,
 what Jinja2's autoescaping templates make of the same records.
 
-The references are the template loops the fast code replaced: the Simple project page
-is compared whole (the real ``templates/simple/project.html`` with its loop put back),
-the package page's versions table and file lists as the loop of ``ui/package.html``.
+The reference is the template loop the fast code replaced: the Simple project page is
+compared whole (the real ``templates/simple/project.html`` with its loop put back). The
+web UI's tables are held to theirs in ``test_uifiles.py``.
 """
 
 from __future__ import annotations
@@ -17,17 +17,8 @@ from hypothesis import strategies as st
 from packaging.utils import NormalizedName
 
 from generator.records import FileRecord, ProjectState
-from generator.render.fasthtml import (
-    VersionView,
-    escape,
-    file_item,
-    file_lists,
-    human_size,
-    show_time,
-    version_rows,
-)
+from generator.render.fasthtml import escape, human_size
 from generator.render.simple import PROJECT_FILES_PREFIX, Renderer, file_url
-from generator.render.ui import PACKAGE_ROOT, version_anchor
 
 _ENV = jinja2.Environment(
     autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
@@ -53,35 +44,6 @@ def _simple_project_reference() -> jinja2.Template:
 
 SIMPLE_PROJECT = _simple_project_reference()
 
-# The versions table and file lists of templates/ui/package.html as they were, each
-# optional fact on a line of its own as the pages have shown them since the loops moved.
-PACKAGE_LOOPS = _ENV.from_string("""\
-{% for v in versions %}
-<tr><td><a href="#{{ v.anchor }}">{{ v.version }}</a>{% if v.prerelease %} <span class="tag">pre-release</span>{% endif %}{% if v.yanked %} <span class="tag tag-yanked">yanked</span>{% endif %}</td><td><time>{{ v.date }}</time></td><td>{{ v.files | length }}</td></tr>
-{% endfor %}
-@@
-{% for v in versions %}
-<h3 id="{{ v.anchor }}">{{ display_name }} {{ v.version }}</h3>
-<ul class="files">
-{% for f in v.files %}
-<li class="file{% if f.yanked %} is-yanked{% endif %}">
-<p class="file-name"><a href="{{ f.href }}">{{ f.filename }}</a> <span class="tag">{{ f.packagetype }}</span>{% if f.signature_href %} <a class="signed" href="{{ f.signature_href }}" title="OpenPGP signature uploaded with the file (.asc)">SIGNED</a>{% endif %}{% if f.yanked %} <span class="tag tag-yanked">yanked</span>{% endif %}</p>
-<dl class="file-facts">
-<dt>Size</dt><dd>{{ f.size }}</dd>
-<dt>Uploaded</dt><dd><time>{{ f.uploaded }}</time></dd>
-{% if f.requires_python %}<dt>Requires Python</dt><dd>{{ f.requires_python }}</dd>
-{% endif %}
-<dt>SHA256</dt><dd><code class="hash">{{ f.sha256 }}</code></dd>
-{% if f.yanked %}<dt>Yank reason</dt><dd>{{ f.yanked_reason or "none given" }}</dd>
-{% endif %}
-</dl>
-</li>
-{% endfor %}
-</ul>
-{% endfor %}
-""")
-
-UI_FILES = PACKAGE_ROOT + "files/"
 # Every character HTML escaping changes, beside non-ASCII and the values real files have.
 _HOSTILE = "ab1.-_ <>&'\"é☃"
 _texts = st.one_of(
@@ -123,19 +85,6 @@ def _simple_view(f: FileRecord) -> dict[str, object]:
     }
 
 
-def _ui_view(f: FileRecord) -> dict[str, object]:
-    url = file_url(UI_FILES, f)
-    return {
-        "href": f"{url}#sha256={f.sha256}", "filename": f.filename, "yanked": f.yanked,
-        "packagetype": "wheel" if f.packagetype == "bdist_wheel" else "sdist",
-        "signature_href": f"{url}.asc" if f.has_signature else "",
-        "size": f"{human_size(f.size)} ({f.size} bytes)" if f.size >= 1000
-        else human_size(f.size),
-        "uploaded": show_time(f.upload_time), "requires_python": f.requires_python,
-        "sha256": f.sha256, "yanked_reason": f.yanked_reason,
-    }
-
-
 @settings(max_examples=300, deadline=None)
 @given(files=st.lists(_files, max_size=5, unique_by=lambda f: f.filename),
        display=_texts.filter(bool))
@@ -147,48 +96,6 @@ def test_a_simple_project_page_is_the_templates(files: list[FileRecord], display
         files=[_simple_view(f) for f in sorted(files, key=lambda f: f.filename)],
     ).encode()
     assert Renderer().project_html(project, PROJECT_FILES_PREFIX) == expected
-
-
-@settings(max_examples=300, deadline=None)
-@given(versions=st.lists(
-    st.tuples(st.sampled_from(["1.0", "2.0b1", "1.0+é'x", "<1>", '"2"']), _texts,
-              st.booleans(), st.booleans(), st.lists(_files, min_size=1, max_size=3)),
-    max_size=3, unique_by=lambda v: v[0],
-), display=_texts)
-def test_the_package_page_loops_are_the_templates(
-    versions: list[tuple[str, str, bool, bool, list[FileRecord]]], display: str,
-) -> None:
-    views = [
-        VersionView(version=v, anchor=version_anchor(v), date=date, yanked=yanked,
-                    prerelease=pre,
-                    files=tuple(file_item(f, file_url(UI_FILES, f)) for f in files))
-        for v, date, yanked, pre, files in versions
-    ]
-    expected = PACKAGE_LOOPS.render(
-        display_name=display,
-        versions=[
-            {"version": v.version, "anchor": v.anchor, "date": v.date, "yanked": v.yanked,
-             "prerelease": v.prerelease, "files": [_ui_view(f) for f in files]}
-            for v, (_, _, _, _, files) in zip(views, versions, strict=True)
-        ],
-    )
-    rows, lists = expected.split("@@\n")
-    assert version_rows(views) == rows
-    assert file_lists(display, views) == lists
-
-
-@settings(max_examples=300, deadline=None)
-@given(record=_files)
-def test_a_file_item_is_the_templates(record: FileRecord) -> None:
-    # The hot loop skips escaping when no value needs it: its bytes must be exactly those
-    # of escaping every value, whatever the file says.
-    expected = PACKAGE_LOOPS.render(
-        display_name="x",
-        versions=[{"version": "1", "anchor": "v-1", "date": "", "yanked": False,
-                   "prerelease": False, "files": [_ui_view(record)]}],
-    )
-    item = expected.split("@@\n")[1].split('<ul class="files">\n')[1].rsplit("</ul>\n")[0]
-    assert file_item(record, file_url(UI_FILES, record)) == item
 
 
 @pytest.mark.parametrize(
