@@ -19,7 +19,8 @@ from generator.config.settings import Config
 from generator.errors import ConfigError
 from generator.installation import Installation
 from generator.records import Repo, Source
-from generator.serving.nginx import check_address, reachable_host
+from generator.render.client_setup import index_url, upload_url
+from generator.serving.nginx import check_address
 from uploader.app import create_app
 from uploader.logs import configure_logging
 
@@ -56,15 +57,12 @@ def server_options(config: Config) -> dict[str, Any]:
 
 
 def base_url(config: Config, listen: str | None) -> str:
-    """The site URL clients should use, ending in ``/``.
-
-    ``[server] public_url`` (via ``Config.base_url``) unless ``listen`` overrides the
-    address; an any-address host is printed as the loopback address.
-    """
-    if listen is None:
-        return config.base_url
-    host, port = check_address(listen, "listen address")
-    return f"http://{reachable_host(host)}:{port}/"
+    """The site URL clients should use, ending in ``/``: ``Config.base_url`` of the
+    configuration as served at ``listen`` (``[server] public_url`` when set, else the
+    address served, an any-address host printed as the loopback address)."""
+    if listen is not None:
+        check_address(listen, "listen address")
+    return config.serving_at(listen).base_url
 
 
 def setup_instructions(base: str, repos: Iterable[Repo], sources: Iterable[Source]) -> str:
@@ -73,18 +71,18 @@ def setup_instructions(base: str, repos: Iterable[Repo], sources: Iterable[Sourc
     plain_http = base.startswith("http://")
     trusted = f" --trusted-host {urlsplit(base).netloc}" if plain_http else ""
     for repo in repos:
-        index = f"{base}{repo.name}/latest/simple/"
+        index = index_url(base, repo.name)
         lines += [
             f"repository {repo.name!r}:",
             f"  pip install --index-url {index}{trusted} PACKAGE",
             f"  uv pip install --index-url {index} PACKAGE",
-            f"  frozen as of a day: {base}{repo.name}/YYYY-MM-DD/simple/",
+            f"  frozen as of a day: {index_url(base, repo.name, 'YYYY-MM-DD')}",
             "",
         ]
     for source in sources:
         if source.type != "local-python":
             continue
-        upload = f"{base}upload/pypi/{source.name}/"
+        upload = upload_url(base, source.name)
         lines += [
             f"upload to source {source.name!r} (token: timeshelf create token "
             f"--description D --sources {source.name}):",
@@ -108,13 +106,12 @@ def run(inst: Installation, listen: str | None) -> None:
     address = listen or inst.config.listen
     check_address(address, "listen address")
     configure_logging()
+    # Every URL (web UI links, snippets, builds' index, this banner) comes from
+    # inst.config.base_url: [server] public_url, else the address served here.
+    inst.serve_at(listen)
+    base = inst.config.base_url
     # The Pythons bundles build with are analysed now: a fatal problem stops the start.
-    # Builds install from the site where clients reach it: [server] public_url (say, nginx
-    # in front), else this very server.
-    index_base = inst.config.base_url if inst.config.public_url else base_url(inst.config, listen)
-    builder = startup_builder(
-        inst.config, index_base, warn=lambda line: click.echo(line, err=True)
-    )
+    builder = startup_builder(inst.config, base, warn=lambda line: click.echo(line, err=True))
     app = create_app(inst, builder=builder)
     try:
         server = create_server(app, listen=address, **server_options(inst.config))
@@ -122,11 +119,26 @@ def run(inst: Installation, listen: str | None) -> None:
         raise ConfigError(
             f"cannot listen on {address}: {e.strerror or e}; pick another --listen HOST:PORT"
         ) from e
-    click.echo(
-        setup_instructions(
-            base_url(inst.config, listen), inst.catalog.list_repos(), inst.catalog.list_sources()
-        ),
-        err=True,
-    )
+    _regenerate_pages_made_elsewhere(inst, listen)
+    click.echo(setup_instructions(base, inst.catalog.list_repos(), inst.catalog.list_sources()),
+               err=True)
     sys.stderr.flush()
     server.run()
+
+
+def _regenerate_pages_made_elsewhere(inst: Installation, listen: str | None) -> None:
+    """Pages generated for another address than the one served link there: say so, and
+    generate them again for this one."""
+    made = inst.pages_made_elsewhere()
+    if not made:
+        return
+    base = inst.config.base_url
+    for address in sorted(set(made.values())):
+        names = ", ".join(sorted(r for r, a in made.items() if a == address))
+        click.echo(f"warning: the pages of {names} were generated for {address}, not for "
+                   f"{base}: generating them again", err=True)
+    chosen = [r for r in inst.catalog.list_repos() if r.name in made]
+    inst.generate(chosen, snapshots=False)
+    if listen is not None and not inst.config.public_url:
+        click.echo(f'(set [server] listen = "{listen}" in {inst.config.file} so that '
+                   f"`timeshelf generate` makes them for {base} too)", err=True)
