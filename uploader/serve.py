@@ -7,8 +7,10 @@ oversized upload is refused before Flask reads it.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -65,8 +67,37 @@ def base_url(config: Config, listen: str | None) -> str:
     return config.serving_at(listen).base_url
 
 
-def setup_instructions(base: str, repos: Iterable[Repo], sources: Iterable[Source]) -> str:
-    """How to point pip, uv and twine at the site at ``base`` (text for a terminal)."""
+def cli_command(config_file: Path, program: str | None = None, cwd: Path | None = None) -> str:
+    """``timeshelf --config FILE`` as a command that works as printed from ``cwd`` (default:
+    the current directory): this very program (a virtualenv's script need not be on
+    ``PATH``; default ``sys.argv[0]``) and the configuration in use, relative to ``cwd``
+    when under it."""
+    here = (cwd or Path.cwd()).absolute()
+    script = Path(program or sys.argv[0])
+    if script.name == "timeshelf":
+        command = _shown(script, here)
+    else:  # python -m uploader.cli, or an embedding program
+        command = f"{shlex.quote(_shown(Path(sys.executable), here))} -m uploader.cli"
+    return f"{command} --config {_shown(config_file, here)}"
+
+
+def _shown(path: Path, cwd: Path) -> str:
+    """``path`` as typed in ``cwd``: relative when under it (``./`` before a bare name,
+    which the shell would look up on ``PATH``), else absolute; quoted for the shell."""
+    absolute = path if path.is_absolute() else cwd / path
+    try:
+        text = str(absolute.relative_to(cwd))
+        text = text if "/" in text else f"./{text}"
+    except ValueError:
+        text = str(absolute)
+    return shlex.quote(text)
+
+
+def setup_instructions(
+    base: str, repos: Iterable[Repo], sources: Iterable[Source], command: str = "timeshelf",
+) -> str:
+    """How to point pip, uv and twine at the site at ``base`` (text for a terminal);
+    ``command`` runs this installation's CLI (``cli_command``) in what it prints."""
     lines = [f"timeshelf is serving {base}", ""]
     plain_http = base.startswith("http://")
     trusted = f" --trusted-host {urlsplit(base).netloc}" if plain_http else ""
@@ -84,8 +115,8 @@ def setup_instructions(base: str, repos: Iterable[Repo], sources: Iterable[Sourc
             continue
         upload = upload_url(base, source.name)
         lines += [
-            f"upload to source {source.name!r} (token: timeshelf create token "
-            f"--description D --sources {source.name}):",
+            f"upload to source {source.name!r} (token: {command} create token "
+            f"--description uploads --sources {source.name}):",
             f"  TWINE_USERNAME=__token__ TWINE_PASSWORD=<token> twine upload "
             f"--repository-url {upload} dist/*",
             f"  uv publish --publish-url {upload} --token <token> dist/*",
@@ -120,8 +151,8 @@ def run(inst: Installation, listen: str | None) -> None:
             f"cannot listen on {address}: {e.strerror or e}; pick another --listen HOST:PORT"
         ) from e
     _regenerate_pages_made_elsewhere(inst, listen)
-    click.echo(setup_instructions(base, inst.catalog.list_repos(), inst.catalog.list_sources()),
-               err=True)
+    click.echo(setup_instructions(base, inst.catalog.list_repos(), inst.catalog.list_sources(),
+                                  cli_command(inst.config.file)), err=True)
     sys.stderr.flush()
     server.run()
 
@@ -140,5 +171,5 @@ def _regenerate_pages_made_elsewhere(inst: Installation, listen: str | None) -> 
     chosen = [r for r in inst.catalog.list_repos() if r.name in made]
     inst.generate(chosen, snapshots=False)
     if listen is not None and not inst.config.public_url:
-        click.echo(f'(set [server] listen = "{listen}" in {inst.config.file} so that '
-                   f"`timeshelf generate` makes them for {base} too)", err=True)
+        click.echo(f'(set [server] listen = "{listen}" in {inst.config.file} to have every '
+                   f"generation make them for {base})", err=True)

@@ -18,7 +18,7 @@ from tests.servers import (
     run_timeshelf,
     run_timeshelf_serve,
 )
-from uploader.serve import base_url, server_options, setup_instructions
+from uploader.serve import base_url, cli_command, server_options, setup_instructions
 
 
 def config(public_url: str = "", listen: str = "127.0.0.1:8000") -> Config:
@@ -65,7 +65,7 @@ SOURCES = (
         ("http://127.0.0.1:8000/python/YYYY-MM-DD/simple/", True),
         ("TWINE_USERNAME=__token__ TWINE_PASSWORD=<token> twine upload "
          "--repository-url http://127.0.0.1:8000/upload/pypi/local/ dist/*", True),
-        ("timeshelf create token --description D --sources local", True),
+        ("timeshelf create token --description uploads --sources local", True),
         ("uv publish --publish-url http://127.0.0.1:8000/upload/pypi/local/", True),
         ("upload/pypi/mirror/", False),
     ],
@@ -184,3 +184,20 @@ def test_ui_worker_renders_for_the_address_served(tmp_path: Path) -> None:
     state = read_state(config.parent / "site" / "python")
     assert state is not None
     assert state.base_url == "http://127.0.0.1:8100/"
+
+
+@pytest.mark.parametrize(
+    ("program", "config_file", "expected"),
+    [
+        ("/repo/.venv/bin/timeshelf", "/repo/.run/timeshelf.toml",
+         ".venv/bin/timeshelf --config .run/timeshelf.toml"),
+        ("/opt/ts/bin/timeshelf", "/srv/my inst/timeshelf.toml",
+         "/opt/ts/bin/timeshelf --config '/srv/my inst/timeshelf.toml'"),
+        ("/repo/timeshelf", "/repo/timeshelf.toml", "./timeshelf --config ./timeshelf.toml"),
+    ],
+    ids=["under-cwd", "elsewhere-quoted", "bare-name"],
+)
+def test_cli_command_works_as_printed_from_cwd(
+    program: str, config_file: str, expected: str
+) -> None:
+    assert cli_command(Path(config_file), program, Path("/repo")) == expected
