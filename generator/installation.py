@@ -69,11 +69,12 @@ class Generation:
 
 
 def ui_worker_main(argv: Sequence[str]) -> int:
-    """The worker process: ``CONFIG REPO`` renders that repository's whole web UI; exits
-    1 with the error's one line on stderr."""
-    config_file, repo_name = argv
+    """The worker process: ``CONFIG REPO [LISTEN]`` renders that repository's whole web
+    UI (for the site served at ``LISTEN``, as ``serve --listen`` may have moved it);
+    exits 1 with the error's one line on stderr."""
+    config_file, repo_name, *listen = argv
     try:
-        inst = Installation(load_config(Path(config_file)))
+        inst = Installation(load_config(Path(config_file)).serving_at(next(iter(listen), None)))
         try:
             inst.webui.generate_repo(inst.catalog.get_repo(repo_name), full=True)
         finally:
@@ -177,6 +178,25 @@ class Installation:
             self.catalog, self.config.output_path, self.config.base_url, store=self.store,
             descriptions=default_pool(self.config.description_timeout),
         )
+
+    def serve_at(self, listen: str | None) -> None:
+        """Take ``timeshelf serve --listen LISTEN`` (None: ``[server] listen``) as where
+        the site is: every URL derived from ``config.base_url`` follows it. Called before
+        the web UI is first used."""
+        self.config = self.config.serving_at(listen)
+        self.__dict__.pop("webui", None)
+
+    def pages_made_elsewhere(self) -> dict[str, str]:
+        """Repository → the site address its web UI pages were generated for, for each
+        repository whose pages name another address than ``config.base_url``."""
+        from generator.output.uistate import read_state
+
+        made = {}
+        for repo in self.catalog.list_repos():
+            state = read_state(self.config.output_path / repo.name)
+            if state is not None and state.base_url != self.config.base_url:
+                made[repo.name] = state.base_url
+        return made
 
     def close(self) -> None:
         if "catalog" in self.__dict__:
@@ -282,7 +302,8 @@ class Installation:
         if len(self.catalog.project_names(repo)) < PARALLEL_UI_MIN_PROJECTS:
             return None
         return subprocess.Popen(
-            [sys.executable, "-c", _UI_WORKER, str(self.config.file), repo.name],
+            [sys.executable, "-c", _UI_WORKER, str(self.config.file), repo.name,
+             self.config.listen],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env=worker_env(),
         )

@@ -7,8 +7,10 @@ oversized upload is refused before Flask reads it.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +21,8 @@ from generator.config.settings import Config
 from generator.errors import ConfigError
 from generator.installation import Installation
 from generator.records import Repo, Source
-from generator.serving.nginx import check_address, reachable_host
+from generator.render.client_setup import index_url, upload_url
+from generator.serving.nginx import check_address
 from uploader.app import create_app
 from uploader.logs import configure_logging
 
@@ -56,38 +59,64 @@ def server_options(config: Config) -> dict[str, Any]:
 
 
 def base_url(config: Config, listen: str | None) -> str:
-    """The site URL clients should use, ending in ``/``.
-
-    ``[server] public_url`` (via ``Config.base_url``) unless ``listen`` overrides the
-    address; an any-address host is printed as the loopback address.
-    """
-    if listen is None:
-        return config.base_url
-    host, port = check_address(listen, "listen address")
-    return f"http://{reachable_host(host)}:{port}/"
+    """The site URL clients should use, ending in ``/``: ``Config.base_url`` of the
+    configuration as served at ``listen`` (``[server] public_url`` when set, else the
+    address served, an any-address host printed as the loopback address)."""
+    if listen is not None:
+        check_address(listen, "listen address")
+    return config.serving_at(listen).base_url
 
 
-def setup_instructions(base: str, repos: Iterable[Repo], sources: Iterable[Source]) -> str:
-    """How to point pip, uv and twine at the site at ``base`` (text for a terminal)."""
+def cli_command(config_file: Path, program: str | None = None, cwd: Path | None = None) -> str:
+    """``timeshelf --config FILE`` as a command that works as printed from ``cwd`` (default:
+    the current directory): this very program (a virtualenv's script need not be on
+    ``PATH``; default ``sys.argv[0]``) and the configuration in use, relative to ``cwd``
+    when under it."""
+    here = (cwd or Path.cwd()).absolute()
+    script = Path(program or sys.argv[0])
+    if script.name == "timeshelf":
+        command = _shown(script, here)
+    else:  # python -m uploader.cli, or an embedding program
+        command = f"{shlex.quote(_shown(Path(sys.executable), here))} -m uploader.cli"
+    return f"{command} --config {_shown(config_file, here)}"
+
+
+def _shown(path: Path, cwd: Path) -> str:
+    """``path`` as typed in ``cwd``: relative when under it (``./`` before a bare name,
+    which the shell would look up on ``PATH``), else absolute; quoted for the shell."""
+    absolute = path if path.is_absolute() else cwd / path
+    try:
+        text = str(absolute.relative_to(cwd))
+        text = text if "/" in text else f"./{text}"
+    except ValueError:
+        text = str(absolute)
+    return shlex.quote(text)
+
+
+def setup_instructions(
+    base: str, repos: Iterable[Repo], sources: Iterable[Source], command: str = "timeshelf",
+) -> str:
+    """How to point pip, uv and twine at the site at ``base`` (text for a terminal);
+    ``command`` runs this installation's CLI (``cli_command``) in what it prints."""
     lines = [f"timeshelf is serving {base}", ""]
     plain_http = base.startswith("http://")
     trusted = f" --trusted-host {urlsplit(base).netloc}" if plain_http else ""
     for repo in repos:
-        index = f"{base}{repo.name}/latest/simple/"
+        index = index_url(base, repo.name)
         lines += [
             f"repository {repo.name!r}:",
             f"  pip install --index-url {index}{trusted} PACKAGE",
             f"  uv pip install --index-url {index} PACKAGE",
-            f"  frozen as of a day: {base}{repo.name}/YYYY-MM-DD/simple/",
+            f"  frozen as of a day: {index_url(base, repo.name, 'YYYY-MM-DD')}",
             "",
         ]
     for source in sources:
         if source.type != "local-python":
             continue
-        upload = f"{base}upload/pypi/{source.name}/"
+        upload = upload_url(base, source.name)
         lines += [
-            f"upload to source {source.name!r} (token: timeshelf create token "
-            f"--description D --sources {source.name}):",
+            f"upload to source {source.name!r} (token: {command} create token "
+            f"--description uploads --sources {source.name}):",
             f"  TWINE_USERNAME=__token__ TWINE_PASSWORD=<token> twine upload "
             f"--repository-url {upload} dist/*",
             f"  uv publish --publish-url {upload} --token <token> dist/*",
@@ -108,13 +137,12 @@ def run(inst: Installation, listen: str | None) -> None:
     address = listen or inst.config.listen
     check_address(address, "listen address")
     configure_logging()
+    # Every URL (web UI links, snippets, builds' index, this banner) comes from
+    # inst.config.base_url: [server] public_url, else the address served here.
+    inst.serve_at(listen)
+    base = inst.config.base_url
     # The Pythons bundles build with are analysed now: a fatal problem stops the start.
-    # Builds install from the site where clients reach it: [server] public_url (say, nginx
-    # in front), else this very server.
-    index_base = inst.config.base_url if inst.config.public_url else base_url(inst.config, listen)
-    builder = startup_builder(
-        inst.config, index_base, warn=lambda line: click.echo(line, err=True)
-    )
+    builder = startup_builder(inst.config, base, warn=lambda line: click.echo(line, err=True))
     app = create_app(inst, builder=builder)
     try:
         server = create_server(app, listen=address, **server_options(inst.config))
@@ -122,11 +150,26 @@ def run(inst: Installation, listen: str | None) -> None:
         raise ConfigError(
             f"cannot listen on {address}: {e.strerror or e}; pick another --listen HOST:PORT"
         ) from e
-    click.echo(
-        setup_instructions(
-            base_url(inst.config, listen), inst.catalog.list_repos(), inst.catalog.list_sources()
-        ),
-        err=True,
-    )
+    _regenerate_pages_made_elsewhere(inst, listen)
+    click.echo(setup_instructions(base, inst.catalog.list_repos(), inst.catalog.list_sources(),
+                                  cli_command(inst.config.file)), err=True)
     sys.stderr.flush()
     server.run()
+
+
+def _regenerate_pages_made_elsewhere(inst: Installation, listen: str | None) -> None:
+    """Pages generated for another address than the one served link there: say so, and
+    generate them again for this one."""
+    made = inst.pages_made_elsewhere()
+    if not made:
+        return
+    base = inst.config.base_url
+    for address in sorted(set(made.values())):
+        names = ", ".join(sorted(r for r, a in made.items() if a == address))
+        click.echo(f"warning: the pages of {names} were generated for {address}, not for "
+                   f"{base}: generating them again", err=True)
+    chosen = [r for r in inst.catalog.list_repos() if r.name in made]
+    inst.generate(chosen, snapshots=False)
+    if listen is not None and not inst.config.public_url:
+        click.echo(f'(set [server] listen = "{listen}" in {inst.config.file} to have every '
+                   f"generation make them for {base})", err=True)

@@ -11,7 +11,7 @@ import os
 import secrets
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from generator.errors import ConfigError
 from generator.storage.s3 import S3Location, S3Settings
 
 ENV_CONFIG = "TIMESHELF_CONFIG"
+# A server listening on every address is reached on the loopback address.
+_ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}  # noqa: S104 (a lookup, no bind)
 CONFIG_NAME = "timeshelf.toml"
 
 DEFAULT_CONFIG = """\
@@ -189,11 +191,24 @@ class Config:
 
     @property
     def base_url(self) -> str:
-        """The site's absolute URL, ending in ``/``."""
+        """The site's absolute URL, ending in ``/``: the one place every URL the site
+        shows is derived from (web UI links, client-setup snippets, the environment
+        builder's index, the ``serve`` banner, ``snapshot url``).
+
+        ``[server] public_url``, else ``http://<listen>/`` (an any-address host such as
+        ``0.0.0.0`` is reached on loopback); ``timeshelf serve --listen`` replaces
+        ``listen`` (``serving_at``), so it moves every one of those URLs along.
+        """
         # With TLS configured, nginx serves the site over HTTPS (`timeshelf nginx-conf`).
         scheme = "https" if self.tls_certificate is not None else "http"
-        url = self.public_url or f"{scheme}://{self.listen}/"
+        host, _, port = self.listen.rpartition(":")
+        url = self.public_url or f"{scheme}://{_ANY_ADDRESS.get(host, host)}:{port}/"
         return url if url.endswith("/") else url + "/"
+
+    def serving_at(self, listen: str | None) -> Config:
+        """This configuration as ``timeshelf serve --listen LISTEN`` runs it (unchanged
+        when ``listen`` is None); the caller has checked ``listen`` is ``HOST:PORT``."""
+        return self if listen is None or listen == self.listen else replace(self, listen=listen)
 
 
 def find_config(explicit: Path | None) -> Path:

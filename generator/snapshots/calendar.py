@@ -76,22 +76,38 @@ def snapshot_days(catalog: Catalog, repo: Repo, now: datetime) -> list[date]:
 
 
 def check_snapshot_day(catalog: Catalog, repo: Repo, text: str, now: datetime) -> date:
-    """The day a URL asks for, if it has a snapshot; ``NotFound`` with a one-line reason."""
+    """The day a URL asks for, if it has a snapshot; ``NotFound`` with a one-line reason.
+
+    The reason names only snapshots that exist: the newest one, or, when the repository
+    has none yet, the day its first will be available.
+    """
     try:
         day = parse_day(text)
     except ValueError as e:
         raise NotFound(str(e)) from e
     today = now.astimezone(UTC).date()
-    if day >= today:
-        raise NotFound(
-            f"no snapshot for {day}: {'today is' if day == today else 'that day is'} not over "
-            f"yet (the newest snapshot is {today - timedelta(days=1)}; use latest/ for now)"
-        )
     history = history_days(catalog, repo)
-    if history is None or day < history[0]:
-        first = history[0] if history else None
-        raise NotFound(
-            f"no snapshot for {day}: repository {repo.name!r} "
-            + (f"begins on {first}" if first else "has no history yet")
-        )
+    first = history[0] if history else None
+    if day >= today:
+        which = "today is" if day == today else "that day is"
+        raise NotFound(f"no snapshot for {day}: {which} not over yet "
+                       f"({newest_snapshot_hint(repo, first, today)})")
+    if first is None:
+        raise NotFound(f"no snapshot for {day}: {newest_snapshot_hint(repo, first, today)}")
+    if day < first:
+        raise NotFound(f"no snapshot for {day}: repository {repo.name!r} begins on {first} "
+                       f"({newest_snapshot_hint(repo, first, today)})")
     return day
+
+
+def newest_snapshot_hint(repo: Repo, first: date | None, today: date) -> str:
+    """Where to look instead of a missing day: the newest snapshot if there is one, else
+    when the first will be available (``first``: the first day of the history)."""
+    newest = today - timedelta(days=1)
+    if first is not None and first <= newest:
+        return f"the newest snapshot is {newest}; use latest/ for now"
+    if first is None:
+        return (f"repository {repo.name!r} has no history yet, hence no snapshot: it begins "
+                f"when a source is first added to it; use latest/ for now")
+    return (f"repository {repo.name!r} has no snapshot yet: its first, of {first}, is "
+            f"available from {first + timedelta(days=1)} 00:00 UTC; use latest/ for now")

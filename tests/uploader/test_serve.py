@@ -18,7 +18,7 @@ from tests.servers import (
     run_timeshelf,
     run_timeshelf_serve,
 )
-from uploader.serve import base_url, server_options, setup_instructions
+from uploader.serve import base_url, cli_command, server_options, setup_instructions
 
 
 def config(public_url: str = "", listen: str = "127.0.0.1:8000") -> Config:
@@ -36,11 +36,11 @@ def config(public_url: str = "", listen: str = "127.0.0.1:8000") -> Config:
     [
         ("", None, "http://127.0.0.1:8000/"),
         ("https://127.0.0.1:8443/py", None, "https://127.0.0.1:8443/py/"),
-        ("https://127.0.0.1:8443/py/", "127.0.0.1:9000", "http://127.0.0.1:9000/"),
+        ("https://127.0.0.1:8443/py/", "127.0.0.1:9000", "https://127.0.0.1:8443/py/"),
         ("", "0.0.0.0:9000", "http://127.0.0.1:9000/"),
         ("", "[::]:9000", "http://[::1]:9000/"),
     ],
-    ids=["listen-default", "public-url", "listen-overrides", "any-ipv4", "any-ipv6"],
+    ids=["listen-default", "public-url", "public-url-wins", "any-ipv4", "any-ipv6"],
 )
 def test_base_url(public_url: str, listen: str | None, expected: str) -> None:
     assert base_url(config(public_url), listen) == expected
@@ -65,7 +65,7 @@ SOURCES = (
         ("http://127.0.0.1:8000/python/YYYY-MM-DD/simple/", True),
         ("TWINE_USERNAME=__token__ TWINE_PASSWORD=<token> twine upload "
          "--repository-url http://127.0.0.1:8000/upload/pypi/local/ dist/*", True),
-        ("timeshelf create token --description D --sources local", True),
+        ("timeshelf create token --description uploads --sources local", True),
         ("uv publish --publish-url http://127.0.0.1:8000/upload/pypi/local/", True),
         ("upload/pypi/mirror/", False),
     ],
@@ -135,3 +135,69 @@ def test_waitress_gets_the_configured_limits(option: str, value: int) -> None:
     # waitress accepts every option and keeps its value.
     adjusted = Adjustments(**options)
     assert getattr(adjusted, option) == value
+
+
+def test_every_url_follows_the_address_served(tmp_path: Path) -> None:
+    """``serve --listen`` on another port than ``[server] listen`` (public_url empty): the
+    pages ``add`` generated for 127.0.0.1:8000 are made again for the served address,
+    with a warning, and the banner, the web UI and an environment build all use it."""
+    from tests.deployment import bundle_bytes, deploy, deploy_config, fixture_wheels
+
+    config = make_installation(tmp_path / "inst", *fixture_wheels(tmp_path / "dists"))
+    deploy_config(config, installer="pip")
+    old = "http://127.0.0.1:8000/"
+    site = config.parent / "site"
+    assert old in (site / "python" / "index.html").read_text()
+    token = run_timeshelf("--config", str(config), "create", "token", "--description", "t",
+                          "--sources", "local", "--scope", "deploy", "-q").stdout.strip()
+    with run_timeshelf_serve(config) as server:
+        base = server.base_url + "/"
+        output = server.output()
+        assert (f"warning: the pages of python were generated for {old}, not for {base}: "
+                "generating them again") in output
+        assert f'[server] listen = "{server.address}"' in output
+        assert f"timeshelf is serving {base}" in output
+        pages = [http_get(server.url(p)).body.decode() for p in ("/", "/python/",
+                                                                "/python/project/gamma/")]
+        for page in pages:
+            assert "127.0.0.1:8000" not in page
+        assert f"{base}python/latest/simple/" in pages[1]
+        assert f"{base}upload/pypi/local/" in pages[1]
+        task = deploy(server.base_url, token, bundle_bytes("gamma==1.0\n"))
+        assert task["code"] == 0, task["output"]
+        assert any(base in line for line in task["output"]), task["output"]
+    confs = list((config.parent / "environments").glob("*.d/*/pip.conf"))
+    confs += list((config.parent / "environments").glob("*.d/*/*/pip.conf"))
+    assert confs
+    for conf in confs:
+        assert f"index-url = {base}python/latest/simple/" in conf.read_text()
+
+
+def test_ui_worker_renders_for_the_address_served(tmp_path: Path) -> None:
+    """A large repository's UI is rendered by a worker process: it is told the address
+    ``serve --listen`` moved the site to, as it cannot read that from the file."""
+    from generator.installation import ui_worker_main
+    from generator.output.uistate import read_state
+
+    config = make_installation(tmp_path / "inst")
+    assert ui_worker_main([str(config), "python", "127.0.0.1:8100"]) == 0
+    state = read_state(config.parent / "site" / "python")
+    assert state is not None
+    assert state.base_url == "http://127.0.0.1:8100/"
+
+
+@pytest.mark.parametrize(
+    ("program", "config_file", "expected"),
+    [
+        ("/repo/.venv/bin/timeshelf", "/repo/.run/timeshelf.toml",
+         ".venv/bin/timeshelf --config .run/timeshelf.toml"),
+        ("/opt/ts/bin/timeshelf", "/srv/my inst/timeshelf.toml",
+         "/opt/ts/bin/timeshelf --config '/srv/my inst/timeshelf.toml'"),
+        ("/repo/timeshelf", "/repo/timeshelf.toml", "./timeshelf --config ./timeshelf.toml"),
+    ],
+    ids=["under-cwd", "elsewhere-quoted", "bare-name"],
+)
+def test_cli_command_works_as_printed_from_cwd(
+    program: str, config_file: str, expected: str
+) -> None:
+    assert cli_command(Path(config_file), program, Path("/repo")) == expected

@@ -67,7 +67,7 @@ def test_an_empty_file_means_every_default(tmp_path: Path) -> None:
         ('[server]\npublic_url = "https://packages.internal/pypi"\n',
          "https://packages.internal/pypi/"),
         ('[server]\npublic_url = "https://packages.internal/"\n', "https://packages.internal/"),
-        ('[server]\nlisten = "0.0.0.0:9000"\n', "http://0.0.0.0:9000/"),
+        ('[server]\nlisten = "0.0.0.0:9000"\n', "http://127.0.0.1:9000/"),
         ('[server]\nlisten = "[::1]:8080"\n', "http://[::1]:8080/"),
     ],
     ids=["sub-path", "trailing-slash", "listen", "ipv6"],
