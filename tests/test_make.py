@@ -130,7 +130,7 @@ def test_every_command_make_run_prints_works_as_printed(
     assert token_cmd.startswith(f"{fresh_venv}/bin/timeshelf --config {run_dir}/timeshelf.toml ")
     listed = run_as_printed(cli)
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith("python")
+    assert listed.stdout.splitlines() == ["NAME\tSOURCES\tDESCRIPTION", "python\tlocal\tPackages uploaded here"]
     for command in (token_cmd, make_token):
         made = run_as_printed(command)
         assert made.returncode == 0, (command, made.stderr)
