@@ -335,7 +335,6 @@ class Mirror:
             for listed in vanished:
                 existing = catalog.mirrored_files(source, listed.name)
                 pending.append(gone_change(listed, existing))
-                report.counts["done"] += 1
                 self._progress()
             self._fetch_all(todo, known, now, report, pending)
         except KeyboardInterrupt:
@@ -395,26 +394,29 @@ class Mirror:
         done, _ = wait(list(running), return_when=FIRST_COMPLETED)
         for future in done:
             listed = running.pop(future)
-            self._progress()
             try:
                 outcome = future.result()
             except (TimeshelfError, OSError) as e:
                 report.counts["checked"] += 1
                 report.errors.append(f"{listed.name}: {e}")
+                self._progress()
                 continue
             report.counts["checked"] += 1
             report.counts["skipped"] += len(outcome.skips)
             for reason in outcome.skips:
                 report.skips[reason] += 1
             report.counts["downloaded"] += outcome.downloaded
-            report.counts["done"] += 1
             if outcome.not_found:
                 report.not_found.append(listed.display_name)
             change = outcome.change
             if change is None:
                 report.counts["not_modified"] += 1
+                report.counts["done"] += 1
+                self._progress()
                 continue
             pending.append(change)
+            # Told once it is pending: what the progress shows, an interruption commits.
+            self._progress()
             if len(pending) >= BATCH:
                 self._flush(pending, now, report)
 
@@ -465,6 +467,8 @@ class Mirror:
         if not pending:
             return
         refused = self.catalog.apply_mirror_changes(self.source, pending, now)
+        # Counted once committed: an interrupted pass tells exactly what it kept.
+        report.counts["done"] += len(pending)
         for change in pending:
             if not change.is_empty:
                 report.counts["changed"] += 1

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,6 @@ FAST = {"workers = 8": "workers = 4", "retries = 3": "retries = 2",
         "retry_backoff = 1.0": "retry_backoff = 0.01", "timeout = 30": "timeout = 10"}
 
 
-@pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    with serve_upstream(FakeUpstream()) as served:
-        yield served
-
-
 def configure(inst: Installation, extra: str = "") -> None:
     """Append the fast retry settings (and ``extra`` TOML) to the configuration file."""
     path = inst.config.file
@@ -41,19 +34,6 @@ def configure(inst: Installation, extra: str = "") -> None:
     for old, new in FAST.items():
         text = text.replace(old, new)
     path.write_text(text + extra)
-
-
-@pytest.fixture
-def mirror(installation: Installation, cli: CliRunner, upstream: FakeUpstream) -> CliRunner:
-    """Source ``pypi`` mirroring ``upstream``, subscribed by ``python`` after ``local``."""
-    configure(installation)
-    result = cli("create", "source", "--name", "pypi", "--type", "pypi", "--upstream",
-                 upstream.index_url)
-    assert result.code == 0, result.err
-    assert cli("subscribe", "--repo", "python", "--source", "pypi").code == 0
-    # `create source` read the root once to count its projects (an unfiltered mirror).
-    upstream.clear_log()
-    return cli
 
 
 def page(inst: Installation, project: str) -> dict[str, object]:
