@@ -87,7 +87,8 @@ def tell(report: SyncReport) -> None:
 
 def run_pass(inst: Installation, source: Source) -> SyncReport:
     """One sync pass of ``source``, its progress drawn on stderr."""
-    with ProgressReporter(f"syncing {source.name}", "projects") as progress:
+    with ProgressReporter(f"syncing {source.name}", "projects",
+                          waiting="reading the upstream's listing...") as progress:
         return inst.mirror(source, on_total=progress.start, on_progress=progress.advance).sync()
 
 

@@ -71,11 +71,13 @@ class ProgressReporter:
     (default stderr): a bar when ``tty`` (default: whether the stream is a terminal),
     else a line every ``interval`` seconds. ``start`` and ``advance`` are the library's
     ``on_total`` and ``on_progress`` callbacks; ``close`` ends the display (also on
-    leaving a ``with`` block)."""
+    leaving a ``with`` block). ``waiting`` is shown on a terminal until the total is
+    known (reading a large upstream's listing takes a while)."""
 
     def __init__(
         self, label: str, unit: str, *, stream: TextIO | None = None, tty: bool | None = None,
         interval: float | None = None, clock: Callable[[], float] = time.monotonic,
+        waiting: str = "",
     ) -> None:
         self.label, self.unit = label, unit
         self.stream = stream if stream is not None else sys.stderr
@@ -89,6 +91,10 @@ class ProgressReporter:
         self._printed = False
         self._drawn = False
         self._lock = threading.Lock()
+        self._waiting = bool(self.tty and waiting)
+        if self._waiting:
+            self.stream.write(f"\r{label}: {waiting}\x1b[K")
+            self.stream.flush()
 
     def start(self, total: int) -> None:
         """The task holds ``total`` items (the ETA's base)."""
@@ -118,6 +124,8 @@ class ProgressReporter:
             if self.tty and self._drawn:
                 self._draw()
                 self.stream.write("\n")
+            elif self._waiting:
+                self.stream.write("\r\x1b[K")  # the work ended before it had a total
             elif self._printed:
                 self._line()
             self.stream.flush()

@@ -80,6 +80,26 @@ def test_a_terminal_gets_one_line_redrawn_in_place() -> None:
     assert frames[-1] == "syncing pypi [######------------------] 10/40 projects  2.0/s  ETA 15s"
 
 
+def test_a_terminal_says_what_it_waits_for_until_the_total_is_known() -> None:
+    stream = FakeTerminal(tty=True)
+    with ProgressReporter("syncing pypi", "projects", stream=stream, clock=Ticks(),
+                          waiting="reading the upstream's listing...") as bar:
+        assert stream.getvalue() == "\rsyncing pypi: reading the upstream's listing...\x1b[K"
+        bar.start(2)
+    assert stream.getvalue().split("\r")[2] == "syncing pypi [------------------------] 0/2 projects\x1b[K"
+
+    unchanged = FakeTerminal(tty=True)
+    with ProgressReporter("syncing pypi", "projects", stream=unchanged, clock=Ticks(),
+                          waiting="reading..."):
+        pass
+    assert unchanged.getvalue().endswith("\r\x1b[K"), "the line is erased when no total came"
+
+    log = FakeTerminal(tty=False)
+    with ProgressReporter("syncing pypi", "projects", stream=log, waiting="reading..."):
+        pass
+    assert log.getvalue() == ""
+
+
 def test_a_terminal_is_redrawn_at_most_ten_times_a_second() -> None:
     ticks, stream = Ticks(), FakeTerminal(tty=True)
     bar = ProgressReporter("rendering", "projects", stream=stream, clock=ticks)
