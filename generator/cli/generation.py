@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,15 +16,22 @@ from generator.cli.reporting import report_generation
 @click.option("--full", is_flag=True, help="Render every page (the bytes are the same as incremental).")
 @pass_ctx
 def generate(ctx: Context, repos: Sequence[str], full: bool) -> None:
-    """Render what changed since the last run into the output directory."""
+    """Render what changed since the last run into the output directory.
+
+    A full generation shows its progress on stderr (a bar on a terminal, else a line
+    every few seconds).
+    """
+    from generator.cli.progress import ProgressReporter
+
     inst = ctx.inst
     chosen = [inst.catalog.get_repo(r) for r in repos] if repos else list(inst.catalog.list_repos())
-    total = sum(len(inst.catalog.site_projects(r)) for r in chosen) if full else 0
-    if full and total > 1000 and sys.stderr.isatty():
-        with click.progressbar(length=total, label="rendering", file=sys.stderr) as bar:
-            report_generation(inst.generate(chosen, full=full, progress=bar.update))
-    else:
-        report_generation(inst.generate(chosen, full=full))
+    if not full:
+        report_generation(inst.generate(chosen))
+        return
+    with ProgressReporter("rendering", "projects") as progress:
+        progress.start(sum(len(inst.catalog.site_projects(r)) for r in chosen))
+        generation = inst.generate(chosen, full=True, progress=progress.advance)
+    report_generation(generation)
 
 
 @click.command()

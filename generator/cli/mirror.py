@@ -6,47 +6,26 @@ thin shell: options in, a library call, a summary out (stderr), data out (stdout
 
 from __future__ import annotations
 
+import shlex
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
 from generator.cli.context import Context, info, pass_ctx
+from generator.cli.progress import ProgressReporter
 from generator.cli.reporting import report_generation
 from generator.clock import format_timestamp
 from generator.errors import Conflict, TimeshelfError
+from generator.installation import Installation
 from generator.mirror.curated import compile_closure, read_requirements
-from generator.mirror.sync import SyncReport, mirror_sources
-from generator.records import CuratedList
+from generator.mirror.report import SyncReport
+from generator.mirror.sources import mirror_sources
+from generator.records import CuratedList, Source
 
-Callback = Callable[[int], None]
-
-
-@contextmanager
-def _bar(enabled: bool, label: str) -> Iterator[tuple[Callback | None, Callback | None]]:
-    """(on_total, on_progress) callbacks drawing a progress bar on a terminal."""
-    if not enabled:
-        yield None, None
-        return
-    state: dict[str, Any] = {}
-
-    def total(length: int) -> None:
-        bar = click.progressbar(length=length, label=label, file=sys.stderr)
-        state["bar"] = bar.__enter__()
-
-    def advance(step: int) -> None:
-        if "bar" in state:
-            state["bar"].update(step)
-
-    try:
-        yield total, advance
-    finally:
-        if "bar" in state:
-            state["bar"].__exit__(None, None, None)
-
+# Interrupted by Ctrl-C: the shells' 128 + SIGINT.
+INTERRUPTED = 130
 
 def _reasons(skips: tuple[tuple[str, int], ...]) -> str:
     """`` (2 no sha256, 1 a file name no store may hold)``: the skips by reason."""
@@ -70,47 +49,105 @@ def summary(report: SyncReport) -> str:
     )
 
 
+def resume_command(inst: Installation, args: Sequence[str]) -> str:
+    """The command line that resumes an interrupted ``sync`` (``args`` after ``sync``),
+    with the configuration named so it works from any directory."""
+    return shlex.join(["timeshelf", "--config", str(inst.config.file.resolve()), "sync", *args])
+
+
+def interruption(report: SyncReport, rest: Sequence[Source], resume: str) -> list[str]:
+    """What an interrupted sync tells: what was committed, what remains, how to resume."""
+    lines = [
+        f"{report.source}: interrupted after {report.seconds:.1f}s; committed: "
+        f"{report.to_do - report.remaining} of {report.to_do} project(s) to check, "
+        f"{report.added} file(s) added, {report.yanked} yanked, {report.removed} removed; "
+        f"{report.remaining} project(s) remain"
+        + ("" if report.listed else " (the upstream listing was not read yet)"),
+    ]
+    if rest:
+        lines.append(f"  not synced yet: {', '.join(s.name for s in rest)}")
+    lines.append("  the index was not regenerated with these changes")
+    lines.append(f"  resume with: {resume}")
+    lines.append("  (it skips the projects already committed, then regenerates)")
+    return lines
+
+
+def tell(report: SyncReport) -> None:
+    """The summary of one pass, its errors and the curated names the upstream lacks."""
+    info(summary(report))
+    for line in report.errors[:20]:
+        info(f"  error: {line}")
+    if len(report.errors) > 20:
+        info(f"  ... and {len(report.errors) - 20} more errors")
+    if report.not_found:
+        info(f"  error: not found at {report.upstream}: {', '.join(report.not_found)} (named "
+             f"by the curated list of {report.source}; correct the names with `timeshelf "
+             f"update --source {report.source} --file FILE`)")
+
+
+def run_pass(inst: Installation, source: Source) -> SyncReport:
+    """One sync pass of ``source``, its progress drawn on stderr."""
+    with ProgressReporter(f"syncing {source.name}", "projects",
+                          waiting="reading the upstream's listing...") as progress:
+        return inst.mirror(source, on_total=progress.start, on_progress=progress.advance).sync()
+
+
 @click.command()
-@click.option("--source", default=None, help="Sync only this source.")
+@click.option("--source", default=None, help="Sync only this source (subscribed to or not).")
 @click.option("--type", "type_", default=None, type=click.Choice(["pypi", "curated-pypi"]),
-              help="Sync only the sources of this type.")
+              help="Sync only the subscribed sources of this type.")
 @click.option("--no-generate", is_flag=True, help="Do not regenerate the index afterwards.")
 @pass_ctx
 def sync(ctx: Context, source: str | None, type_: str | None, no_generate: bool) -> None:
     """Mirror the upstream of pypi and curated-pypi sources (resumable; safe from cron).
 
-    Prints a summary per source; exits 1 when a project failed (the next run retries
-    it: the watermark advances only after an error-free pass).
+    Without --source, syncs the mirror sources some repository subscribes to (and says
+    which it skips). Shows progress on stderr; prints a summary per source; exits 1 when
+    a project failed (the next run retries it: the watermark advances only after an
+    error-free pass). Ctrl-C commits what was finished, says how to resume, exits 130.
     """
     inst = ctx.inst
     chosen = mirror_sources(inst.catalog, source, type_)
-    if not chosen:
+    for skipped in chosen.unsubscribed:
+        info(f"skipping source {skipped.name!r} ({skipped.type}): no repository subscribes "
+             f"to it (`timeshelf subscribe --repo R --source {skipped.name}`, or sync it "
+             f"with --source {skipped.name})")
+    if not chosen.sources:
+        if chosen.unsubscribed:
+            raise Conflict("no source to sync: no repository subscribes to a pypi or "
+                           "curated-pypi source")
         raise Conflict("no pypi or curated-pypi source to sync: create one with "
                        "`timeshelf create source --name pypi --type pypi`")
+    args = [*(("--source", source) if source else ()), *(("--type", type_) if type_ else ()),
+            *(("--no-generate",) if no_generate else ())]
     failed = False
-    for src in chosen:
+    for index, src in enumerate(chosen.sources):
         try:
-            with _bar(sys.stderr.isatty(), f"syncing {src.name}") as (on_total, on_progress):
-                report = inst.mirror(src, on_total=on_total, on_progress=on_progress).sync()
+            report = run_pass(inst, src)
+        except KeyboardInterrupt:
+            # A second Ctrl-C, while the first one's work was being committed.
+            info(f"{src.name}: interrupted while committing; resume with: "
+                 f"{resume_command(inst, args)}")
+            raise click.exceptions.Exit(INTERRUPTED) from None
         except TimeshelfError as e:
             # One unreachable upstream (or a run already going) must not stop the others.
-            if len(chosen) == 1:
+            if len(chosen.sources) == 1:
                 raise
             info(f"{src.name}: error: {e}")
             failed = True
             continue
-        info(summary(report))
-        for line in report.errors[:20]:
-            info(f"  error: {line}")
-        if len(report.errors) > 20:
-            info(f"  ... and {len(report.errors) - 20} more errors")
+        if report.interrupted:
+            for line in interruption(report, chosen.sources[index + 1:], resume_command(inst, args)):
+                info(line)
+            raise click.exceptions.Exit(INTERRUPTED)
+        tell(report)
         failed = failed or not report.ok
     if not no_generate:
         # Every run, not only one that changed something: a sync killed after its catalog
         # writes and before its generation left those changes unpublished, and this run
         # finds nothing new upstream. Generation is incremental, so a repository already
         # up to date costs a look at its watermark.
-        report_generation(inst.generate(inst.repos_using([src.name for src in chosen])))
+        report_generation(inst.generate(inst.repos_using([src.name for src in chosen.sources])))
     if failed:
         raise click.exceptions.Exit(1)
 
@@ -155,10 +192,12 @@ def update(ctx: Context, source: str, file_: Path, closure: bool, pythons: tuple
     for pin in compiled:
         click.echo(pin)
     if then_sync:
-        report = inst.mirror(src).sync()
-        info(summary(report))
-        for line in report.errors[:20]:
-            info(f"  error: {line}")
+        report = run_pass(inst, src)
+        if report.interrupted:
+            for line in interruption(report, (), resume_command(inst, ["--source", src.name])):
+                info(line)
+            raise click.exceptions.Exit(INTERRUPTED)
+        tell(report)
         report_generation(inst.generate(inst.repos_using([src.name])))  # every run: see ``sync``
         if not report.ok:
             raise click.exceptions.Exit(1)

@@ -53,20 +53,47 @@ def create() -> None:
               help="Simple API base URL of the upstream (mirrors; default: pip's index-url).")
 @pass_ctx
 def create_source(ctx: Context, name: str, type_: str, upstream: str | None) -> None:
-    """Create a source of packages (a mirror's upstream defaults to the index pip uses)."""
+    """Create a source of packages (a mirror's upstream defaults to the index pip uses).
+
+    Creating a pypi source without an allow list says how many projects its upstream
+    holds (all of them would be mirrored) and how to limit it.
+    """
     origin = ""
     if type_ == "local-python" and upstream:
         raise click.BadParameter("a local-python source has no upstream", param_hint="--upstream")
     if type_ != "local-python":
         from generator.config.pip import configured_index_url
-        from generator.mirror.sync import check_not_self
+        from generator.mirror.sources import check_not_self
 
+        given = upstream is not None
         if upstream is None:
             upstream, origin = configured_index_url(), " (pip's configured index)"
-        check_not_self(ctx.inst.config.base_url, upstream)
+        check_not_self(ctx.inst.config.base_url, upstream, given=given)
     source = ctx.inst.catalog.create_source(name, type_, ctx.inst.now(), upstream)
     info(f"created source {source.name!r} ({source.type})"
          + (f", upstream {source.upstream}{origin}" if source.upstream else ""))
+    if source.type == "pypi" and source.upstream \
+            and not ctx.inst.config.mirror.for_source(source.name).allow:
+        _tell_unfiltered(ctx, source.name, source.upstream)
+
+
+def _tell_unfiltered(ctx: Context, name: str, upstream: str) -> None:
+    """Say what an unfiltered pypi source mirrors (the size of its upstream), and how to
+    narrow it, before a first sync copies all of it."""
+    from generator.errors import TimeshelfError
+    from generator.mirror.sources import count_projects
+
+    try:
+        size = f"about {count_projects(ctx.inst.config.mirror, upstream):,} projects"
+    except TimeshelfError as e:
+        size = f"its size unknown ({e})"
+    config = ctx.inst.config.file
+    info(f"  {name!r} has no allow list: `timeshelf sync` will mirror all of {upstream}: "
+         f"{size}")
+    info(f"  to limit it: add `allow = [\"django\", \"numpy>=1.26\"]` under [sources.{name}] "
+         f"in {config}, or mirror a curated list instead (`timeshelf create source --name "
+         f"NAME --type curated-pypi`, then `timeshelf update --source NAME --file "
+         "requirements.txt`)")
 
 
 @create.command("repo")

@@ -1,7 +1,8 @@
 """The mirror: copying an upstream Simple Repository API into a ``pypi`` or
 ``curated-pypi`` source.
 
-Owns the sync pass (``sync``), its pure planning (``plan``), the parsing of upstream
+Owns the sync pass (``sync``) and its report (``report``), the choice of sources to sync
+(``sources``), its pure planning (``plan``), the parsing of upstream
 pages (``upstream``), HTTP with retries and validators (``http``), the source filters
 (``filters``), fetching mirrored files into the store (``fetch``), curated lists and
 their closure (``curated``) and the dependency-confusion report (``confusion``). It may
@@ -33,16 +34,15 @@ if TYPE_CHECKING:
     )
     from generator.mirror.http import HttpClient, UpstreamUnavailable
     from generator.mirror.plan import gone_change, plan_project
+    from generator.mirror.report import SyncReport
+    from generator.mirror.sources import Chosen, check_not_self, count_projects, mirror_sources
     from generator.mirror.sync import (
         MIRROR_TYPES,
         Mirror,
         SimpleUpstream,
         SyncBusy,
-        SyncReport,
-        check_not_self,
         make_client,
         make_fetcher,
-        mirror_sources,
         upstream_of,
     )
     from generator.mirror.upstream import UpstreamError
@@ -51,6 +51,7 @@ __all__ = [
     "MIRROR_TYPES",
     "AllowList",
     "BlockList",
+    "Chosen",
     "CuratedFilter",
     "Fetcher",
     "Filter",
@@ -70,6 +71,7 @@ __all__ = [
     "check_not_self",
     "compile_closure",
     "confusable_projects",
+    "count_projects",
     "gone_change",
     "make_client",
     "make_fetcher",

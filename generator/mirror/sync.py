@@ -32,13 +32,11 @@ import contextlib
 import fcntl
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from packaging.utils import NormalizedName
 
@@ -68,6 +66,7 @@ from generator.mirror.plan import (
     projects_to_fetch,
     vanished_projects,
 )
+from generator.mirror.report import SyncReport, Tally
 from generator.mirror.upstream import (
     ACCEPT,
     ListedProject,
@@ -96,57 +95,6 @@ class SyncBusy(Conflict):
     """Another sync of the same source is running."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SyncReport:
-    """What one pass did: counts, ``skips`` as (reason, files) sorted by reason, and
-    ``errors``, one line per project that failed."""
-
-    source: str
-    upstream: str
-    listed: int = 0
-    checked: int = 0
-    not_modified: int = 0
-    changed: int = 0
-    added: int = 0
-    yanked: int = 0
-    unyanked: int = 0
-    removed: int = 0
-    skipped: int = 0
-    skips: tuple[tuple[str, int], ...] = ()
-    refused: int = 0
-    downloaded: int = 0
-    requests: int = 0
-    root_unchanged: bool = False
-    seconds: float = 0.0
-    errors: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-@dataclass(slots=True)
-class _Tally:
-    """A pass in progress: ``counts`` holds ``SyncReport``'s integer fields by name, and
-    ``report`` freezes everything into one."""
-
-    source: str
-    upstream: str
-    counts: Counter[str] = field(default_factory=Counter)
-    skips: Counter[str] = field(default_factory=Counter)
-    errors: list[str] = field(default_factory=list)
-    root_unchanged: bool = False
-    seconds: float = 0.0
-
-    def report(self) -> SyncReport:
-        frozen = SyncReport(
-            source=self.source, upstream=self.upstream, skips=tuple(sorted(self.skips.items())),
-            root_unchanged=self.root_unchanged, seconds=self.seconds, errors=tuple(self.errors),
-        )
-        counts: dict[str, Any] = dict(self.counts)
-        return replace(frozen, **counts)
-
-
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     """A worker's result for one project: its changes (None: unchanged upstream)."""
@@ -154,6 +102,7 @@ class _Outcome:
     change: ProjectChange | None
     skips: tuple[str, ...] = ()
     downloaded: int = 0
+    not_found: bool = False
 
 
 # -- the upstream as a ProjectSource -----------------------------------------------------
@@ -330,7 +279,12 @@ class Mirror:
 
     def sync(self) -> SyncReport:
         """Run one pass; ``SyncBusy`` if another is running. Project failures are in the
-        report (the watermark then stays); an unreadable root raises ``UpstreamUnavailable``."""
+        report (the watermark then stays); an unreadable root raises ``UpstreamUnavailable``.
+
+        Ctrl-C (``KeyboardInterrupt``) ends the pass early but still returns: what the
+        workers finished is committed, and the report says ``interrupted`` and how many
+        projects remain for the next run (which resumes: it skips what was committed).
+        """
         try:
             with sync_lock(self.state_dir, self.source):
                 return self._sync()
@@ -340,7 +294,7 @@ class Mirror:
     def _sync(self) -> SyncReport:
         started = time.monotonic()
         catalog, source = self.catalog, self.source
-        report = _Tally(source=source.name, upstream=self.upstream.base_url)
+        report = Tally(source=source.name, upstream=self.upstream.base_url)
         digest = self.chain.describe()
         state = catalog.mirror_state(source)
         if state.filters != digest:
@@ -353,6 +307,12 @@ class Mirror:
             listing = self.chain.list_projects(root_validators)
         except UpstreamError as e:
             raise UpstreamUnavailable(str(e)) from e
+        except KeyboardInterrupt:
+            # Nothing is written yet: the next run starts this pass afresh.
+            report.interrupted = True
+            report.counts["requests"] = self.client.counters.requests - before
+            report.seconds = time.monotonic() - started
+            return report.report()
         if listing is None:
             report.root_unchanged = True
             report.counts["requests"] = self.client.counters.requests - before
@@ -367,6 +327,7 @@ class Mirror:
         report.counts["listed"] = len(listing.projects)
         todo = projects_to_fetch(listing, known)
         vanished = vanished_projects(listing, known)
+        report.counts["to_do"] = len(todo) + len(vanished)
         if self.on_total is not None:
             self.on_total(len(todo) + len(vanished))
         pending: list[ProjectChange] = []
@@ -376,6 +337,11 @@ class Mirror:
                 pending.append(gone_change(listed, existing))
                 self._progress()
             self._fetch_all(todo, known, now, report, pending)
+        except KeyboardInterrupt:
+            # Ctrl-C: commit what the workers finished (below) and return the report; the
+            # projects not committed keep their old validators, so the next run redoes
+            # only them.
+            report.interrupted = True
         finally:
             self._flush(pending, now, report)
             serial = listing_serial(listing)
@@ -384,7 +350,7 @@ class Mirror:
             # no validators for it, so every pass reads it and asks each project.
             has_serials = serial is not None
             catalog.record_mirror_run(
-                source, now, errors=len(report.errors),
+                source, now, errors=len(report.errors) + report.interrupted,
                 root_etag=listing.etag if has_serials else None,
                 root_last_modified=listing.last_modified if has_serials else None,
                 serial=serial, filters=digest,
@@ -398,7 +364,7 @@ class Mirror:
 
     def _fetch_all(
         self, todo: list[ListedProject], known: dict[NormalizedName, ProjectSync],
-        now: datetime, report: _Tally, pending: list[ProjectChange],
+        now: datetime, report: Tally, pending: list[ProjectChange],
     ) -> None:
         workers = max(1, self.settings.workers)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
@@ -413,36 +379,44 @@ class Mirror:
                         self._collect(running, report, pending, now)
                 while running:
                     self._collect(running, report, pending, now)
-            except BaseException:
+            except BaseException as e:
                 for future in running:
                     future.cancel()
-                report.errors.append("interrupted: the next run resumes where this one stopped")
+                if not isinstance(e, KeyboardInterrupt):
+                    report.errors.append(f"interrupted ({e!r}): the next run resumes where "
+                                         "this one stopped")
                 raise
 
     def _collect(
-        self, running: dict[Future[_Outcome], ListedProject], report: _Tally,
+        self, running: dict[Future[_Outcome], ListedProject], report: Tally,
         pending: list[ProjectChange], now: datetime,
     ) -> None:
         done, _ = wait(list(running), return_when=FIRST_COMPLETED)
         for future in done:
             listed = running.pop(future)
-            self._progress()
             try:
                 outcome = future.result()
             except (TimeshelfError, OSError) as e:
                 report.counts["checked"] += 1
                 report.errors.append(f"{listed.name}: {e}")
+                self._progress()
                 continue
             report.counts["checked"] += 1
             report.counts["skipped"] += len(outcome.skips)
             for reason in outcome.skips:
                 report.skips[reason] += 1
             report.counts["downloaded"] += outcome.downloaded
+            if outcome.not_found:
+                report.not_found.append(listed.display_name)
             change = outcome.change
             if change is None:
                 report.counts["not_modified"] += 1
+                report.counts["done"] += 1
+                self._progress()
                 continue
             pending.append(change)
+            # Told once it is pending: what the progress shows, an interruption commits.
+            self._progress()
             if len(pending) >= BATCH:
                 self._flush(pending, now, report)
 
@@ -456,7 +430,10 @@ class Mirror:
         existing = self.catalog.mirrored_files(self.source, listed.name) \
             if known is not None else []
         if not isinstance(fetched, ProjectPage):
-            return _Outcome(change=gone_change(listed, existing))
+            # A curated list names its projects: one the upstream lacks is a mistake to
+            # report, where a listed pypi project gone since the listing is a removal.
+            return _Outcome(change=gone_change(listed, existing),
+                            not_found=self.source.type == "curated-pypi")
         if listed.serial is not None and fetched.serial is not None \
                 and fetched.serial < listed.serial:
             raise UpstreamUnavailable(
@@ -486,10 +463,12 @@ class Mirror:
                     )
         return _Outcome(change=change, skips=fetched.skips, downloaded=downloaded)
 
-    def _flush(self, pending: list[ProjectChange], now: datetime, report: _Tally) -> None:
+    def _flush(self, pending: list[ProjectChange], now: datetime, report: Tally) -> None:
         if not pending:
             return
         refused = self.catalog.apply_mirror_changes(self.source, pending, now)
+        # Counted once committed: an interrupted pass tells exactly what it kept.
+        report.counts["done"] += len(pending)
         for change in pending:
             if not change.is_empty:
                 report.counts["changed"] += 1
@@ -506,27 +485,3 @@ def _with_size(f: UpstreamFile, size: int | None) -> UpstreamFile:
     if size is None:
         raise NotFound(f"{f.url}: the upstream gives no size for this file (HEAD failed)")
     return replace(f, size=size)
-
-
-def mirror_sources(catalog: Catalog, source: str | None, type_: str | None) -> list[Source]:
-    """The sources ``timeshelf sync`` works on: one by name, all of a type, or every mirror."""
-    if source is not None:
-        chosen = catalog.get_source(source)
-        if chosen.type not in MIRROR_TYPES:
-            raise Conflict(
-                f"source {chosen.name!r} is of type {chosen.type}: only pypi and curated-pypi "
-                "sources are synced"
-            )
-        return [chosen]
-    return [s for s in catalog.list_sources()
-            if s.type in MIRROR_TYPES and (type_ is None or s.type == type_)]
-
-
-def check_not_self(base_url: str, upstream: str) -> None:
-    """Refuse an upstream that is this installation's own site at ``base_url`` (a mirror
-    of itself): ``Conflict``."""
-    if upstream.rstrip("/").startswith(base_url.rstrip("/")):
-        raise Conflict(
-            f"the upstream {upstream} is this installation's own site ({base_url}): pip is "
-            "configured to use timeshelf itself; pass --upstream URL"
-        )

@@ -407,7 +407,9 @@ BAD: list[Bad] = [
 def test_add_refuses_and_stores_nothing(
     case: Bad, installation: Installation, cli: CliRunner, dists: Dists
 ) -> None:
-    assert cli("create", "source", "--name", "mirror", "--type", "pypi").code == 0
+    # A loopback upstream: `create source` reads an unfiltered mirror's root to count it.
+    assert cli("create", "source", "--name", "mirror", "--type", "pypi", "--upstream",
+               "http://127.0.0.1:9/simple/").code == 0
     path = case.build(Env(installation, cli, dists))
     before = footprint_of(installation)
     site_before = _site_files(installation)
