@@ -85,7 +85,7 @@ def list_(ctx: Context, what: str, source: str | None, repo: str | None, no_head
         header = ("ID", "STATE", "SOURCES", "SCOPE", "EXPIRES", "LAST USED", "DESCRIPTION")
         rows = (
             (t.id, _token_state(t, now), ",".join(t.sources), ",".join(t.scopes),
-             f"expires {t.expires_at or 'never'}", f"last used {t.last_used_at or 'never'}",
+             t.expires_at or "never", t.last_used_at or "never",
              t.description)
             for t in catalog.list_tokens()
         )

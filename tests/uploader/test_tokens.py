@@ -264,7 +264,7 @@ def test_cli_create_list_revoke(cli: CliRunner, installation: Installation,
     listed = cli("list", "tokens")
     assert listed.out.startswith(
         f"ID\tSTATE\tSOURCES\tSCOPE\tEXPIRES\tLAST USED\tDESCRIPTION\n{token_id}\t")
-    assert "\tlocal\tupload\texpires 2026-03-02T00:00:00.000000Z\tlast used never\tci job" in listed.out
+    assert "\tlocal\tupload\t2026-03-02T00:00:00.000000Z\tnever\tci job" in listed.out
     revoked = cli("revoke", "token", token_id)
     assert revoked.code == 0, revoked.err
     assert f"{token_id}\trevoked" in cli("list", "tokens").out
