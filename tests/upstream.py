@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -397,6 +397,20 @@ class _Server(ThreadingHTTPServer):
         # anything else still prints its traceback.
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def serve_slow_upstream(
+    wheels: Iterable[Path], *, uploaded: datetime, file_delay: float
+) -> Iterator[FakeUpstream]:
+    """Serve one project per wheel, each file taking ``file_delay`` seconds to download:
+    a sync long enough to watch (progress) or to interrupt (SIGINT)."""
+    upstream = FakeUpstream()
+    for wheel in wheels:
+        upstream.add(wheel, uploaded=uploaded)
+    upstream.file_delay = file_delay
+    with serve_upstream(upstream) as served:
+        yield served
 
 
 @contextlib.contextmanager

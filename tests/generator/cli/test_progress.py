@@ -19,7 +19,7 @@ from tests.conftest import CliRunner, Dists
 from tests.generator.cli.terminal import run_in_pty
 from tests.generator.mirror.test_sync import OLD, configure
 from tests.servers import timeshelf_command
-from tests.upstream import FakeUpstream, serve_upstream
+from tests.upstream import FakeUpstream, serve_slow_upstream
 
 PROJECTS = 30
 
@@ -153,11 +153,8 @@ def test_the_interval_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
 @pytest.fixture
 def slow_upstream(dists: Dists) -> Iterator[FakeUpstream]:
     """``PROJECTS`` projects whose files take 40 ms each to download."""
-    upstream = FakeUpstream()
-    for p in range(PROJECTS):
-        upstream.add(dists.wheel(f"proj-{p:02d}", "1.0"), uploaded=OLD)
-    upstream.file_delay = 0.04
-    with serve_upstream(upstream) as served:
+    wheels = (dists.wheel(f"proj-{p:02d}", "1.0") for p in range(PROJECTS))
+    with serve_slow_upstream(wheels, uploaded=OLD, file_delay=0.04) as served:
         yield served
 
 

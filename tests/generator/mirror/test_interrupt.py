@@ -21,7 +21,7 @@ from generator.records import Source
 from tests.conftest import CliRunner, Dists
 from tests.generator.mirror.test_sync import OLD, configure, filenames
 from tests.servers import timeshelf_command
-from tests.upstream import FakeUpstream, serve_upstream
+from tests.upstream import FakeUpstream, serve_slow_upstream
 
 PROJECTS = 60
 
@@ -30,11 +30,8 @@ PROJECTS = 60
 def upstream(dists: Dists) -> Iterator[FakeUpstream]:
     """``PROJECTS`` projects whose files take 50 ms each to download (a sync of ~3 s
     with one prefetching worker)."""
-    upstream = FakeUpstream()
-    for p in range(PROJECTS):
-        upstream.add(dists.wheel(f"proj-{p:02d}", "1.0"), uploaded=OLD)
-    upstream.file_delay = 0.05
-    with serve_upstream(upstream) as served:
+    wheels = (dists.wheel(f"proj-{p:02d}", "1.0") for p in range(PROJECTS))
+    with serve_slow_upstream(wheels, uploaded=OLD, file_delay=0.05) as served:
         yield served
 
 
