@@ -26,9 +26,22 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 
 
+# What a make running this suite (``make test``) passes to its children: a make started
+# with it prints "make[1]: Entering directory …" around its output, which a user's shell
+# never sees.
+MAKE_VARIABLES = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
+
+
+def shell_environment() -> dict[str, str]:
+    """The environment of a user's shell: no make of ours around it, no installation or
+    virtualenv of the suite's chosen."""
+    return {k: v for k, v in os.environ.items()
+            if k not in MAKE_VARIABLES and not k.startswith(("TIMESHELF", "VIRTUAL_ENV"))}
+
+
 def make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, text=True,
-                          capture_output=True, env={**os.environ, **(env or {})},
+                          capture_output=True, env={**shell_environment(), **(env or {})},
                           timeout=900, check=False)
 
 
@@ -67,7 +80,8 @@ class Running:
 
     def __init__(self, argv: list[str]) -> None:
         self.process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        env=shell_environment())
         self.text = ""
 
     def read_until(self, pattern: str, timeout: float = 120) -> str:
@@ -112,10 +126,8 @@ def printed_command(text: str, pattern: str) -> str:
 
 def run_as_printed(command: str) -> subprocess.CompletedProcess[str]:
     """A printed command, typed into a shell at the repository's root."""
-    environment = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("TIMESHELF", "VIRTUAL_ENV"))}
     return subprocess.run(["sh", "-c", command], cwd=ROOT, text=True, capture_output=True,
-                          env=environment, timeout=120, check=False)
+                          env=shell_environment(), timeout=120, check=False)
 
 
 def test_every_command_make_run_prints_works_as_printed(
