@@ -118,3 +118,19 @@ def test_a_status_is_an_event_dated_days_replay(
     assert now.status.status == "quarantined"
     kinds = [e.kind for e in installation.catalog.events()]
     assert kinds[-1] == "project_status"
+
+
+def test_the_package_and_version_pages_show_a_banner(
+    installation: Installation, cli: CliRunner, dists: Dists
+) -> None:
+    assert cli("add", "--source", "local", dists.wheel("foo", "1.0")).code == 0
+    package = installation.config.output_path / "python" / "project" / "foo" / "index.html"
+    version = package.parent / "1.0" / "index.html"
+    assert "notice-status" not in package.read_text()
+    assert cli("status", "foo", "archived", "--reason", "use <bar>").code == 0
+    banner = ('<p class="notice notice-status" role="status">Archived: this project takes no '
+              "new uploads; its files stay installable. Reason: use &lt;bar&gt;</p>")
+    assert banner in package.read_text()
+    assert banner in version.read_text()
+    assert cli("status", "foo", "active").code == 0
+    assert "notice-status" not in package.read_text()
