@@ -10,7 +10,8 @@ One history, played out with ``TIMESHELF_NOW``:
 
 Then: the pages say the status (both servers); day 1 stays byte for byte what it was;
 twine's upload to the archived project is refused with its message; quarantined leaves
-pip and uv nothing to install, and its files' URLs answer 403 with the reason.
+pip and uv nothing to install, and its files' URLs answer 403 with the reason; ``uv
+audit`` (against a loopback OSV stub that knows no vulnerability) reports the statuses.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import contextlib
 import json
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -286,6 +289,48 @@ def test_other_files_are_still_served(stack: Stack) -> None:
     (path,) = stack.file_paths("arch")
     for server in _servers(stack).values():
         assert http_get(server.url(path)).status == 200
+
+
+class _NoVulnerabilities(BaseHTTPRequestHandler):
+    """An OSV ``querybatch`` endpoint that knows no vulnerability (``uv audit`` asks it)."""
+
+    def do_POST(self) -> None:
+        queries = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        body = json.dumps({"results": [{} for _ in queries.get("queries", [])]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_uv_audit_reports_the_statuses(stack: Stack) -> None:
+    project = stack.home.parent / "audited"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "audited"\nversion = "0.1"\nrequires-python = ">=3.9"\n'
+        'dependencies = ["arch", "depr==1.0"]\n'
+    )
+    osv = ThreadingHTTPServer(("127.0.0.1", 0), _NoVulnerabilities)
+    thread = threading.Thread(target=osv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # The index on the command line: the client environment reads no configuration
+        # (UV_NO_CONFIG), a project's [tool.uv] included.
+        done = run([UV, "--directory", project, "audit", "--default-index",
+                    stack.nginx.url("/python/latest/simple/"), "--service-url",
+                    f"http://127.0.0.1:{osv.server_port}/"],
+                   env={**client_env(stack.client_home), "UV_PYTHON": str(PYTHON)},
+                   check=False)
+    finally:
+        osv.shutdown()
+        osv.server_close()
+    output = done.stdout + done.stderr
+    assert f"arch is archived: {REASONS['arch']}" in output, output
+    assert f"depr is deprecated: {REASONS['depr']}" in output, output
 
 
 def test_active_again_serves_the_files(stack: Stack) -> None:
