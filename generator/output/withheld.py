@@ -10,7 +10,8 @@ file per content hash,
 
     <output>/.withheld/files/<sha256>      the body of the 403: "403 Forbidden: <reason>\\n"
 
-and removes the markers of files no longer withheld. The readers:
+and removes the markers of files no longer withheld (``.withheld/manifest`` lists them
+all, so an unchanged set costs one read). The readers:
 
 - nginx (``site/nginx.conf.j2``, ``location /files/``): ``if (-f
   $document_root/.withheld/files/$ts_files_sha) { return 403; }`` with ``error_page 403``
@@ -39,6 +40,9 @@ from generator.catalog.catalog import Catalog
 from generator.storage.atomic import write_if_changed
 
 DIRECTORY = Path(".withheld") / "files"
+# Every marker's hash and body, as the last sync left them: an unchanged set (every
+# generation, every upload) costs one read instead of one per marker.
+MANIFEST = Path(".withheld") / "manifest"
 PREFIX = "403 Forbidden: "
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -67,6 +71,15 @@ def sync_withheld(output: Path, entries: Iterable[Withheld]) -> int:
     wanted: dict[str, str] = {}
     for entry in entries:
         wanted.setdefault(entry.sha256, entry.reason)
+    manifest = "".join(
+        f"{sha256} {marker_body(reason).decode()}" for sha256, reason in sorted(wanted.items())
+    ).encode()
+    try:
+        if (output / MANIFEST).read_bytes() == manifest:
+            return 0
+    except FileNotFoundError:
+        if not wanted and not (output / DIRECTORY).exists():
+            return 0
     directory = output / DIRECTORY
     try:
         present = {e.name for e in os.scandir(directory) if _SHA256.fullmatch(e.name)}
@@ -84,6 +97,8 @@ def sync_withheld(output: Path, entries: Iterable[Withheld]) -> int:
             changed += 1
         except FileNotFoundError:
             pass
+    (output / MANIFEST).parent.mkdir(parents=True, exist_ok=True)
+    write_if_changed(output / MANIFEST, manifest)
     return changed
 
 
