@@ -142,7 +142,8 @@ class Mirrors:
                 if project_id is not None:
                     refused += _apply_project(cur, source, project_id, change, at)
                     if change.status is not None:
-                        record_status(cur, source, project_id, change.status, at)
+                        record_status(cur, source, project_id, change.status, at,
+                                      origin="upstream")
                 s = change.sync
                 cur.execute(
                     "INSERT INTO mirror_projects (source_id, name, serial, etag, last_modified, "

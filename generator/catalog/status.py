@@ -3,11 +3,12 @@ source (the ``project_statuses`` table).
 
 A status belongs to a project *of a source*, as files do: the repository shows the status
 of the source that owns the project (source priority). Every change appends a row (its
-time, status and reason) and a ``project_status`` event in the same transaction: the event
-moves the project's serial, so incremental generation and the snapshot days see the
-change; the rows are what a replay reads (the status just before an instant is the last
-row before it), so a day that ended before a change keeps the status it had. A project
-without rows is ``active``.
+time, status, reason and origin: ``admin`` or ``upstream``) and a ``project_status``
+event in the same transaction: the event moves the project's serial, so incremental
+generation and the snapshot days see the change; the rows are what a replay reads (the
+status just before an instant is the last row before it), so a day that ended before a
+change keeps the status it had. A project without rows is ``active``. An administrator's
+status other than active is never replaced by a mirror's sync (``record_status``).
 
 What a status does is decided elsewhere: rendering (``generator.render.simple``: a
 quarantined project lists no files), the withheld files (``generator.output.withheld``),
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -42,6 +43,7 @@ from generator.records import (
 MAX_REASON = 500
 
 StatusKey = tuple[str, NormalizedName]  # (source name, project)
+Origin = Literal["admin", "upstream"]
 
 
 def check_status(status: str, reason: str) -> ProjectStatus:
@@ -74,31 +76,36 @@ def upstream_status(status: Any, reason: Any) -> ProjectStatus | None:
 
 
 def record_status(
-    cur: Cursor, source: Source, project_id: int, status: ProjectStatus, at: datetime
+    cur: Cursor, source: Source, project_id: int, status: ProjectStatus, at: datetime,
+    *, origin: Origin = "admin",
 ) -> bool:
     """Append ``status`` for a project in the transaction of ``cur`` unless it is the
-    project's status already; True when it changed (a row and an event were written)."""
-    current = _current(cur, project_id)
-    if current == status:
-        return False
-    cur.execute(
-        "INSERT INTO project_statuses (project_id, at, status, reason) VALUES (?, ?, ?, ?)",
-        (project_id, format_timestamp(at), status.status, status.reason),
-    )
-    append_event(
-        cur, at, "project_status", source_id=source.id, project_id=project_id,
-        detail={"status": status.status, "reason": status.reason},
-    )
-    return True
+    project's status already; True when it changed (a row and an event were written).
 
-
-def _current(cur: Cursor, project_id: int) -> ProjectStatus:
+    An upstream's status (``origin="upstream"``, a mirror's sync) never replaces one an
+    administrator set other than active: `timeshelf status P active` hands the project
+    back to its upstream.
+    """
     row = cur.execute(
-        "SELECT status, reason FROM project_statuses WHERE project_id = ? "
+        "SELECT status, reason, origin FROM project_statuses WHERE project_id = ? "
         "ORDER BY at DESC, id DESC LIMIT 1",
         (project_id,),
     ).fetchone()
-    return ACTIVE if row is None else ProjectStatus(status=row[0], reason=row[1])
+    current = ACTIVE if row is None else ProjectStatus(status=row[0], reason=row[1])
+    if origin == "upstream" and row is not None and row[2] == "admin" and current != ACTIVE:
+        return False
+    if current == status:
+        return False
+    cur.execute(
+        "INSERT INTO project_statuses (project_id, at, status, reason, origin) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (project_id, format_timestamp(at), status.status, status.reason, origin),
+    )
+    append_event(
+        cur, at, "project_status", source_id=source.id, project_id=project_id,
+        detail={"status": status.status, "reason": status.reason, "origin": origin},
+    )
+    return True
 
 
 class Statuses:

@@ -33,7 +33,7 @@ def test_sync_records_and_serves_the_upstream_status(
         "status": "archived", "reason": "no longer maintained"}
     events = rows(installation, "SELECT kind, detail FROM events WHERE kind = 'project_status'")
     assert [json.loads(str(d)) for _k, d in events] == [
-        {"status": "archived", "reason": "no longer maintained"}]
+        {"status": "archived", "reason": "no longer maintained", "origin": "upstream"}]
 
     # Unchanged upstream status: no new event.
     upstream.add(dists.wheel("alpha", "1.1"))
@@ -62,6 +62,27 @@ def test_an_upstream_quarantine_keeps_the_files_withheld(
     assert mirror("sync").code == 0
     assert len(page(installation, "beta")["files"]) == 2  # type: ignore[arg-type]
     assert not list(markers.iterdir())
+
+
+def test_an_administrators_status_wins_over_the_upstreams(
+    mirror: CliRunner, installation: Installation, upstream: FakeUpstream, dists: Dists,
+    clock: FakeClock,
+) -> None:
+    publish(upstream, dists, "delta", "1.0")
+    assert mirror("sync").code == 0
+    assert mirror("status", "delta", "quarantined", "--reason", "our review").code == 0
+    upstream.add(dists.wheel("delta", "1.1"))  # the upstream page changes, still active
+    clock.advance(hours=1)
+    assert mirror("sync").code == 0
+    assert page(installation, "delta")["project-status"] == {
+        "status": "quarantined", "reason": "our review"}
+    # Active hands the project back to its upstream.
+    assert mirror("status", "delta", "active").code == 0
+    upstream.set_status("delta", "deprecated", "upstream says so")
+    clock.advance(hours=1)
+    assert mirror("sync").code == 0
+    assert page(installation, "delta")["project-status"] == {
+        "status": "deprecated", "reason": "upstream says so"}
 
 
 def test_an_html_upstream_status_is_read(dists: Dists) -> None:
