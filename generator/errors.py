@@ -16,6 +16,7 @@ status=404)``, as warehouse's ``forklift/errors.py`` does); the CLI ignores it.
     │   └── SameDistributionRemoved           ... or another spelling of a removed file
     ├── NotFound (LookupError)                an unknown source, repository, project, file
     ├── Conflict (ValueError)                 an operation that contradicts the catalog
+    │   └── ProjectClosed                     ... an upload to an archived/quarantined project
     └── StoreError (OSError)                  the blob store or output could not be written
 
 The statuses: 400 unless declared; FileAlreadyExists 409, NotFound 404, StoreError 500
@@ -140,3 +141,16 @@ class Conflict(TimeshelfError, ValueError):
 
 class StoreError(TimeshelfError, OSError, status=500):
     """The blob store or the output directory could not be written or read."""
+
+
+class ProjectClosed(Conflict):
+    """A file for a project whose PEP 792 status takes no uploads (archived, quarantined)."""
+
+    def __init__(self, filename: str, project: str, source: str, status: str, reason: str) -> None:
+        why = f" ({reason})" if reason else ""
+        super().__init__(
+            f"{filename}: project {project!r} of source {source!r} is {status}{why} and "
+            "takes no new files (PEP 792); existing files stay as they are"
+        )
+        self.filename, self.project, self.source = filename, project, source
+        self.project_status, self.reason = status, reason

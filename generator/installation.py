@@ -243,6 +243,8 @@ class Installation:
         target``, publish the site afterwards, under the same lock.
         """
         with self.generation_lock():
+            # Withheld files first: a file is refused before a page stops listing it.
+            self.withhold()
             chosen = list(repos) if repos is not None else list(self.catalog.list_repos())
             reports = tuple(
                 self._generate_one(repo, full, progress, snapshots, ui) for repo in chosen
@@ -251,6 +253,13 @@ class Installation:
                 self.webui.finish()
             published = self.publish() if self.config.output_target else None
             return Generation(reports=reports, published=published)
+
+    def withhold(self) -> int:
+        """Write the withheld files (``generator.output.withheld``) into the output; the
+        caller holds the generation lock. Returns the markers written or removed."""
+        from generator.output.withheld import quarantined, sync_withheld
+
+        return sync_withheld(self.config.output_path, quarantined(self.catalog))
 
     def _generate_one(
         self, repo: Repo, full: bool, progress: Progress | None, snapshots: bool, ui: bool,

@@ -18,7 +18,11 @@ EventKind = Literal[
     "file_removed",
     "file_signed",
     "subscriptions_changed",
+    "project_status",
 ]
+# PEP 792 project status markers; a project without one is "active".
+ProjectStatusName = Literal["active", "archived", "quarantined", "deprecated"]
+PROJECT_STATUSES: tuple[str, ...] = get_args(ProjectStatusName)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,14 +95,40 @@ class FileEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectStatus:
+    """A project's PEP 792 status and its reason ('' when none was given)."""
+
+    status: ProjectStatusName
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in PROJECT_STATUSES:
+            raise ValueError(f"unknown project status {self.status!r}")
+
+    @property
+    def is_quarantined(self) -> bool:
+        return self.status == "quarantined"
+
+    @property
+    def refuses_uploads(self) -> bool:
+        """PEP 792: an archived or quarantined project takes no new files."""
+        return self.status in ("archived", "quarantined")
+
+
+ACTIVE = ProjectStatus(status="active")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProjectState:
-    """A project as a repository shows it: the owning source's files, sorted by filename."""
+    """A project as a repository shows it: the owning source's files, sorted by filename,
+    and its PEP 792 status (``ACTIVE`` unless one was set)."""
 
     name: NormalizedName
     display_name: str
     source: str
     serial: int
     files: tuple[FileRecord, ...]
+    status: ProjectStatus = ACTIVE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,6 +267,8 @@ class ProjectChange:
     unyank: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
     sync: ProjectSync
+    # The PEP 792 status the upstream page declared (None: the page was not read).
+    status: ProjectStatus | None = None
 
     @property
     def is_empty(self) -> bool:

@@ -8,6 +8,8 @@
   PEP 700 ``size``/``upload-time``, PEP 592 yanks and PEP 658 ``core-metadata``; else
   PEP 503 HTML. Every page has an ``ETag`` and answers ``If-None-Match`` with 304.
   ``html_only=True`` makes an upstream that only speaks HTML and gives no serials.
+  ``set_status`` gives a project a PEP 792 status: JSON ``project-status``, HTML
+  ``pypi:project-status`` meta tags (API 1.4); a quarantined project lists no files.
 - ``/packages/<h[:2]>/<h[2:4]>/<sha256>/<filename>`` and ``….metadata``: the bytes
   (PyPI's layout, which bandersnatch insists on; page links are relative).
 - ``/pypi/<name>/json``: the legacy JSON API, enough for bandersnatch (benchmarks).
@@ -70,6 +72,9 @@ class FakeProject:
     display_name: str
     serial: int
     files: dict[str, FakeFile] = field(default_factory=dict)
+    # PEP 792: (status, reason) once ``set_status`` gave one; a quarantined project's
+    # pages list no files, as PyPI's do.
+    status: tuple[str, str] | None = None
 
 
 def wheel_metadata(data: bytes) -> bytes | None:
@@ -145,6 +150,12 @@ class FakeUpstream:
             del self.projects[canonicalize_name(project)].files[filename]
             self._touch(canonicalize_name(project))
 
+    def set_status(self, project: str, status: str, reason: str = "") -> None:
+        """Give the project a PEP 792 status (its pages then carry it, API 1.4)."""
+        with self.lock:
+            self.projects[canonicalize_name(project)].status = (status, reason)
+            self._touch(canonicalize_name(project))
+
     def remove_project(self, project: str) -> None:
         with self.lock:
             del self.projects[canonicalize_name(project)]
@@ -201,6 +212,8 @@ class FakeUpstream:
     def project_page(self, name: str, as_json: bool) -> bytes:
         project = self.projects[name]
         files = sorted(project.files.values(), key=lambda f: f.filename)
+        if project.status is not None and project.status[0] == "quarantined":
+            files = []
         if as_json:
             entries = []
             for f in files:
@@ -216,8 +229,15 @@ class FakeUpstream:
                     entry["core-metadata"] = {"sha256": hashlib.sha256(f.metadata).hexdigest()}
                 entries.append(entry)
             versions = sorted({parse_filename(f.filename, name).version for f in files})
-            return _json({"meta": {"api-version": "1.1", "_last-serial": project.serial},
-                          "name": name, "files": entries, "versions": versions})
+            document: dict[str, object] = {
+                "meta": {"api-version": "1.1", "_last-serial": project.serial},
+                "name": name, "files": entries, "versions": versions,
+            }
+            if project.status is not None:
+                status, reason = project.status
+                document["meta"] = {"api-version": "1.4", "_last-serial": project.serial}
+                document["project-status"] = {"status": status, **({"reason": reason} if reason else {})}
+            return _json(document)
         anchors = []
         for f in files:
             attrs = ""
@@ -230,7 +250,13 @@ class FakeUpstream:
                 attrs += f' data-core-metadata="sha256={hashlib.sha256(f.metadata).hexdigest()}"'
             anchors.append(f'<a href="../..{f.path}#sha256={f.sha256}"{attrs}>{f.filename}</a>')
         body = "<br/>\n".join(anchors)
-        return f"<!DOCTYPE html><html><body>\n{body}\n</body></html>\n".encode()
+        head = ""
+        if project.status is not None:
+            head = (f'<head><meta name="pypi:repository-version" content="1.4">'
+                    f'<meta name="pypi:project-status" content="{html.escape(project.status[0])}">'
+                    f'<meta name="pypi:project-status-reason" '
+                    f'content="{html.escape(project.status[1])}"></head>')
+        return f"<!DOCTYPE html><html>{head}<body>\n{body}\n</body></html>\n".encode()
 
     def legacy_json(self, name: str) -> bytes:
         """``/pypi/<name>/json`` as PyPI shapes it (the parts bandersnatch reads)."""

@@ -50,6 +50,7 @@ and answered with a generic 500 that lets twine retry.
         └── PageError                         answered as the site answers
             ├── PageNotFound             404
             ├── NotAcceptable            406  no variant of a page the client accepts
+            ├── FileWithheld             403  a withheld file (generator.output.withheld)
             └── BadGateway               502  a mirrored file the upstream did not give
 """
 
@@ -423,6 +424,15 @@ class NotAcceptable(PageError, status=406):
         super().__init__(
             "Not Acceptable: ask for application/vnd.pypi.simple.v1+json or text/html"
         )
+
+
+class FileWithheld(PageError, status=403):
+    """A file the site withholds (its project quarantined, ...); ``reason`` says why. The
+    body is the marker nginx sends: ``403 Forbidden: <reason>``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Forbidden: {reason}")
+        self.reason = reason
 
 
 class BadGateway(PageError, status=502):

@@ -1,7 +1,7 @@
 """The catalog: owns the database of timeshelf, its schema and migrations, the SQL
 dialects (SQLite, PostgreSQL) and every table: sources, repositories and subscriptions,
-projects and files, the event log, generation and snapshot state, mirror state and API
-tokens. ``Catalog`` is the one object the rest of timeshelf holds; it may import only
+projects and files, the event log, generation and snapshot state, mirror state, API
+tokens and PEP 792 project status. ``Catalog`` is the one object the rest of timeshelf holds; it may import only
 ``generator.errors``, ``generator.naming``, ``generator.records`` and ``generator.clock``
 (besides its own modules, which import their siblings directly, never this face).
 """

@@ -7,7 +7,7 @@ placeholders and DDL and serializes writers on either.
 
 ``Catalog`` is the one object callers hold: one ``Database`` and a part per table
 concern (``sources``, ``files``, ``live``, ``history``, ``mirrors``, ``tokens``,
-``listings``), each reachable as an attribute, with every method also on the catalog.
+``listings``, ``status``), each reachable as an attribute, with every method also on the catalog.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from generator.catalog.listings import Listings
 from generator.catalog.live import Live
 from generator.catalog.mirrors import Mirrors
 from generator.catalog.sources import Sources
+from generator.catalog.status import Statuses, StatusKey
 from generator.catalog.tokens import Tokens
 from generator.records import (
     Activity,
@@ -40,6 +41,7 @@ from generator.records import (
     PackageSummary,
     ProjectChange,
     ProjectState,
+    ProjectStatus,
     ProjectSync,
     Reconstruction,
     Repo,
@@ -71,6 +73,7 @@ class Catalog:
         self.mirrors = Mirrors(self.db)
         self.tokens = Tokens(self.db)
         self.listings = Listings(self.db)
+        self.status = Statuses(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -181,7 +184,9 @@ class Catalog:
         self, repo: Repo, names: Iterable[str] | None = None, *,
         start: str | None = None, stop: str | None = None,
     ) -> Iterator[ProjectState]:
-        return self.live.iter_projects(repo, names, start=start, stop=stop)
+        return self.status.with_statuses(
+            self.live.iter_projects(repo, names, start=start, stop=stop)
+        )
 
     def split_projects(self, repo: Repo, parts: int, min_size: int = 1) -> list[str | None]:
         return self.live.split_projects(repo, parts, min_size)
@@ -217,7 +222,7 @@ class Catalog:
     def iter_projects_at(
         self, repo: Repo, at: str, names: Iterable[str] | None = None
     ) -> Iterator[ProjectState]:
-        return self.history.iter_projects_at(repo, at, names)
+        return self.status.with_statuses(self.history.iter_projects_at(repo, at, names), at)
 
     def project_names_at(self, repo: Repo, at: str) -> list[tuple[NormalizedName, str]]:
         return self.history.project_names_at(repo, at)
@@ -303,3 +308,19 @@ class Catalog:
 
     def recent_activity(self, repo: Repo, limit: int = 50) -> list[Activity]:
         return self.listings.recent_activity(repo, limit)
+
+    # -- PEP 792 project status (``status.Statuses``) ------------------------------------
+
+    def set_project_status(
+        self, source: Source, project: str, status: ProjectStatus, at: datetime
+    ) -> bool:
+        return self.status.set_status(source, project, status, at)
+
+    def project_status(self, source: Source, project: str) -> ProjectStatus:
+        return self.status.status_of(source, project)
+
+    def project_statuses(self, at: str | None = None) -> dict[StatusKey, ProjectStatus]:
+        return self.status.statuses(at)
+
+    def quarantined_files(self) -> list[tuple[str, str, str, str]]:
+        return self.status.quarantined_files()

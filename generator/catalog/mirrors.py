@@ -15,6 +15,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from generator.catalog.database import Database, append_event
 from generator.catalog.dialect import Cursor
 from generator.catalog.files import find_project, insert_file, stored_file, upsert_project
+from generator.catalog.status import record_status
 from generator.clock import format_timestamp
 from generator.records import (
     CuratedList,
@@ -140,6 +141,9 @@ class Mirrors:
                     project_id = find_project(cur, source.id, change.project)
                 if project_id is not None:
                     refused += _apply_project(cur, source, project_id, change, at)
+                    if change.status is not None:
+                        record_status(cur, source, project_id, change.status, at,
+                                      origin="upstream")
                 s = change.sync
                 cur.execute(
                     "INSERT INTO mirror_projects (source_id, name, serial, etag, last_modified, "

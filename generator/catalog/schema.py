@@ -191,6 +191,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # snapshot day asks which projects had events in that day (``changed_between``);
     # without this index every new day scanned every event ever recorded.
     ("CREATE INDEX events_by_at ON events (at)",),
+    # PEP 792 project status (generator.catalog.status): every change of a project's
+    # status, appended (the state at any instant is the last row before it), beside its
+    # ``project_status`` event, with who set it (``admin``: `timeshelf status`;
+    # ``upstream``: a mirror's sync). A small table of its own, so a replay reads it whole
+    # instead of filtering the event log by kind.
+    (
+        """CREATE TABLE project_statuses (
+            id INTEGER PRIMARY KEY,
+            project_id INTEGER NOT NULL REFERENCES projects(id),
+            at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            origin TEXT NOT NULL
+        )""",
+        "CREATE INDEX project_statuses_by_project ON project_statuses (project_id, at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,6 +25,7 @@ from generator.errors import (
     FileAlreadyExists,
     FileRemoved,
     InvalidDistribution,
+    ProjectClosed,
     TimeshelfError,
 )
 from generator.intake.distributions import Distribution, Limits, inspect_distribution
@@ -90,7 +91,8 @@ def ingest_file(
     ``expect_name``/``expect_version`` (an upload form's claims) must agree with the
     archive's own metadata. Another spelling of a file in the source (``keep3-1.0.0-...``
     beside ``keep3-1.0-...``) is refused like a reused name: ``SameDistributionExists``,
-    ``SameDistributionRemoved``.
+    ``SameDistributionRemoved``. A project whose PEP 792 status is archived or
+    quarantined takes nothing: ``ProjectClosed`` (an identical re-upload included).
     """
     if source.type != "local-python":
         raise Conflict(
@@ -117,6 +119,11 @@ def ingest_file(
         )
     if signature is not None:
         check_signature(f"{dist.filename}.asc", signature)
+    status = catalog.project_status(source, dist.project)
+    if status.refuses_uploads:
+        raise ProjectClosed(
+            dist.filename, dist.display_name, source.name, status.status, status.reason
+        )
     found = catalog.find_file(source, dist.filename)
     if found is not None:
         if found.removed:

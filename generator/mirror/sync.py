@@ -14,7 +14,9 @@ One pass over a source of type ``pypi`` or ``curated-pypi``:
 4. Fetch the pages with a bounded pool of workers (``[mirror] workers``); each page
    goes through the source's filters (``generator.mirror.filters``) and is compared with
    the catalog: new files (with history backfill: on a project's first sync a file
-   counts from its upstream upload time), yank changes, files gone upstream. With
+   counts from its upstream upload time), yank changes, files gone upstream, the PEP 792
+   project status (an event when it changed; a quarantined project's files are kept,
+   withheld). With
    ``file_mode = "prefetch"`` new files are downloaded and verified before anything is
    recorded (files before catalog rows, as for uploads).
 5. Apply the changes in batches, each one transaction that also records the projects'
@@ -82,7 +84,7 @@ from generator.mirror.upstream import (
     parse_root_json,
     parse_serial,
 )
-from generator.records import ProjectChange, ProjectSync, Source
+from generator.records import ACTIVE, ProjectChange, ProjectSync, Source
 from generator.storage.store import BlobStore, file_key
 
 MIRROR_TYPES = ("pypi", "curated-pypi")
@@ -170,6 +172,7 @@ class SimpleUpstream:
         return ProjectPage(
             name=page.name, files=page.files, serial=serial, etag=response.header("etag"),
             last_modified=response.header("last-modified"), skips=page.skips,
+            status=page.status,
         )
 
     def head_size(self, url: str) -> int | None:
@@ -448,8 +451,16 @@ class Mirror:
                 f = _with_size(f, self.upstream.head_size(f.url))
             files.append(f)
         page = ProjectPage(name=fetched.name, files=tuple(files), serial=fetched.serial,
-                           etag=fetched.etag, last_modified=fetched.last_modified)
+                           etag=fetched.etag, last_modified=fetched.last_modified,
+                           status=fetched.status)
         change = plan_project(listed, page, existing, first=first, now=now)
+        # PEP 792: the mirror keeps the upstream's status (a page that declares none is
+        # active). A quarantined upstream lists no files: they are kept here, listed by
+        # no page and withheld (generator.output.withheld), not removed, so the project
+        # stays with its status and comes back whole if the upstream lifts it.
+        status = fetched.status or ACTIVE
+        change = replace(change, status=status,
+                         remove=() if status.is_quarantined else change.remove)
         downloaded = 0
         if self.source_settings.file_mode == "prefetch":
             for new in change.add:

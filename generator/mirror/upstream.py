@@ -2,7 +2,7 @@
 
 Both representations are read: PEP 691 JSON (with PEP 700 ``size``/``upload-time`` and
 the private ``_last-serial`` keys PyPI adds) and PEP 503 HTML (with PEP 592 yanks and
-PEP 658/714 metadata attributes). A file URL is resolved against the page's own URL, as
+PEP 658/714 metadata attributes), each with its PEP 792 project status. A file URL is resolved against the page's own URL, as
 pip and uv do. Files the mirror cannot serve are counted, not dropped silently: a file
 without a sha256 (content-addressed paths need it) or whose name is not a wheel or an
 sdist ``packaging`` can parse, or whose name no store may hold
@@ -23,10 +23,12 @@ from urllib.parse import unquote, urldefrag, urljoin
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from generator.catalog.status import upstream_status
 from generator.clock import format_timestamp, parse_timestamp
 from generator.errors import InvalidDistribution, TimeshelfError
 from generator.intake.distributions import check_filename
 from generator.naming import PackageType, parse_filename
+from generator.records import ProjectStatus
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 # The Accept header of the mirror: JSON preferred, HTML understood (pip's own choice).
@@ -99,6 +101,8 @@ class ProjectPage:
     etag: str | None = None
     last_modified: str | None = None
     skips: tuple[str, ...] = ()
+    # The PEP 792 status the page declares (None: none, which means active).
+    status: ProjectStatus | None = None
 
     @property
     def skipped(self) -> int:
@@ -254,9 +258,15 @@ def parse_project_json(body: bytes, url: str, project: NormalizedName) -> Projec
             skips.append(made)
         else:
             files.append(made)
+    # PEP 792: a top-level ``project-status`` object (the spec's own example once put it
+    # in ``meta``: read there too).
+    marker = document.get("project-status", document["meta"].get("project-status"))
+    status = upstream_status(marker.get("status"), marker.get("reason")) \
+        if isinstance(marker, dict) else None
     return ProjectPage(
         name=project, files=tuple(files),
         serial=parse_serial(document["meta"].get("_last-serial"), url), skips=tuple(skips),
+        status=status,
     )
 
 
@@ -267,12 +277,18 @@ class _Anchors(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.anchors: list[tuple[dict[str, str | None], str]] = []
         self.base: str | None = None
+        self.meta: dict[str, str] = {}
         self._open: dict[str, str | None] | None = None
         self._text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "base" and self.base is None:
             self.base = dict(attrs).get("href")
+        elif tag == "meta":
+            fields = dict(attrs)
+            name, content = fields.get("name"), fields.get("content")
+            if name and content is not None:
+                self.meta.setdefault(name, content)
         elif tag == "a":
             self._open, self._text = dict(attrs), []
 
@@ -286,10 +302,15 @@ class _Anchors(HTMLParser):
             self._open = None
 
 
-def _anchors(body: bytes, url: str) -> tuple[list[tuple[dict[str, str | None], str]], str]:
+def _parse(body: bytes) -> _Anchors:
     parser = _Anchors()
     parser.feed(body.decode("utf-8", errors="replace"))
     parser.close()
+    return parser
+
+
+def _anchors(body: bytes, url: str) -> tuple[list[tuple[dict[str, str | None], str]], str]:
+    parser = _parse(body)
     base = urljoin(url, parser.base) if parser.base else url
     return parser.anchors, base
 
@@ -313,8 +334,11 @@ def _hash_attribute(value: str | None) -> str | None:
 
 
 def parse_project_html(body: bytes, url: str, project: NormalizedName) -> ProjectPage:
-    """A PEP 503 project page (PEP 592 ``data-yanked``, PEP 714 ``data-core-metadata``)."""
-    anchors, base = _anchors(body, url)
+    """A PEP 503 project page (PEP 592 ``data-yanked``, PEP 714 ``data-core-metadata``,
+    PEP 792 ``pypi:project-status`` meta tags)."""
+    parser = _parse(body)
+    anchors = parser.anchors
+    base = urljoin(url, parser.base) if parser.base else url
     files: list[UpstreamFile] = []
     skips: list[str] = []
     for attrs, _text in anchors:
@@ -337,7 +361,9 @@ def parse_project_html(body: bytes, url: str, project: NormalizedName) -> Projec
             skips.append(made)
         else:
             files.append(made)
-    return ProjectPage(name=project, files=tuple(files), skips=tuple(skips))
+    status = upstream_status(parser.meta.get("pypi:project-status"),
+                             parser.meta.get("pypi:project-status-reason"))
+    return ProjectPage(name=project, files=tuple(files), skips=tuple(skips), status=status)
 
 
 def is_json(content_type: str | None) -> bool:

@@ -3,7 +3,7 @@
 Owns the incremental Simple index of each repository (``index``: ``generate_index``
 and its full-pass companion protocol), the web UI beside it (``webui``, with its kept
 state in ``uistate`` and the pages of each project in ``packagepages``), the helper processes that render project descriptions
-(``descriptions``) and the publishing of a finished site to a directory or S3
+(``descriptions``), the files the site withholds (``withheld``) and the publishing of a finished site to a directory or S3
 (``publish``). May import ``generator.catalog``, ``generator.render``,
 ``generator.snapshots`` (page file names), ``generator.storage`` and the shared
 vocabulary at the top of ``generator``; never ``generator.installation``, which wires

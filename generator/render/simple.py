@@ -2,8 +2,12 @@
 
 HTML follows PEP 503 with PEP 592 (``data-yanked``), 629 (repository version), 658/714
 (``data-core-metadata`` and the legacy ``data-dist-info-metadata``) and
-``data-requires-python``; JSON follows PEP 691 at API version 1.1 (PEP 700 ``versions``,
-``size``, ``upload-time``). Links are relative, so a site works under any prefix.
+``data-requires-python``; JSON follows PEP 691 (PEP 700 ``versions``, ``size``,
+``upload-time``). Both declare API version 1.4 and carry the PEP 792 project status
+(``<meta name="pypi:project-status">`` and ``pypi:project-status-reason``; JSON
+``project-status`` with ``status`` and ``reason``), ``active`` included, as PyPI writes
+it; a quarantined project's page lists no files (its files are withheld too:
+``generator.output.withheld``). Links are relative, so a site works under any prefix.
 
 ``RENDER_VERSION`` names the exact output format: change it whenever a byte of output
 would change, so stored state knows its pages were made by another format.
@@ -24,13 +28,14 @@ import jinja2
 from markupsafe import Markup
 
 from generator.naming import version_sort_key
-from generator.records import FileRecord, ProjectState
+from generator.records import FileRecord, ProjectState, ProjectStatus
 from generator.render.fasthtml import simple_anchor
 from generator.resources import templates_dir
 from generator.storage.store import file_key
 
-RENDER_VERSION = "1"
-API_VERSION = "1.1"
+RENDER_VERSION = "2"
+# PEP 792 status markers are API version 1.4 (PEP 833: the last HTML version).
+API_VERSION = "1.4"
 JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 # From a project page of any index (/<repo>/latest/simple/<project>/ or a snapshot day's
@@ -49,6 +54,20 @@ def file_url(files_prefix: str, record: FileRecord) -> str:
     if _NEEDS_QUOTING.search(key) is None:
         return files_prefix + key
     return files_prefix + quote(key, safe="/")
+
+
+def listed_files(project: ProjectState) -> tuple[FileRecord, ...]:
+    """The files a project's Simple page lists: none while it is quarantined (PEP 792:
+    the index offers none of its files; the page stays, so clients can tell why)."""
+    return () if project.status.is_quarantined else project.files
+
+
+def status_json(status: ProjectStatus) -> str:
+    """The PEP 792 ``project-status`` object as ``dumps`` writes it."""
+    if status.reason:
+        return (f'{{"reason":{_json_string(status.reason)},'
+                f'"status":{_json_string(status.status)}}}')
+    return f'{{"status":{_json_string(status.status)}}}'
 
 
 def _by_filename(files: Iterable[FileRecord]) -> list[FileRecord]:
@@ -92,10 +111,12 @@ class Renderer:
         # The anchors are built by generator.render.fasthtml, not in the template: this
         # is the hot loop of a full generation (a million files).
         links = "".join(
-            [simple_anchor(f, file_url(files_prefix, f)) for f in _by_filename(project.files)]
+            [simple_anchor(f, file_url(files_prefix, f))
+             for f in _by_filename(listed_files(project))]
         )
         return self._project.render(
             api_version=API_VERSION, display_name=project.display_name,
+            status=project.status.status, status_reason=project.status.reason,
             links=Markup(links),  # noqa: S704 (every value escaped by simple_anchor)
         ).encode()
 
@@ -108,7 +129,8 @@ def project_json(project: ProjectState, files_prefix: str) -> bytes:
     (sorted keys, compact separators), written out directly: the hot loop of a full
     generation, twice as fast as building the dictionaries."""
     files = []
-    for f in _by_filename(project.files):
+    shown = listed_files(project)
+    for f in _by_filename(shown):
         metadata = (
             f'{{"sha256":{_json_string(f.metadata_sha256)}}}' if f.metadata_sha256 else "false"
         )
@@ -127,11 +149,12 @@ def project_json(project: ProjectState, files_prefix: str) -> bytes:
             f'"size":{int(f.size)},"upload-time":{_json_string(f.upload_time)},'
             f'"url":{_json_string(file_url(files_prefix, f))},"yanked":{yanked}}}'
         )
-    versions = sorted({f.version for f in project.files}, key=_version_key)
+    versions = sorted({f.version for f in shown}, key=_version_key)
     return (
         f'{{"files":[{",".join(files)}],'
         f'"meta":{{"_last-serial":{int(project.serial)},"api-version":"{API_VERSION}"}},'
         f'"name":{_json_string(project.name)},'
+        f'"project-status":{status_json(project.status)},'
         f'"versions":[{",".join(map(_json_string, versions))}]}}\n'
     ).encode()
 

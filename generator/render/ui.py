@@ -81,12 +81,24 @@ _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
 # The values of the package and version pages' templates (generator.render.prefill).
 _PACKAGE_VALUES = (
     "summary", "latest", "latest_href", "requires_python", "description", "file_table",
-    "more_files", "version_items", "versions_count", "all_versions",
+    "more_files", "version_items", "versions_count", "all_versions", "status_note",
 )
 _VERSION_VALUES = (
     "version", "date", "count", "plural", "requires_python", "yanked", "prerelease",
-    "file_table", "more_files",
+    "file_table", "more_files", "status_note",
 )
+# The banner of a project whose PEP 792 status is not active (none for active).
+_STATUS_NOTES = {
+    "archived": "Archived: this project takes no new uploads; its files stay installable.",
+    "quarantined": "Quarantined: this project's files are neither listed nor served.",
+    "deprecated": "Deprecated: this project is considered obsolete.",
+}
+
+
+def status_note(project: ProjectState) -> str:
+    """The banner text of the project's status ('' when it is active), with its reason."""
+    note = _STATUS_NOTES.get(project.status.status, "")
+    return f"{note} Reason: {project.status.reason}" if note and project.status.reason else note
 # Repositories with at most this many projects list them all on their page.
 INLINE_LIMIT = 300
 ACTIVITY_LIMIT = 40
@@ -365,6 +377,7 @@ class UiRenderer:
                 [_version_view(v, "") for v in listed])),
             "versions_count": str(len(versions)),
             "all_versions": str(len(versions)) if len(versions) > len(listed) else "",
+            "status_note": status_note(project),
         }
 
         def shape(v: Mapping[str, str]) -> dict[str, object]:
@@ -405,6 +418,7 @@ class UiRenderer:
                     [file_row(f, file_url(_VERSION_FILES, f)) for f in shown])),
                 "more_files": f"{len(shown)} of the {len(v.files)} files shown"
                 if len(v.files) > len(shown) else "",
+                "status_note": status_note(project),
             }
 
             def shape(v: Mapping[str, str]) -> dict[str, object]:

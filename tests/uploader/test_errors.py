@@ -26,6 +26,7 @@ from generator.errors import (
     FileRemoved,
     InvalidDistribution,
     NotFound,
+    ProjectClosed,
     SameDistributionExists,
     SameDistributionRemoved,
     StoreError,
@@ -123,6 +124,8 @@ EXAMPLES: dict[type[Exception], Callable[[], Exception]] = {
     errors.PageNotFound: lambda: errors.PageNotFound("no day 2001-01-01", vary=True),
     errors.NotAcceptable: errors.NotAcceptable,
     errors.BadGateway: lambda: errors.BadGateway(ValueError("the upstream sent 3 bytes")),
+    errors.FileWithheld: lambda: errors.FileWithheld("project 'demo' is quarantined"),
+    ProjectClosed: lambda: ProjectClosed("demo-1.0.tar.gz", "demo", "local", "archived", "old"),
 }
 
 

@@ -6,6 +6,10 @@ the catalog, fetched from its upstream URL, checked against the sha256 the upstr
 listed, stored atomically, and served. Concurrent first requests for one file cause one
 download (``generator.mirror.fetch.Fetcher``). A body with the wrong hash is refused with a 502
 that says so, logged, and nothing is stored; a file no mirror knows is a plain 404.
+
+Every ``/files/`` path of ``timeshelf serve`` comes here (stored files too), so this is
+also where a withheld file (``generator.output.withheld``) answers 403 with its reason,
+before anything is served or fetched.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from generator.errors import InvalidDistribution, NotFound
 from generator.intake.distributions import check_filename
 from generator.mirror.fetch import HashMismatch
 from generator.mirror.http import UpstreamUnavailable
+from generator.output.withheld import withheld_reason
 from generator.storage.store import BlobStore, file_key
 from uploader.context import installation, services
-from uploader.errors import BadGateway, PageNotFound
+from uploader.errors import BadGateway, FileWithheld, PageNotFound
 from uploader.serving.static_site import content_type_for, is_file, is_hidden, send_site_file
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,11 @@ def mirrored_file(a: str, b: str, sha256: str, filename: str) -> Response:
     path = f"files/{a}/{b}/{sha256}/{filename}"
     if is_hidden(path) or not _SHA256.fullmatch(sha256) or (a, b) != (sha256[:2], sha256[2:4]):
         raise PageNotFound
+    inst = installation()
+    # Before anything is served or fetched: a withheld file never leaves the upstream.
+    reason = withheld_reason(inst.config.output_path, sha256)
+    if reason is not None:
+        raise FileWithheld(reason)
     wanted = filename[: -len(METADATA)] if filename.endswith(METADATA) else filename
     try:
         # No file is stored under a name no store may hold (a segment over 255 bytes
@@ -43,7 +53,6 @@ def mirrored_file(a: str, b: str, sha256: str, filename: str) -> Response:
         check_filename(wanted)
     except InvalidDistribution as e:
         raise PageNotFound from e
-    inst = installation()
     on_site = inst.config.output_path / path
     if is_file(on_site):
         return send_site_file(on_site, path, vary=False)

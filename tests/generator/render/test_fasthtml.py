@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.utils import NormalizedName
 
-from generator.records import FileRecord, ProjectState
+from generator.records import PROJECT_STATUSES, FileRecord, ProjectState, ProjectStatus
 from generator.render.fasthtml import escape, human_size
 from generator.render.simple import PROJECT_FILES_PREFIX, Renderer, file_url
 
@@ -85,15 +85,23 @@ def _simple_view(f: FileRecord) -> dict[str, object]:
     }
 
 
+_statuses = st.builds(ProjectStatus, status=st.sampled_from(PROJECT_STATUSES), reason=_texts)
+
+
 @settings(max_examples=300, deadline=None)
 @given(files=st.lists(_files, max_size=5, unique_by=lambda f: f.filename),
-       display=_texts.filter(bool))
-def test_a_simple_project_page_is_the_templates(files: list[FileRecord], display: str) -> None:
+       display=_texts.filter(bool), status=_statuses)
+def test_a_simple_project_page_is_the_templates(
+    files: list[FileRecord], display: str, status: ProjectStatus
+) -> None:
     project = ProjectState(name=NormalizedName("demo"), display_name=display,
-                           source="local", serial=1, files=tuple(files))
+                           source="local", serial=1, files=tuple(files), status=status)
+    # PEP 792: a quarantined project's page lists no files.
+    listed = [] if status.status == "quarantined" else files
     expected = SIMPLE_PROJECT.render(
-        api_version="1.1", display_name=display,
-        files=[_simple_view(f) for f in sorted(files, key=lambda f: f.filename)],
+        api_version="1.4", display_name=display, status=status.status,
+        status_reason=status.reason,
+        files=[_simple_view(f) for f in sorted(listed, key=lambda f: f.filename)],
     ).encode()
     assert Renderer().project_html(project, PROJECT_FILES_PREFIX) == expected
 

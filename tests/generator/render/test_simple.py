@@ -186,7 +186,8 @@ FILES = (
 
 def test_project_json_document() -> None:
     data = json.loads(project_json(project(*FILES), PREFIX))
-    assert data["meta"] == {"api-version": "1.1", "_last-serial": 42}
+    assert data["meta"] == {"api-version": "1.4", "_last-serial": 42}
+    assert data["project-status"] == {"status": "active"}
     assert data["name"] == "foo-bar"
     assert data["versions"] == ["1.0-custom", "1.0", "2.0a1", "10.0"]
     valid = [v for v in data["versions"] if v != "1.0-custom"]
@@ -218,7 +219,7 @@ def test_versions_cover_every_file_version() -> None:
 
 def test_root_json_document() -> None:
     data = json.loads(root_json([("a-b", "A_B"), ("c", "c")]))
-    assert data == {"meta": {"api-version": "1.1"}, "projects": [{"name": "A_B"}, {"name": "c"}]}
+    assert data == {"meta": {"api-version": "1.4"}, "projects": [{"name": "A_B"}, {"name": "c"}]}
 
 
 def test_output_is_deterministic(renderer: Renderer) -> None:
