@@ -37,14 +37,19 @@ def in_range(version: str, events: Iterable[tuple[str, str]]) -> bool:
     wanted = _parsed(version)
     if wanted is None:
         return False
+    # ``introduced: "0"`` is OSV's "from the very first version" (below 0a1, 0.dev0).
+    opens_everything = False
     ordered: list[tuple[Version, int, str]] = []
     for kind, value in events:
-        at = _ZERO if kind == "introduced" and value == "0" else _parsed(value)
+        if kind == "introduced" and value == "0":
+            opens_everything = True
+            continue
+        at = _parsed(value)
         if at is not None:
             # At one version, ``introduced`` is evaluated before what closes the range.
             ordered.append((at, kind != "introduced", kind))
     ordered.sort()
-    affected = False
+    affected = opens_everything
     for at, _order, kind in ordered:
         if kind == "introduced":
             if wanted >= at:

@@ -140,7 +140,7 @@ class VulnsSync:
             else:
                 changed += 1
         projects = {p.name for a in new for p in a.packages}
-        projects |= self.catalog.advisories.advisory_names(
+        projects |= self.catalog.advisory_names(
             [a.id for a in new if a.id in held])
         at = self.clock()
         for start in range(0, len(new), BATCH):

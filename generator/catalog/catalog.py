@@ -321,6 +321,9 @@ class Catalog:
     def advisory_projects(self) -> set[NormalizedName]:
         return self.advisories.advisory_projects()
 
+    def advisory_names(self, ids: Iterable[str]) -> set[NormalizedName]:
+        return self.advisories.advisory_names(ids)
+
     def has_advisories(self) -> bool:
         return self.advisories.has_advisories()
 
