@@ -51,8 +51,7 @@ def reorder(ctx: Context, repo: str, sources: str, no_generate: bool) -> None:
 LISTINGS = ("repos", "sources", "packages", "tokens", "snapshots", "vulns")
 
 
-@click.command("list", short_help="List repositories, sources, packages, tokens, snapshots "
-                                  "or vulnerabilities.")
+@click.command("list", short_help="List repositories, sources, packages, tokens or snapshots.")
 @click.argument("what", type=click.Choice(LISTINGS))
 @click.option("--source", default=None, help="Only packages of this source.")
 @click.option("--repo", default=None,
