@@ -91,6 +91,8 @@ def sync(ctx: Context, from_: Path | None, verbose: bool, no_generate: bool) -> 
         info("  (-v names each malformed advisory)")
     if affected and not no_generate:
         for ui in inst.refresh_advisories(sorted(affected)):
+            if not ui.packages:
+                continue  # a repository that shows none of them
             info(f"{ui.repo}: web UI of {ui.packages} project(s) rendered again "
                  f"({len(ui.written)} page(s) written)")
 

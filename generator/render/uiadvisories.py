@@ -45,7 +45,8 @@ class AdvisoryView:
 def _cells(view: AdvisoryView) -> str:
     aliases = "".join(f' <span class="alias">{escape(a)}</span>' for a in view.aliases)
     title = f' title="{escape(view.vectors)}"' if view.vectors else ""
-    severity = f"<span{title}>{escape(view.severity)}</span>" if view.severity else ""
+    severity = (f"<span{title}>{escape(view.severity)}</span>" if view.severity
+                else '<span class="meta">not given</span>')
     fixed = escape(", ".join(view.fixed_in)) if view.fixed_in else "no fix known"
     return (
         f'<td data-label="Advisory"><span class="advisory-id">{escape(view.id)}</span>{aliases}</td>'
