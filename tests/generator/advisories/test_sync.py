@@ -267,3 +267,11 @@ def test_the_pages_a_sync_renders_are_those_of_a_full_generation(
     assert "1 project with a known vulnerability" in (site / "index.html").read_text()
     assert shelf("generate", "--full").code == 0
     assert {p: p.read_bytes() for p in pages} == pages
+
+
+def test_the_sync_reports_its_progress(shelf: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIMESHELF_PROGRESS_SECONDS", "0.000001")
+    result = shelf("vulns", "sync")
+    progress = [line for line in result.err_lines if line.startswith("syncing vulnerabilities: ")]
+    assert progress
+    assert progress[-1].startswith("syncing vulnerabilities: 2/2 advisories (100%)")
