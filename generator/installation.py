@@ -175,11 +175,14 @@ class Installation:
         on_total: Callable[[int], None] | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> VulnsSync:
-        """An import of OSV advisories into this installation's catalog."""
+        """An import of OSV advisories into this installation's catalog; downloads use
+        ``[mirror]``'s timeout and retries."""
         from generator.advisories.sync import VulnsSync
 
         return VulnsSync(self.catalog, state_dir=self.mirror_dir, clock=self.clock,
-                         client=client, on_total=on_total, on_progress=on_progress)
+                         client=client, on_total=on_total, on_progress=on_progress,
+                         timeout=self.config.mirror.timeout, retries=self.config.mirror.retries,
+                         backoff=self.config.mirror.retry_backoff)
 
     def refresh_advisories(self, names: Sequence[str]) -> list[UiReport]:
         """Render again, in every repository, the web UI pages of the projects of

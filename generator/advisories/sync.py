@@ -72,15 +72,18 @@ class _Limited:
 
 class VulnsSync:
     """One import into ``catalog``; downloads go to ``state_dir``. ``on_total`` and
-    ``on_progress`` count the export's members as they are read."""
+    ``on_progress`` count the export's members as they are read; ``timeout``, ``retries``
+    and ``backoff`` are those of the download (without a ``client``)."""
 
     def __init__(
         self, catalog: Catalog, *, state_dir: Path, clock: Clock,
         client: HttpClient | None = None, on_total: Callable[[int], None] | None = None,
         on_progress: Callable[[int], None] | None = None,
         on_write: Callable[[int], None] | None = None,
+        timeout: float = 30.0, retries: int = 3, backoff: float = 1.0,
     ) -> None:
         self.catalog = catalog
+        self.http = {"timeout": timeout, "retries": retries, "backoff": backoff}
         self.state_dir = state_dir
         self.clock = clock
         self.client = client
@@ -93,7 +96,9 @@ class VulnsSync:
             raise ConfigError(f"[vulnerabilities] url = {url!r} is invalid: use an http:// or "
                               "https:// URL of an OSV export zip (or pass --from PATH)")
         started = time.monotonic()
-        client = self.client or HttpClient()
+        client = self.client or HttpClient(
+            timeout=self.http["timeout"], retries=int(self.http["retries"]),
+            backoff=self.http["backoff"])
         etag, last_modified = self.catalog.feed_validators(url)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         download = self.state_dir / ".vulns-download.zip.tmp"

@@ -275,3 +275,14 @@ def test_the_sync_reports_its_progress(shelf: CliRunner, monkeypatch: pytest.Mon
     progress = [line for line in result.err_lines if line.startswith("syncing vulnerabilities: ")]
     assert progress
     assert progress[-1].startswith("syncing vulnerabilities: 2/2 advisories (100%)")
+
+
+def test_a_feed_that_answers_no_zip(shelf: CliRunner, installation: Installation,
+                                    feed: OsvFeed) -> None:
+    path = installation.config.file
+    path.write_text(path.read_text().replace(feed.url, feed.url.replace("all.zip", "none.zip")))
+    result = shelf("vulns", "sync")
+    assert result.code == 1
+    assert result.err_lines[-1] == (f"error: {feed.url.replace('all.zip', 'none.zip')}: "
+                                    "HTTP 404; expected the OSV export zip")
+    assert installation.catalog.advisory_versions() == {}
