@@ -204,7 +204,21 @@ def render(args: argparse.Namespace, size: int, runs: dict[str, list[float]],
     out.append("")
     for name in ("first", "second", "1% modified"):
         out.append(f"- {name}: `{lines[name]}`")
-    out.append("")
+    median = {name: statistics.median(values) for name, values in runs.items()}
+    out += [
+        "",
+        f"Where the first sync's time goes: reading and parsing the zip "
+        f"{median['read only']:.1f} s (every member decompressed, JSON-parsed and checked, "
+        "in one process); the catalog writes and the process around it "
+        f"{median['first, import only'] - median['read only']:.1f} s (40 transactions of 500 "
+        "advisories; Python's start is about 0.4 s of it); rendering again the web UI of "
+        f"the affected projects {median['first'] - median['first, import only']:.1f} s (a "
+        "package page and a page per version of each, and the repository page). A second "
+        "sync of the same zip reads it again and writes nothing; from `[vulnerabilities] "
+        "url` an unchanged export is one request answered 304 and reads nothing. Runs share "
+        "the machine with other work: min and max show how much that moves them.",
+        "",
+    ]
     return "\n".join(out) + "\n"
 
 
