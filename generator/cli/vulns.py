@@ -14,6 +14,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from generator.advisories.index import AdvisoryIndex
 from generator.advisories.matching import fixed_in
+from generator.advisories.severity import severity_of
 from generator.advisories.sync import VulnsReport
 from generator.cli.context import Context, info, pass_ctx
 from generator.cli.progress import ProgressReporter
@@ -120,7 +121,7 @@ def vulns_rows(
         for v in versions_of(state):
             for a in index.advisories_affecting(state.name, v.version):
                 hit_latest = hit_latest or v.version == latest
-                severity = a.level or " ".join(score for _kind, score in a.severity) or "-"
+                severity = str(severity_of(a) or "-")
                 rows.append((
                     state.display_name, v.version, "latest" if v.version == latest else "-",
                     a.id, ",".join(a.aliases) or "-", severity,

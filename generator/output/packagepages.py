@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from generator.advisories.matching import advisories_affecting, fixed_in
+from generator.advisories.severity import severity_of
 from generator.errors import StoreError
 from generator.output.descriptions import DescriptionPool
 from generator.output.uistate import UiReport
@@ -149,7 +150,8 @@ def _affecting(
     """{version: the advisories affecting it, as pages show them} (affected versions only)."""
     if not advisories:
         return {}
-    views = {a.id: AdvisoryView.of(a, fixed_in(a, project.name)) for a in advisories}
+    views = {a.id: AdvisoryView.of(a, fixed_in(a, project.name), str(severity_of(a) or ""))
+             for a in advisories}
     found = {}
     for version in versions:
         hit = advisories_affecting(advisories, project.name, version)

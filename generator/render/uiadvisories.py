@@ -35,9 +35,12 @@ class AdvisoryView:
     fixed_in: tuple[str, ...]
 
     @classmethod
-    def of(cls, advisory: Advisory, fixed_in: tuple[str, ...]) -> AdvisoryView:
+    def of(cls, advisory: Advisory, fixed_in: tuple[str, ...], severity: str = "") -> AdvisoryView:
+        """The view of ``advisory``; ``severity`` as the caller rated it (else the
+        database's rating, else the kind of its first score)."""
         vectors = " ".join(score for _kind, score in advisory.severity)
-        severity = advisory.level or (advisory.severity[0][0] if advisory.severity else "")
+        severity = severity or advisory.level or (
+            advisory.severity[0][0] if advisory.severity else "")
         return cls(id=advisory.id, aliases=advisory.aliases, summary=advisory.summary,
                    severity=severity, vectors=vectors, fixed_in=fixed_in)
 

@@ -4,7 +4,7 @@ code for CI (1 when a latest version is affected)."""
 from __future__ import annotations
 
 from tests.conftest import CliRunner
-from tests.osv import OsvFeed, export_zip, pysec
+from tests.osv import CVSS_HIGH, OsvFeed, export_zip, pysec
 
 HEADER = "PROJECT\tVERSION\tLATEST\tADVISORY\tALIASES\tSEVERITY\tFIXED IN\tSUMMARY"
 
@@ -56,3 +56,11 @@ def test_without_data_or_repo(shelf: CliRunner) -> None:
     usage = shelf("list", "vulns")
     assert usage.code == 2
     assert usage.err_lines[-1] == "error: list vulns needs --repo R"
+
+
+def test_a_vector_without_a_rating_is_scored(shelf: CliRunner, feed: OsvFeed) -> None:
+    feed.body = export_zip([pysec(1, "demo-lib", fixed="3.0",
+                                  severity=[{"type": "CVSS_V3", "score": CVSS_HIGH}])])
+    assert shelf("vulns", "sync").code == 0
+    rows = shelf("list", "vulns", "--repo", "python", "--no-header").out.splitlines()
+    assert {row.split("\t")[5] for row in rows} == {"CRITICAL 9.1"}
