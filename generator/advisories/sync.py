@@ -11,6 +11,8 @@ last, after every batch.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,7 +103,10 @@ class VulnsSync:
             backoff=self.http["backoff"])
         etag, last_modified = self.catalog.feed_validators(url)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        download = self.state_dir / ".vulns-download.zip.tmp"
+        # A name of its own: two syncs at once must not write one file.
+        handle, name = tempfile.mkstemp(prefix=".vulns-", suffix=".zip.tmp", dir=self.state_dir)
+        os.close(handle)
+        download = Path(name)
         sink = _Limited(download)
         try:
             try:

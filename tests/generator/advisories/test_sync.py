@@ -76,7 +76,7 @@ def test_a_dated_page_never_changes_with_advisories(
 
 
 def test_a_second_sync_asks_with_validators_and_changes_nothing(
-    shelf: CliRunner, feed: OsvFeed,
+    shelf: CliRunner, installation: Installation, feed: OsvFeed,
 ) -> None:
     assert shelf("vulns", "sync").code == 0
     again = shelf("vulns", "sync")
@@ -84,6 +84,8 @@ def test_a_second_sync_asks_with_validators_and_changes_nothing(
     assert "is unchanged since the last sync" in again.err
     assert "rendered again" not in again.err
     assert feed.log[-1] == ("/PyPI/all.zip", 304)
+    # The downloads are gone, whatever their answer.
+    assert list(installation.config.catalog_path.parent.glob(".vulns-*")) == []
 
 
 def test_only_advisories_whose_modified_moved_are_written(
