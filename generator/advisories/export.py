@@ -76,7 +76,12 @@ def _members(
             on_total(len(files))
         for p in files:
             name = str(p.relative_to(path))
-            yield name, None if p.stat().st_size > MAX_DOCUMENT else p.read_bytes()
+            try:
+                data = None if p.stat().st_size > MAX_DOCUMENT else p.read_bytes()
+            except OSError as e:
+                raise InvalidExport(f"{shown}: cannot read {name} ({e.strerror or e}); "
+                                    "nothing was imported") from None
+            yield name, data
         return
     try:
         with zipfile.ZipFile(path) as archive:

@@ -288,3 +288,20 @@ def test_a_feed_that_answers_no_zip(shelf: CliRunner, installation: Installation
     assert result.err_lines[-1] == (f"error: {feed.url.replace('all.zip', 'none.zip')}: "
                                     "HTTP 404; expected the OSV export zip")
     assert installation.catalog.advisory_versions() == {}
+
+
+def test_a_missing_or_unreadable_export(shelf: CliRunner, installation: Installation,
+                                        tmp_path: Path) -> None:
+    missing = shelf("vulns", "sync", "--from", tmp_path / "nope.zip")
+    assert missing.code == 1
+    assert missing.err_lines[-1] == (
+        f"error: {tmp_path / 'nope.zip'}: no such file or directory: pass an OSV export (a "
+        "zip of OSV JSON files, or a directory of them)")
+    directory = tmp_path / "osv"
+    directory.mkdir()
+    (directory / "PYSEC-1.json").symlink_to(directory / "gone")
+    (directory / "PYSEC-2.json").mkdir()
+    unreadable = shelf("vulns", "sync", "--from", directory)
+    assert unreadable.code == 0  # a dangling link and a directory are not advisories
+    assert "0 advisories read" in unreadable.err
+    assert installation.catalog.advisory_versions() == {}
