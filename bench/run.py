@@ -15,6 +15,7 @@ BENCHMARKS = {
     "upload": "bench.upload_bench",
     "snapshot": "bench.snapshot_bench",
     "mirror": "bench.mirror_bench",
+    "osv": "bench.osv_bench",
     "env": "bench.env_bench",
     "webui": "bench.webui_bench",
     "publish": "bench.publish_bench",

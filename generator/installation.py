@@ -27,6 +27,7 @@ from generator.config.settings import Config, load_config
 from generator.errors import ConfigError, StoreError, TimeshelfError
 from generator.output.descriptions import default_pool
 from generator.output.index import Progress, Report, generate_index, renders_everything
+from generator.output.uistate import UiReport
 from generator.output.webui import PassResult, WebUi
 from generator.records import Repo
 from generator.render.simple import Renderer
@@ -39,6 +40,7 @@ from generator.workers import second_cpu, worker_env
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from generator.advisories.sync import VulnsSync
     from generator.mirror.http import HttpClient
     from generator.mirror.sync import Mirror
     from generator.output.publish import PublishReport
@@ -167,6 +169,31 @@ class Installation:
             state_dir=self.mirror_dir, clock=self.clock, client=client,
             on_total=on_total, on_progress=on_progress,
         )
+
+    def vulns_sync(
+        self, *, client: HttpClient | None = None,
+        on_total: Callable[[int], None] | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> VulnsSync:
+        """An import of OSV advisories into this installation's catalog; downloads use
+        ``[mirror]``'s timeout and retries."""
+        from generator.advisories.sync import VulnsSync
+
+        return VulnsSync(self.catalog, state_dir=self.mirror_dir, clock=self.clock,
+                         client=client, on_total=on_total, on_progress=on_progress,
+                         timeout=self.config.mirror.timeout, retries=self.config.mirror.retries,
+                         backoff=self.config.mirror.retry_backoff)
+
+    def refresh_advisories(self, names: Sequence[str]) -> list[UiReport]:
+        """Render again, in every repository, the web UI pages of the projects of
+        ``names`` (their advisories changed) and the repository pages; the index and
+        dated pages are not touched. Publishes with ``[output] target``."""
+        with self.generation_lock():
+            reports = [self.webui.refresh_projects(repo, names)
+                       for repo in self.catalog.list_repos()]
+            if self.config.output_target:
+                self.publish()
+            return reports
 
     @cached_property
     def renderer(self) -> Renderer:

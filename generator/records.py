@@ -314,3 +314,40 @@ class Reconstruction:
     start: str
     until: str
     sources: tuple[str, ...]
+
+
+# -- vulnerability advisories (``generator.advisories``) --------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AffectedPackage:
+    """What one OSV advisory says of one PyPI project: ``ranges`` of ECOSYSTEM events,
+    each a tuple of (``introduced`` | ``fixed`` | ``last_affected``, version) in the
+    advisory's order, and the ``versions`` it names one by one."""
+
+    name: NormalizedName
+    ranges: tuple[tuple[tuple[str, str], ...], ...] = ()
+    versions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Advisory:
+    """An OSV advisory of the PyPI ecosystem as the catalog keeps it.
+
+    ``modified`` and ``withdrawn`` are in ``clock`` form (``withdrawn`` None while it
+    stands); ``severity`` holds (type, score) pairs such as ("CVSS_V3", "CVSS:3.1/…")
+    and ``level`` the database's own rating ("HIGH", "MODERATE", …) or "".
+    """
+
+    id: str
+    modified: str
+    withdrawn: str | None = None
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+    severity: tuple[tuple[str, str], ...] = ()
+    level: str = ""
+    packages: tuple[AffectedPackage, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("an advisory needs an id")

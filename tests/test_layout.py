@@ -126,7 +126,7 @@ VOCABULARY = {"errors", "naming", "records", "clock", "workers", "resources", "f
 GENERATOR = {
     "generator.catalog", "generator.config", "generator.installation", "generator.intake",
     "generator.mirror", "generator.output", "generator.render", "generator.serving",
-    "generator.snapshots", "generator.storage",
+    "generator.snapshots", "generator.storage", "generator.advisories",
 }
 # What each room may import (README.md, "How the code is laid out"); ``vocabulary`` is
 # the top of ``generator`` (and its ``__version__``).
@@ -144,15 +144,18 @@ ALLOWED: dict[str, set[str]] = {
     "generator.snapshots": {"generator.catalog", "generator.render", "generator.storage"},
     "generator.output": {
         "generator.catalog", "generator.render", "generator.snapshots", "generator.storage",
+        "generator.advisories",
     },
+    # Vulnerability advisories: the catalog, and the mirror's HTTP client.
+    "generator.advisories": {"generator.catalog", "generator.mirror"},
     "generator.installation": {
         "generator.catalog", "generator.config", "generator.mirror", "generator.output",
-        "generator.render", "generator.snapshots", "generator.storage",
+        "generator.render", "generator.snapshots", "generator.storage", "generator.advisories",
     },
     "generator.cli": {
         "generator.catalog", "generator.config", "generator.installation", "generator.intake",
         "generator.mirror", "generator.output", "generator.render", "generator.serving",
-        "generator.snapshots", "generator.storage",
+        "generator.snapshots", "generator.storage", "generator.advisories",
     },
     "uploader.errors": set(),
     "uploader.deploy": {"generator.cli", "generator.config"},

@@ -7,7 +7,7 @@ placeholders and DDL and serializes writers on either.
 
 ``Catalog`` is the one object callers hold: one ``Database`` and a part per table
 concern (``sources``, ``files``, ``live``, ``history``, ``mirrors``, ``tokens``,
-``listings``, ``status``), each reachable as an attribute, with every method also on the catalog.
+``listings``, ``status``, ``advisories``), each reachable as an attribute, with every method also on the catalog.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName
 
+from generator.catalog.advisories import Advisories
 from generator.catalog.database import Database
 from generator.catalog.files import Files
 from generator.catalog.history import History
@@ -30,6 +31,7 @@ from generator.catalog.status import Statuses, StatusKey
 from generator.catalog.tokens import Tokens
 from generator.records import (
     Activity,
+    Advisory,
     CuratedList,
     Event,
     FileEntry,
@@ -74,6 +76,7 @@ class Catalog:
         self.tokens = Tokens(self.db)
         self.listings = Listings(self.db)
         self.status = Statuses(self.db)
+        self.advisories = Advisories(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -324,3 +327,31 @@ class Catalog:
 
     def quarantined_files(self) -> list[tuple[str, str, str, str]]:
         return self.status.quarantined_files()
+
+    # -- vulnerability advisories (``advisories.Advisories``) ----------------------------
+
+    def advisory_versions(self) -> dict[str, tuple[str, str | None]]:
+        return self.advisories.advisory_versions()
+
+    def store_advisories(self, advisories: Sequence[Advisory], at: datetime) -> None:
+        self.advisories.store_advisories(advisories, at)
+
+    def advisories_for(self, names: Iterable[str]) -> dict[NormalizedName, tuple[Advisory, ...]]:
+        return self.advisories.advisories_for(names)
+
+    def advisory_projects(self) -> set[NormalizedName]:
+        return self.advisories.advisory_projects()
+
+    def advisory_names(self, ids: Iterable[str]) -> set[NormalizedName]:
+        return self.advisories.advisory_names(ids)
+
+    def has_advisories(self) -> bool:
+        return self.advisories.has_advisories()
+
+    def feed_validators(self, url: str) -> tuple[str | None, str | None]:
+        return self.advisories.feed_validators(url)
+
+    def record_feed(
+        self, url: str, etag: str | None, last_modified: str | None, at: datetime
+    ) -> None:
+        self.advisories.record_feed(url, etag, last_modified, at)

@@ -207,6 +207,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX project_statuses_by_project ON project_statuses (project_id, at)",
     ),
+    # Vulnerability advisories (OSV, `timeshelf vulns sync`). Advisories are not events:
+    # they change the web UI and policy, never what a repository lists, so they stand
+    # beside the event log. ``advisories`` is one row per OSV id (JSON lists for aliases
+    # and severity), ``advisory_packages`` each affected PyPI project with its ranges and
+    # versions (JSON), found by project name; ``advisory_feeds`` the validators (ETag,
+    # Last-Modified) of the export last read completely.
+    (
+        """CREATE TABLE advisories (
+            id TEXT PRIMARY KEY,
+            modified TEXT NOT NULL,
+            withdrawn TEXT,
+            aliases TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            level TEXT NOT NULL,
+            imported_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE advisory_packages (
+            advisory_id TEXT NOT NULL REFERENCES advisories(id),
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            ranges TEXT NOT NULL,
+            versions TEXT NOT NULL,
+            PRIMARY KEY (advisory_id, position)
+        )""",
+        "CREATE INDEX advisory_packages_by_name ON advisory_packages (name)",
+        """CREATE TABLE advisory_feeds (
+            url TEXT PRIMARY KEY,
+            etag TEXT,
+            last_modified TEXT,
+            synced_at TEXT NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

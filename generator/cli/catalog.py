@@ -48,7 +48,7 @@ def reorder(ctx: Context, repo: str, sources: str, no_generate: bool) -> None:
         report_generation(ctx.inst.generate([updated]))
 
 
-LISTINGS = ("repos", "sources", "packages", "tokens", "snapshots")
+LISTINGS = ("repos", "sources", "packages", "tokens", "snapshots", "vulns")
 
 
 @click.command("list", short_help="List repositories, sources, packages, tokens or snapshots.")
@@ -57,8 +57,10 @@ LISTINGS = ("repos", "sources", "packages", "tokens", "snapshots")
 @click.option("--repo", default=None,
               help="Only packages this repository shows; the repository of `list snapshots`.")
 @click.option("--no-header", is_flag=True, help="Omit the header row (for scripts).")
+@click.option("--project", default=None, help="`list vulns`: only this project.")
 @pass_ctx
-def list_(ctx: Context, what: str, source: str | None, repo: str | None, no_header: bool) -> None:
+def list_(ctx: Context, what: str, source: str | None, repo: str | None, no_header: bool,
+          project: str | None) -> None:
     """List what the installation holds, one tab-separated row each, under a header row:
 
     \b
@@ -68,9 +70,17 @@ def list_(ctx: Context, what: str, source: str | None, repo: str | None, no_head
                those of S, with --repo R those R shows (and from which source)
     tokens     id, state, sources, scope, expiry, last use, description (never the token)
     snapshots  day, how it is served, index URL (needs --repo R)
+    vulns      project, version, latest or -, advisory, aliases, severity, fixed in,
+               summary: each affected version of R's projects (needs --repo R; exits 1
+               when a latest version is affected)
 
     An empty listing prints no rows, and a line on stderr saying so.
     """
+    if what == "vulns":
+        from generator.cli.vulns import list_vulns
+
+        list_vulns(ctx, repo, project, not no_header)
+        return
     catalog = ctx.inst.catalog
     header: tuple[str, ...]
     rows: Iterable[tuple[str, ...]]

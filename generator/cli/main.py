@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from generator import __version__
-from generator.cli import catalog, generation, mirror, setup, status
+from generator.cli import catalog, generation, mirror, setup, status, vulns
 from generator.cli.context import Context
 from generator.config.settings import CONFIG_NAME
 from generator.errors import TimeshelfError
@@ -29,6 +29,7 @@ COMMANDS: tuple[click.Command, ...] = (
     generation.generate, generation.publish, generation.watch, generation.snapshot,
     mirror.sync, mirror.update, mirror.check,
     status.status,
+    vulns.vulns,
 )
 
 

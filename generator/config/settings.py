@@ -114,6 +114,12 @@ timeout = 30
 # UTC): daily at 01:00.
 sync_schedule = "0 1 * * *"
 
+[vulnerabilities]
+# `timeshelf vulns sync`: the OSV export of the PyPI ecosystem, a zip of OSV JSON files
+# (as the OSV project publishes one per ecosystem), e.g. "https://HOST/PyPI/all.zip".
+# Empty: no vulnerability data, unless `vulns sync --from PATH` imports a local copy.
+url = ""
+
 [python]
 # Environments of deployed bundles (`POST /__api__/bundles`, `timeshelf env build`).
 # Python interpreters to build with, analysed at startup (version, pip, venv); empty
@@ -188,6 +194,7 @@ class Config:
     s3: S3Settings = field(default_factory=S3Settings)
     python: PythonSettings = field(default_factory=PythonSettings)
     description_timeout: float = 2.0
+    vulnerabilities_url: str = ""
 
     @property
     def base_url(self) -> str:
@@ -293,8 +300,15 @@ def load_config(explicit: Path | None = None) -> Config:
             f"[output] description_timeout = {timeout!r} is invalid: use seconds above 0, "
             "at most 60 (e.g. 2.0)"
         )
+    vulnerabilities_url = _get(table, "vulnerabilities", "url", str, "")
+    if vulnerabilities_url and not vulnerabilities_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"[vulnerabilities] url = {vulnerabilities_url!r} is invalid: use an http:// or "
+            "https:// URL of an OSV export zip (or leave it empty)"
+        )
     return Config(
         file=path,
+        vulnerabilities_url=vulnerabilities_url,
         catalog_path=resolve("catalog", "path", "catalog.sqlite3"),
         store_path=resolve("store", "path", "site/files"),
         output_path=resolve("output", "path", "site"),

@@ -20,10 +20,12 @@ import os
 import shutil
 from pathlib import Path
 
+from generator.advisories.matching import advisories_affecting, fixed_in
+from generator.advisories.severity import severity_of
 from generator.errors import StoreError
 from generator.output.descriptions import DescriptionPool
 from generator.output.uistate import UiReport
-from generator.records import ProjectState, Repo
+from generator.records import Advisory, ProjectState, Repo
 from generator.render.markup import MARKUP_VERSION, read_description
 from generator.render.ui import (
     VERSION_LIMIT,
@@ -35,6 +37,7 @@ from generator.render.ui import (
     package_row,
     versions_of,
 )
+from generator.render.uiadvisories import AdvisoryView
 from generator.storage.atomic import write_if_changed, write_new_directory
 from generator.storage.store import BlobStore, file_key
 
@@ -50,26 +53,35 @@ class PackagePages:
         self.base_url = base_url
         self.store = store
         self.descriptions = descriptions
+        # Whether the latest version of each project written is affected by an advisory
+        # (the repository page counts them), since the caller last cleared it.
+        self.vulnerable: dict[str, bool] = {}
 
     def write(self, repo: Repo, project: ProjectState, summary: str, page_dir: Path,
-              is_new: bool, report: UiReport) -> PackageRow:
-        """Write the project's pages into ``page_dir``; its row in lists and search."""
+              is_new: bool, report: UiReport,
+              advisories: tuple[Advisory, ...] = ()) -> PackageRow:
+        """Write the project's pages into ``page_dir``; its row in lists and search.
+        ``advisories`` are those naming the project (which versions they affect is
+        decided here)."""
         latest = latest_version(project.files)
         versions = versions_of(project)
+        affecting = _affecting(project, [v.version for v in versions], advisories)
+        self.vulnerable[project.name] = latest in affecting
         description, cache, stale = self._description(
             project, latest, None if is_new else page_dir
         )
         files = {"index.html": self.renderer.package_html(
             repo=repo, project=project, summary=summary, description=description,
-            base_url=self.base_url, latest=latest, versions=versions,
+            base_url=self.base_url, latest=latest, versions=versions, advisories=affecting,
         )}
         for directory, html in self.renderer.version_pages(
             repo=repo, project=project, base_url=self.base_url, versions=versions,
+            advisories=affecting,
         ):
             files[f"{directory}/index.html"] = html
         if len(versions) > VERSION_LIMIT:
             files[f"{VERSIONS_DIR}/index.html"] = self.renderer.versions_html(
-                repo=repo, project=project, versions=versions)
+                repo=repo, project=project, versions=versions, advisories=affecting)
         relative = f"{repo.name}/project/{project.name}/"
         report.packages += 1
         if is_new:
@@ -130,6 +142,22 @@ class PackagePages:
     def _read_blob(self, key: str) -> bytes | None:
         """The bytes of a store key, None when absent (or without a store)."""
         return None if self.store is None else self.store.read_if_stored(key)
+
+
+def _affecting(
+    project: ProjectState, versions: list[str], advisories: tuple[Advisory, ...]
+) -> dict[str, tuple[AdvisoryView, ...]]:
+    """{version: the advisories affecting it, as pages show them} (affected versions only)."""
+    if not advisories:
+        return {}
+    views = {a.id: AdvisoryView.of(a, fixed_in(a, project.name), str(severity_of(a) or ""))
+             for a in advisories}
+    found = {}
+    for version in versions:
+        hit = advisories_affecting(advisories, project.name, version)
+        if hit:
+            found[version] = tuple(views[a.id] for a in hit)
+    return found
 
 
 def _subdirectories(page_dir: Path) -> set[str]:

@@ -47,6 +47,9 @@ class UiState:
     # The newest file added, as the home page shows it: (time, project, display name,
     # version), or () when none is known.
     newest_upload: tuple[str, ...] = ()
+    # The projects whose latest version an advisory affects (the repository page counts
+    # them), by name.
+    vulnerable: tuple[str, ...] = ()
 
     def is_current(self, base_url: str) -> bool:
         """True when pages were made by this format, renderer and site address."""
@@ -70,6 +73,7 @@ def read_state(base: Path) -> UiState | None:
             markup=str(document["markup"]), base_url=str(document["base_url"]),
             shards=tuple(sorted((str(c), int(n)) for c, n in document["shards"].items())),
             newest_upload=tuple(str(v) for v in document.get("newest_upload", ())),
+            vulnerable=tuple(sorted(str(v) for v in document.get("vulnerable", ()))),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -95,4 +99,6 @@ def write_state(base: Path, state: UiState) -> None:
         "shards": dict(state.shards), "version": state.version,
         "newest_upload": list(state.newest_upload),
     }
+    if state.vulnerable:
+        document["vulnerable"] = list(state.vulnerable)
     write_if_changed(base / STATE, dumps(document))

@@ -49,7 +49,7 @@ from generator.output.uistate import (
     write_rows,
     write_state,
 )
-from generator.records import Activity, ProjectState, Repo, Source
+from generator.records import Activity, Advisory, ProjectState, Repo, Source
 from generator.render.fasthtml import show_time
 from generator.render.markup import MARKUP_VERSION
 from generator.render.ui import (
@@ -87,6 +87,8 @@ class WebUi:
         self.renderer = renderer or UiRenderer()
         self.descriptions = descriptions or default_pool()
         self.pages = PackagePages(self.renderer, base_url, store, self.descriptions)
+        # The advisories of the batch of projects being written, by project.
+        self._advisories: dict[NormalizedName, tuple[Advisory, ...]] = {}
 
     # -- repositories ---------------------------------------------------------------------
 
@@ -105,16 +107,43 @@ class WebUi:
                 write_state(base, replace(state, serial=head))
             report.mode = "unchanged"
             return report
+        return self._render(repo, base, state, names, head, report)
+
+    def refresh_projects(self, repo: Repo, names: Iterable[str]) -> UiReport:
+        """Render again the pages of those of ``names`` that ``repo``'s site shows, and
+        the repository page, leaving the watermark where it is: what changed is not in
+        the event log (new vulnerability advisories). Everything, when the UI is not
+        current."""
+        base = self.output / repo.name
+        state = read_state(base)
+        report = UiReport(repo=repo.name, mode="refresh")
+        if state is None or not state.is_current(self.base_url) \
+                or not (base / "index.html").is_file():
+            return self.generate_repo(repo)
+        shown = set(self.catalog.site_projects(repo, names))
+        return self._render(repo, base, state, shown, state.serial, report)
+
+    def _render(
+        self, repo: Repo, base: Path, state: UiState | None,
+        names: set[NormalizedName] | None, head: int, report: UiReport,
+    ) -> UiReport:
+        """Render ``names`` (None: everything) and the repository page; watermark ``head``."""
+        self.pages.vulnerable.clear()
         counts: dict[str, int] | None = None
+        vulnerable: set[str] = set()
         if names is not None and state is not None:
             counts = self._incremental(repo, base, names, dict(state.shards), report)
+            vulnerable = set(state.vulnerable) - names
         if counts is None:
             report.mode = "full"
+            vulnerable = set()
             counts = self._full(repo, base, report)
-        newest = self._write_repo_page(repo, base, counts, report, state)
+        vulnerable |= {name for name, hit in self.pages.vulnerable.items() if hit}
+        newest = self._write_repo_page(repo, base, counts, report, state, vulnerable)
         write_state(base, UiState(
             serial=head, version=UI_VERSION, markup=MARKUP_VERSION, base_url=self.base_url,
             shards=tuple(sorted(counts.items())), newest_upload=newest,
+            vulnerable=tuple(sorted(vulnerable)),
         ))
         return report
 
@@ -166,15 +195,18 @@ class WebUi:
         base = self.output / repo.name
         report = UiReport(repo=repo.name, mode="full")
         rows: list[PackageRow] = []
+        vulnerable: set[str] = set()
         for part in parts:
             report.packages += part.packages
             report.written.extend(part.written)
             rows.extend(part.rows)
+            vulnerable.update(part.vulnerable)
         counts = self._finish_full(repo, base, rows, set(full_pass.on_disk), report)
-        newest = self._write_repo_page(repo, base, counts, report, read_state(base))
+        newest = self._write_repo_page(repo, base, counts, report, read_state(base), vulnerable)
         write_state(base, UiState(
             serial=serial, version=UI_VERSION, markup=MARKUP_VERSION, base_url=self.base_url,
             shards=tuple(sorted(counts.items())), newest_upload=newest,
+            vulnerable=tuple(sorted(vulnerable)),
         ))
         return report
 
@@ -271,6 +303,7 @@ class WebUi:
     def _with_summaries(
         self, batch: Sequence[ProjectState]
     ) -> Iterator[tuple[ProjectState, str]]:
+        self._advisories = self.catalog.advisories_for([p.name for p in batch]) if batch else {}
         by_source: dict[str, list[str]] = {}
         for p in batch:
             by_source.setdefault(p.source, []).append(p.name)
@@ -290,7 +323,7 @@ class WebUi:
     ) -> PackageRow:
         """Write the project's pages (``generator.output.packagepages``); its list row."""
         return self.pages.write(repo, project, summary, projects_dir / project.name,
-                                is_new, report)
+                                is_new, report, self._advisories.get(project.name, ()))
 
     def prepare_description(self, sha256: str, filename: str) -> None:
         """Render the description of a file just added, before the generation lock is
@@ -339,10 +372,11 @@ class WebUi:
 
     def _write_repo_page(
         self, repo: Repo, base: Path, counts: dict[str, int], report: UiReport,
-        state: UiState | None,
+        state: UiState | None, vulnerable: Set[str] = frozenset(),
     ) -> tuple[str, ...]:
         """Write the repository page; the newest upload for the home page (from the
-        recent activity, else as ``state`` kept it)."""
+        recent activity, else as ``state`` kept it). ``vulnerable``: the projects whose
+        latest version is affected (counted once the catalog holds advisories)."""
         total = sum(counts.values())
         rows: list[PackageRow] | None = None
         if total <= INLINE_LIMIT:
@@ -352,6 +386,7 @@ class WebUi:
         html = self.renderer.repo_html(
             repo=repo, sources=sources, base_url=self.base_url, projects=total,
             shards="".join(sorted(counts)), rows=rows, activity=activity,
+            vulnerable=(tuple(sorted(vulnerable)) if self.catalog.has_advisories() else None),
         )
         if write_if_changed(base / "index.html", html):
             report.written.append(f"{repo.name}/index.html")
@@ -414,6 +449,8 @@ class PassResult:
     rows: tuple[PackageRow, ...]
     written: tuple[str, ...]
     packages: int
+    # The projects whose latest version an advisory affects.
+    vulnerable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -455,7 +492,9 @@ class _PackageWriter:
     def close(self) -> PassResult:
         self._flush()
         return PassResult(rows=tuple(self.rows), written=tuple(self.report.written),
-                          packages=self.report.packages)
+                          packages=self.report.packages,
+                          vulnerable=tuple(sorted(
+                              n for n, hit in self.ui.pages.vulnerable.items() if hit)))
 
     def _flush(self) -> None:
         for project, summary in self.ui._with_summaries(self.batch):

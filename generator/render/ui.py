@@ -48,6 +48,11 @@ from generator.render.client_setup import (
 from generator.render.fasthtml import show_time
 from generator.render.prefill import Prefilled
 from generator.render.simple import dumps, file_url
+from generator.render.uiadvisories import (
+    AdvisoryView,
+    package_advisories_html,
+    version_advisories_html,
+)
 from generator.render.uifiles import VersionView, breakable, file_row, file_table, version_items
 from generator.resources import templates_dir
 
@@ -82,10 +87,11 @@ _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
 _PACKAGE_VALUES = (
     "summary", "latest", "latest_href", "requires_python", "description", "file_table",
     "more_files", "version_items", "versions_count", "all_versions", "status_note",
+    "advisories",
 )
 _VERSION_VALUES = (
     "version", "date", "count", "plural", "requires_python", "yanked", "prerelease",
-    "file_table", "more_files", "status_note",
+    "file_table", "more_files", "status_note", "advisories",
 )
 # The banner of a project whose PEP 792 status is not active (none for active).
 _STATUS_NOTES = {
@@ -102,6 +108,8 @@ def status_note(project: ProjectState) -> str:
 # Repositories with at most this many projects list them all on their page.
 INLINE_LIMIT = 300
 ACTIVITY_LIMIT = 40
+# Projects with an affected latest version named on the repository page, at most.
+VULNERABLE_LIMIT = 100
 # Rows on one page of the package list, and the longest name prefix a page splits by.
 PAGE_LIMIT = 500
 MAX_PREFIX = 8
@@ -313,8 +321,11 @@ class UiRenderer:
     def repo_html(
         self, *, repo: Repo, sources: Sequence[Source], base_url: str, projects: int,
         shards: str, rows: Sequence[PackageRow] | None, activity: Sequence[Activity],
+        vulnerable: Sequence[str] | None = None,
     ) -> bytes:
-        """The repository page; ``rows`` is the whole package list when it is short."""
+        """The repository page; ``rows`` is the whole package list when it is short;
+        ``vulnerable`` the projects whose latest version an advisory affects (None:
+        no vulnerability data, nothing said)."""
         url = index_url(base_url, repo.name)
         uploads = [
             (s, upload_snippets(base_url, s.name)) for s in sources if s.type == "local-python"
@@ -327,6 +338,7 @@ class UiRenderer:
             activity=[(a, _KINDS.get(a.kind, a.kind), show_time(a.at)) for a in activity],
             search_repos=json.dumps([{"name": repo.name, "shards": shards}],
                                     separators=(",", ":")),
+            vulnerable=vulnerable, vulnerable_shown=(vulnerable or ())[:VULNERABLE_LIMIT],
         ).encode()
 
     def prefix_html(self, repo: Repo, page: PrefixPage, shards: str) -> bytes:
@@ -341,10 +353,12 @@ class UiRenderer:
         self, *, repo: Repo, project: ProjectState, summary: str, description: str,
         base_url: str, latest: str | None = None,
         versions: Sequence[VersionFiles] | None = None,
+        advisories: Mapping[str, Sequence[AdvisoryView]] | None = None,
     ) -> bytes:
         """A package page; ``description`` must be sanitized HTML (``generator.render.markup``);
         ``latest`` is the project's ``latest_version`` and ``versions`` its
-        ``versions_of`` when the caller has them already.
+        ``versions_of`` when the caller has them already; ``advisories`` the advisories
+        affecting each version (only versions with some).
 
         Besides the description, the page holds at most ``FILE_LIMIT`` file rows (of the
         latest version) and ``VERSION_LIMIT`` version lines: ``PACKAGE_PAGE_BOUND``."""
@@ -374,10 +388,11 @@ class UiRenderer:
                 [file_row(f, file_url(_FILES, f)) for f in shown])),
             "more_files": more_files,
             "version_items": Markup(version_items(  # noqa: S704 (escaped there)
-                [_version_view(v, "") for v in listed])),
+                [_version_view(v, "", advisories) for v in listed])),
             "versions_count": str(len(versions)),
             "all_versions": str(len(versions)) if len(versions) > len(listed) else "",
             "status_note": status_note(project),
+            "advisories": _package_advisories(latest, versions, advisories),
         }
 
         def shape(v: Mapping[str, str]) -> dict[str, object]:
@@ -395,6 +410,7 @@ class UiRenderer:
     def version_pages(
         self, *, repo: Repo, project: ProjectState, base_url: str,
         versions: Sequence[VersionFiles],
+        advisories: Mapping[str, Sequence[AdvisoryView]] | None = None,
     ) -> list[tuple[str, bytes]]:
         """The page of each version that has one (``version_dir``): (directory, HTML),
         newest first. A page lists its version's files (a row of ``file_row``; at most
@@ -419,6 +435,8 @@ class UiRenderer:
                 "more_files": f"{len(shown)} of the {len(v.files)} files shown"
                 if len(v.files) > len(shown) else "",
                 "status_note": status_note(project),
+                "advisories": Markup(version_advisories_html(  # noqa: S704 (escaped there)
+                    v.version, (advisories or {}).get(v.version, ()))),
             }
 
             def shape(v: Mapping[str, str]) -> dict[str, object]:
@@ -436,13 +454,14 @@ class UiRenderer:
         return pages
 
     def versions_html(self, *, repo: Repo, project: ProjectState,
-                      versions: Sequence[VersionFiles]) -> bytes:
+                      versions: Sequence[VersionFiles],
+                      advisories: Mapping[str, Sequence[AdvisoryView]] | None = None) -> bytes:
         """The list of all versions (``<name>/versions/``), for a project with more than
         the package page lists."""
         return self._versions.render(
             root=VERSION_ROOT, repo=repo, project=project, count=len(versions),
             items=Markup(version_items(  # noqa: S704 (escaped there)
-                [_version_view(v, "../") for v in versions])),
+                [_version_view(v, "../", advisories) for v in versions])),
         ).encode()
 
 
@@ -489,12 +508,32 @@ def version_href(version: str) -> str:
     return quote(version, safe="+!") + "/"
 
 
-def _version_view(v: VersionFiles, up: str) -> VersionView:
+def _version_view(
+    v: VersionFiles, up: str, advisories: Mapping[str, Sequence[AdvisoryView]] | None = None,
+) -> VersionView:
     return VersionView(
         version=v.version, href=up + version_href(v.version) if version_dir(v.version) else "",
         anchor=version_anchor(v.version), date=v.date, yanked=v.yanked,
         prerelease=v.prerelease, files=len(v.files),
+        advisories=tuple(a.id for a in (advisories or {}).get(v.version, ())),
     )
+
+
+def _package_advisories(
+    latest: str, versions: Sequence[VersionFiles],
+    advisories: Mapping[str, Sequence[AdvisoryView]] | None,
+) -> str:
+    """The package page's vulnerability section ("" when no version is affected)."""
+    if not advisories:
+        return ""
+    views: dict[str, AdvisoryView] = {}
+    affected: dict[str, list[str]] = {}
+    for v in versions:  # newest first
+        for view in advisories.get(v.version, ()):
+            views.setdefault(view.id, view)
+            affected.setdefault(view.id, []).append(v.version)
+    return Markup(package_advisories_html(  # noqa: S704 (escaped there)
+        latest, [views[i] for i in sorted(views)], affected))
 
 
 @dataclass(frozen=True, slots=True)

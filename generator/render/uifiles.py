@@ -46,6 +46,8 @@ class VersionView:
     yanked: bool
     prerelease: bool
     files: int
+    # The ids of the advisories affecting the version (``generator.advisories``).
+    advisories: tuple[str, ...] = ()
 
 
 FILE_TABLE_HEAD = (
@@ -96,6 +98,9 @@ def version_items(versions: Sequence[VersionView]) -> str:
         name = escape(v.version)
         tags = (' <span class="tag">pre-release</span>' if v.prerelease else "") + (
             ' <span class="tag tag-yanked">yanked</span>' if v.yanked else ""
+        ) + (
+            f' <span class="tag tag-vulnerable" title="{escape(", ".join(v.advisories))}">'
+            'vulnerable</span>' if v.advisories else ""
         )
         link = f'<a href="{escape(v.href)}">{name}</a>' if v.href else name
         out.append(

@@ -28,7 +28,7 @@ FILE_ROWS = _ENV.from_string("""\
 """)
 VERSION_ITEMS = _ENV.from_string("""\
 {% for v in versions %}
-<li id="{{ v.anchor }}">{% if v.href %}<a href="{{ v.href }}">{{ v.version }}</a>{% else %}{{ v.version }}{% endif %}{% if v.prerelease %} <span class="tag">pre-release</span>{% endif %}{% if v.yanked %} <span class="tag tag-yanked">yanked</span>{% endif %} <time>{{ v.date }}</time> <span class="meta">{{ v.files }} file{{ "" if v.files == 1 else "s" }}</span></li>
+<li id="{{ v.anchor }}">{% if v.href %}<a href="{{ v.href }}">{{ v.version }}</a>{% else %}{{ v.version }}{% endif %}{% if v.prerelease %} <span class="tag">pre-release</span>{% endif %}{% if v.yanked %} <span class="tag tag-yanked">yanked</span>{% endif %}{% if v.advisories %} <span class="tag tag-vulnerable" title="{{ v.advisories | join(", ") }}">vulnerable</span>{% endif %} <time>{{ v.date }}</time> <span class="meta">{{ v.files }} file{{ "" if v.files == 1 else "s" }}</span></li>
 {% endfor %}
 """)
 FILES = PACKAGE_ROOT + "files/"
@@ -59,6 +59,7 @@ def test_file_rows_are_the_templates(files: list[FileRecord]) -> None:
     VersionView, version=st.sampled_from(["1.0", "2.0b1", "1.0+é'x", "<1>", '"2"']),
     href=st.one_of(st.just(""), _texts), anchor=_texts, date=_texts,
     yanked=st.booleans(), prerelease=st.booleans(), files=st.integers(0, 3),
+    advisories=st.lists(st.sampled_from(["PYSEC-2026-1", "GHSA-<x>-'y'"]), max_size=2).map(tuple),
 ), max_size=4))
 def test_version_items_are_the_templates(versions: list[VersionView]) -> None:
     assert version_items(versions) == VERSION_ITEMS.render(versions=versions)
