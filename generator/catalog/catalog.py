@@ -7,7 +7,7 @@ placeholders and DDL and serializes writers on either.
 
 ``Catalog`` is the one object callers hold: one ``Database`` and a part per table
 concern (``sources``, ``files``, ``live``, ``history``, ``mirrors``, ``tokens``,
-``listings``), each reachable as an attribute, with every method also on the catalog.
+``listings``, ``cooldowns``), each reachable as an attribute, with every method also on the catalog.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName
 
+from generator.catalog.cooldown import Cooldowns
 from generator.catalog.database import Database
 from generator.catalog.files import Files
 from generator.catalog.history import History
@@ -29,6 +30,9 @@ from generator.catalog.sources import Sources
 from generator.catalog.tokens import Tokens
 from generator.records import (
     Activity,
+    CooldownAllowance,
+    CooldownMark,
+    CooldownSettings,
     CuratedList,
     Event,
     FileEntry,
@@ -66,8 +70,9 @@ class Catalog:
         self.dialect = self.db.dialect
         self.sources = Sources(self.db)
         self.files = Files(self.db)
-        self.live = Live(self.db)
-        self.history = History(self.db, self.sources)
+        self.cooldowns = Cooldowns(self.db, self.sources)
+        self.live = Live(self.db, self.cooldowns)
+        self.history = History(self.db, self.sources, self.cooldowns)
         self.mirrors = Mirrors(self.db)
         self.tokens = Tokens(self.db)
         self.listings = Listings(self.db)
@@ -179,9 +184,12 @@ class Catalog:
 
     def iter_projects(
         self, repo: Repo, names: Iterable[str] | None = None, *,
-        start: str | None = None, stop: str | None = None,
+        start: str | None = None, stop: str | None = None, at: datetime | None = None,
     ) -> Iterator[ProjectState]:
-        return self.live.iter_projects(repo, names, start=start, stop=stop)
+        return self.live.iter_projects(repo, names, start=start, stop=stop, at=at)
+
+    def cooldown_waiting(self, repo: Repo, at: datetime) -> list[CooldownMark]:
+        return self.live.cooldown_waiting(repo, at)
 
     def split_projects(self, repo: Repo, parts: int, min_size: int = 1) -> list[str | None]:
         return self.live.split_projects(repo, parts, min_size)
@@ -303,3 +311,28 @@ class Catalog:
 
     def recent_activity(self, repo: Repo, limit: int = 50) -> list[Activity]:
         return self.listings.recent_activity(repo, limit)
+
+    # -- cooldown repositories (``cooldown.Cooldowns``) ----------------------------------
+
+    def cooldown(self, repo: Repo) -> CooldownSettings | None:
+        return self.cooldowns.cooldown(repo)
+
+    def set_cooldown(
+        self, repo: Repo, seconds: int | None, exempt: tuple[str, ...] | None, at: datetime
+    ) -> CooldownSettings | None:
+        return self.cooldowns.set_cooldown(repo, seconds, exempt, at)
+
+    def allow_early(
+        self, repo: Repo, project: NormalizedName, version: str | None, *, reason: str,
+        by: str, at: datetime,
+    ) -> CooldownAllowance:
+        return self.cooldowns.allow(repo, project, version, reason=reason, by=by, at=at)
+
+    def revoke_allowance(self, allowance_id: int, *, by: str, at: datetime) -> CooldownAllowance:
+        return self.cooldowns.revoke_allowance(allowance_id, by=by, at=at)
+
+    def cooldown_allowances(self, repo: Repo) -> list[CooldownAllowance]:
+        return self.cooldowns.allowances(repo)
+
+    def record_coming_of_age(self, repo: Repo, now: datetime) -> int:
+        return self.cooldowns.record_coming_of_age(repo, now)

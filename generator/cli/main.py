@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from generator import __version__
-from generator.cli import catalog, generation, mirror, setup
+from generator.cli import catalog, cooldown, generation, mirror, setup
 from generator.cli.context import Context
 from generator.config.settings import CONFIG_NAME
 from generator.errors import TimeshelfError
@@ -28,6 +28,7 @@ COMMANDS: tuple[click.Command, ...] = (
     catalog.reorder, catalog.list_,
     generation.generate, generation.publish, generation.watch, generation.snapshot,
     mirror.sync, mirror.update, mirror.check,
+    cooldown.set_, cooldown.cooldown,
 )
 
 
