@@ -95,6 +95,14 @@ def format_cooldown(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def describe_cooldown(settings: CooldownSettings | None) -> str:
+    """``7d (exempt: local)``, or ``none``: a cooldown as the CLI and the web UI say it."""
+    if settings is None:
+        return "none"
+    exempt = f" (exempt: {', '.join(settings.exempt)})" if settings.exempt else ""
+    return f"{format_cooldown(settings.seconds)}{exempt}"
+
+
 def comes_of_age_at(upload_time: str, settings: CooldownSettings) -> str:
     """The instant from which a file uploaded at ``upload_time`` is listed."""
     return format_timestamp(parse_timestamp(upload_time) + timedelta(seconds=settings.seconds))

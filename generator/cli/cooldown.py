@@ -11,7 +11,7 @@ import getpass
 
 import click
 
-from generator.catalog.cooldown import format_cooldown, parse_cooldown, parse_release
+from generator.catalog.cooldown import describe_cooldown, parse_cooldown, parse_release
 from generator.cli.context import Context, info, pass_ctx
 from generator.cli.reporting import report_generation
 from generator.errors import ConfigError
@@ -25,14 +25,6 @@ EXEMPT_HELP = (
     "A source whose files are listed at once (e.g. local); repeat for several. "
     "Replaces the exempt sources when given."
 )
-
-
-def describe_cooldown(settings: CooldownSettings | None) -> str:
-    """``7d (exempt: local)``, or ``none``: a cooldown as the CLI and the web UI say it."""
-    if settings is None:
-        return "none"
-    exempt = f" (exempt: {', '.join(settings.exempt)})" if settings.exempt else ""
-    return f"{format_cooldown(settings.seconds)}{exempt}"
 
 
 def apply_cooldown(

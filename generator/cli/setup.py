@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from generator.catalog.cooldown import parse_cooldown
+from generator.catalog.cooldown import describe_cooldown, parse_cooldown
 from generator.catalog.tokens import DEFAULT_EXPIRY
 from generator.cli.context import Context, info, pass_ctx
-from generator.cli.cooldown import COOLDOWN_HELP, EXEMPT_HELP, apply_cooldown, describe_cooldown
+from generator.cli.cooldown import COOLDOWN_HELP, EXEMPT_HELP, apply_cooldown
 from generator.clock import system_clock
 from generator.config.settings import write_initial_files
 from generator.installation import Installation

@@ -38,6 +38,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 
 from generator.catalog.catalog import Catalog
+from generator.catalog.cooldown import describe_cooldown
 from generator.output.descriptions import DescriptionPool, default_pool
 from generator.output.packagepages import PackagePages
 from generator.output.uistate import (
@@ -349,9 +350,13 @@ class WebUi:
             rows = [r for letter in sorted(counts) for r in read_rows(base, letter) or []]
         sources = _sources_of(self.catalog.list_sources(), repo)
         activity = self._activity(repo)
+        cooldown = self.catalog.cooldown(repo)
         html = self.renderer.repo_html(
             repo=repo, sources=sources, base_url=self.base_url, projects=total,
             shards="".join(sorted(counts)), rows=rows, activity=activity,
+            cooldown=describe_cooldown(cooldown) if cooldown is not None else "",
+            allowances=[a for a in self.catalog.cooldown_allowances(repo) if a.revoked_at is None]
+            if cooldown is not None else (),
         )
         if write_if_changed(base / "index.html", html):
             report.written.append(f"{repo.name}/index.html")
