@@ -101,7 +101,7 @@ class Installation:
 
     @cached_property
     def catalog(self) -> Catalog:
-        return Catalog(self.config.catalog_url or self.config.catalog_path)
+        return Catalog(self.config.catalog_url or self.config.catalog_path, self.clock)
 
     @cached_property
     def store(self) -> BlobStore:

@@ -28,6 +28,7 @@ from generator.catalog.live import Live
 from generator.catalog.mirrors import Mirrors
 from generator.catalog.sources import Sources
 from generator.catalog.tokens import Tokens
+from generator.clock import Clock, system_clock
 from generator.records import (
     Activity,
     CooldownAllowance,
@@ -62,16 +63,17 @@ class Catalog:
     the parts, whose docstrings state their contracts.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, clock: Clock = system_clock) -> None:
         """Open (and migrate) the catalog at ``path``: a SQLite file, or a
-        ``postgresql://`` URL. ``StoreError`` when it cannot be opened."""
+        ``postgresql://`` URL. ``StoreError`` when it cannot be opened. ``clock`` is
+        "now" for the listings that depend on it (a cooldown repository's)."""
         self.db = Database(path)
         self.path = path
         self.dialect = self.db.dialect
         self.sources = Sources(self.db)
         self.files = Files(self.db)
         self.cooldowns = Cooldowns(self.db, self.sources)
-        self.live = Live(self.db, self.cooldowns)
+        self.live = Live(self.db, self.cooldowns, clock)
         self.history = History(self.db, self.sources, self.cooldowns)
         self.mirrors = Mirrors(self.db)
         self.tokens = Tokens(self.db)

@@ -18,16 +18,17 @@ from packaging.utils import NormalizedName
 from generator.catalog.cooldown import Cooldowns
 from generator.catalog.database import Database, chunks, marks
 from generator.catalog.files import FILE_COLUMNS, file_from_row
-from generator.clock import system_clock
+from generator.clock import Clock, system_clock
 from generator.records import CooldownMark, FileRecord, GenerationState, ProjectState, Repo
 
 
 class Live:
     """The live state of the repositories, and the generation bookkeeping."""
 
-    def __init__(self, db: Database, cooldowns: Cooldowns) -> None:
+    def __init__(self, db: Database, cooldowns: Cooldowns, clock: Clock = system_clock) -> None:
         self._db = db
         self._cooldowns = cooldowns
+        self._clock = clock
 
     def last_event_id(self) -> int:
         rows = self._db.query("SELECT COALESCE(MAX(id), 0) FROM events")
@@ -66,7 +67,7 @@ class Live:
         a project none of whose files is listed is not yielded. Holds one project in
         memory at a time.
         """
-        policy = self._cooldowns.policy(repo, at or system_clock())
+        policy = self._cooldowns.policy(repo, at or self._clock())
         projects = self._iter_unfiltered(repo, names, start, stop)
         if policy is None:
             yield from projects
