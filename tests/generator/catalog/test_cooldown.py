@@ -270,3 +270,21 @@ def test_revoking_twice_is_refused(catalog: Catalog) -> None:
     catalog.revoke_allowance(allowed.id, by="a", at=at(2))
     with pytest.raises(NotFound, match=f"already revoked cooldown allowance {allowed.id}"):
         catalog.revoke_allowance(allowed.id, by="a", at=at(3))
+
+
+def test_a_mirrored_file_counts_from_its_upstream_upload_time(catalog: Catalog) -> None:
+    # Synced today, uploaded upstream a month ago: of age at once. Uploaded upstream
+    # yesterday: it waits six more days, however late it was synced.
+    repo = catalog.get_repo("python")
+    catalog.subscribe("python", "mirror", at(0.2))  # after the fixture's subscriptions
+    catalog.set_cooldown(repo, 7 * 86400, None, at(0.2))
+    mirror = catalog.get_source("mirror")
+    for name, uploaded in (("old", at(-30)), ("young", at(-1))):
+        file = replace(record(f"{name}-1.0.tar.gz", "1.0"),
+                       upload_time=format_timestamp(uploaded))
+        assert catalog.add_file(mirror, NormalizedName(name), name, "s", file, at(0.3))
+    assert listed(catalog, at(0.5)) == {"old": ["1.0"]}
+    assert replayed(catalog, at(0.5)) == {"old": ["1.0"]}
+    assert listed(catalog, at(6.5)) == {"old": ["1.0"], "young": ["1.0"]}
+    assert replayed(catalog, at(6.5)) == {"old": ["1.0"], "young": ["1.0"]}
+    assert replayed(catalog, at(0.25)) == {}  # not synced yet: a day keeps what it had
