@@ -370,7 +370,10 @@ class WebUi:
         source that another, higher-priority source shadows is left out."""
         owners: dict[str, str | None] = {}
         shown: list[Activity] = []
-        for event in self.catalog.recent_activity(repo, ACTIVITY_LIMIT * 3):
+        events = self.catalog.recent_activity(repo, ACTIVITY_LIMIT * 3)
+        if self.catalog.cooldown(repo) is not None:
+            events = self._listed_activity(repo, events)
+        for event in events:
             if event.project not in owners:
                 holding = {s.name for s in self.catalog.sources_with_project(event.project)}
                 owners[event.project] = next((s for s in repo.sources if s in holding), None)
@@ -380,6 +383,15 @@ class WebUi:
             if len(shown) == ACTIVITY_LIMIT:
                 break
         return shown
+
+    def _listed_activity(self, repo: Repo, events: list[Activity]) -> list[Activity]:
+        """``events`` without those about files a cooldown repository does not list yet
+        (their pages do not exist); removals stay."""
+        listed = {
+            f.filename for p in self.catalog.iter_projects(repo, {e.project for e in events})
+            for f in p.files
+        }
+        return [e for e in events if e.kind == "file_removed" or e.filename in listed]
 
     def _remove(self, path: Path, report: UiReport) -> None:
         if path.is_dir():

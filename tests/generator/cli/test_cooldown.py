@@ -140,6 +140,11 @@ def test_the_web_ui_marks_waiting_and_allowed_versions(
             "fixes &lt;CVE-1&gt;") in package
     page = (site / "index.html").read_text()
     assert "A file is listed once it is 7d (exempt: local) old" in page
+    # The recent activity names what the repository lists, not what still waits.
+    activity = page[page.index('id="activity"'):]
+    assert "</a> 3.0</td>" in activity, activity
+    assert "</a> 1.0</td>" in activity, activity
+    assert "</a> 2.0</td>" not in activity, activity
     assert ("slow==3.0</span> allowed early on 2026-03-09 10:00 UTC by alice: "
             "fixes &lt;CVE-1&gt;") in page
 
