@@ -103,7 +103,7 @@ class Installation:
 
     @cached_property
     def catalog(self) -> Catalog:
-        return Catalog(self.config.catalog_url or self.config.catalog_path)
+        return Catalog(self.config.catalog_url or self.config.catalog_path, self.clock)
 
     @cached_property
     def store(self) -> BlobStore:
@@ -299,6 +299,10 @@ class Installation:
         index, when it is large)."""
         companion = None
         output = self.config.output_path
+        now = self.now()
+        # A cooldown repository's files that came of age since the last run become events
+        # first, so the index, its snapshot days and the web UI all see them as changes.
+        self.catalog.record_coming_of_age(repo, now)
         if (
             ui and self.webui.needs_full(repo, full)
             and renders_everything(self.catalog, output, repo, full=full)
@@ -314,7 +318,7 @@ class Installation:
             if snapshots:
                 days = Materializer(
                     self.catalog, self.renderer, output, repo, self.retention
-                ).run(self.now())
+                ).run(now)
                 report.snapshots_written = days.written
                 report.snapshots_pruned = days.pruned
             if companion is not None and report.companion is not None:

@@ -19,6 +19,10 @@ EventKind = Literal[
     "file_signed",
     "subscriptions_changed",
     "project_status",
+    "cooldown_changed",
+    "cooldown_of_age",
+    "cooldown_allowed",
+    "cooldown_revoked",
 ]
 # PEP 792 project status markers; a project without one is "active".
 ProjectStatusName = Literal["active", "archived", "quarantined", "deprecated"]
@@ -129,6 +133,9 @@ class ProjectState:
     serial: int
     files: tuple[FileRecord, ...]
     status: ProjectStatus = ACTIVE
+    # In a cooldown repository: the versions still waiting and those let in early (the
+    # web UI marks them); empty elsewhere and in dated replays.
+    cooldown: tuple[CooldownMark, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -351,3 +358,43 @@ class Advisory:
     def __post_init__(self) -> None:
         if not self.id:
             raise ValueError("an advisory needs an id")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CooldownSettings:
+    """A repository's cooldown: a file is listed once it is ``seconds`` old (from its
+    upload time), except files of the ``exempt`` sources, listed at once."""
+
+    seconds: int
+    exempt: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.seconds <= 0:
+            raise ValueError(f"a cooldown is a positive duration, not {self.seconds} seconds")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CooldownAllowance:
+    """A release (``version``) or the files of a project uploaded by ``allowed_at``
+    (``version`` None) let into a cooldown repository early."""
+
+    id: int
+    repo: str
+    project: NormalizedName
+    version: str | None
+    reason: str
+    allowed_by: str
+    allowed_at: str
+    revoked_at: str | None = None
+    revoked_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CooldownMark:
+    """A version of a project in a cooldown repository that is not simply of age: still
+    waiting (listed from ``comes_of_age_at``), or let in early (``allowed_reason``)."""
+
+    project: NormalizedName
+    version: str
+    comes_of_age_at: str | None = None
+    allowed_reason: str | None = None

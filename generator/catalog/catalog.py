@@ -7,7 +7,7 @@ placeholders and DDL and serializes writers on either.
 
 ``Catalog`` is the one object callers hold: one ``Database`` and a part per table
 concern (``sources``, ``files``, ``live``, ``history``, ``mirrors``, ``tokens``,
-``listings``, ``status``, ``advisories``), each reachable as an attribute, with every method also on the catalog.
+``listings``, ``status``, ``advisories``, ``cooldowns``), each reachable as an attribute, with every method also on the catalog.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 
 from generator.catalog.advisories import Advisories
+from generator.catalog.cooldown import Cooldowns
 from generator.catalog.database import Database
 from generator.catalog.files import Files
 from generator.catalog.history import History
@@ -29,9 +30,13 @@ from generator.catalog.mirrors import Mirrors
 from generator.catalog.sources import Sources
 from generator.catalog.status import Statuses, StatusKey
 from generator.catalog.tokens import Tokens
+from generator.clock import Clock, system_clock
 from generator.records import (
     Activity,
     Advisory,
+    CooldownAllowance,
+    CooldownMark,
+    CooldownSettings,
     CuratedList,
     Event,
     FileEntry,
@@ -62,16 +67,18 @@ class Catalog:
     the parts, whose docstrings state their contracts.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, clock: Clock = system_clock) -> None:
         """Open (and migrate) the catalog at ``path``: a SQLite file, or a
-        ``postgresql://`` URL. ``StoreError`` when it cannot be opened."""
+        ``postgresql://`` URL. ``StoreError`` when it cannot be opened. ``clock`` is
+        "now" for the listings that depend on it (a cooldown repository's)."""
         self.db = Database(path)
         self.path = path
         self.dialect = self.db.dialect
         self.sources = Sources(self.db)
         self.files = Files(self.db)
-        self.live = Live(self.db)
-        self.history = History(self.db, self.sources)
+        self.cooldowns = Cooldowns(self.db, self.sources)
+        self.live = Live(self.db, self.cooldowns, clock)
+        self.history = History(self.db, self.sources, self.cooldowns)
         self.mirrors = Mirrors(self.db)
         self.tokens = Tokens(self.db)
         self.listings = Listings(self.db)
@@ -185,11 +192,14 @@ class Catalog:
 
     def iter_projects(
         self, repo: Repo, names: Iterable[str] | None = None, *,
-        start: str | None = None, stop: str | None = None,
+        start: str | None = None, stop: str | None = None, at: datetime | None = None,
     ) -> Iterator[ProjectState]:
         return self.status.with_statuses(
-            self.live.iter_projects(repo, names, start=start, stop=stop)
+            self.live.iter_projects(repo, names, start=start, stop=stop, at=at)
         )
+
+    def cooldown_waiting(self, repo: Repo, at: datetime) -> list[CooldownMark]:
+        return self.live.cooldown_waiting(repo, at)
 
     def split_projects(self, repo: Repo, parts: int, min_size: int = 1) -> list[str | None]:
         return self.live.split_projects(repo, parts, min_size)
@@ -355,3 +365,28 @@ class Catalog:
         self, url: str, etag: str | None, last_modified: str | None, at: datetime
     ) -> None:
         self.advisories.record_feed(url, etag, last_modified, at)
+
+    # -- cooldown repositories (``cooldown.Cooldowns``) ----------------------------------
+
+    def cooldown(self, repo: Repo) -> CooldownSettings | None:
+        return self.cooldowns.cooldown(repo)
+
+    def set_cooldown(
+        self, repo: Repo, seconds: int | None, exempt: tuple[str, ...] | None, at: datetime
+    ) -> CooldownSettings | None:
+        return self.cooldowns.set_cooldown(repo, seconds, exempt, at)
+
+    def allow_early(
+        self, repo: Repo, project: NormalizedName, version: str | None, *, reason: str,
+        by: str, at: datetime,
+    ) -> CooldownAllowance:
+        return self.cooldowns.allow(repo, project, version, reason=reason, by=by, at=at)
+
+    def revoke_allowance(self, allowance_id: int, *, by: str, at: datetime) -> CooldownAllowance:
+        return self.cooldowns.revoke_allowance(allowance_id, by=by, at=at)
+
+    def cooldown_allowances(self, repo: Repo) -> list[CooldownAllowance]:
+        return self.cooldowns.allowances(repo)
+
+    def record_coming_of_age(self, repo: Repo, now: datetime) -> int:
+        return self.cooldowns.record_coming_of_age(repo, now)

@@ -21,6 +21,7 @@ from typing import Any
 
 from packaging.utils import NormalizedName
 
+from generator.catalog.cooldown import COOLDOWN_PROJECT_EVENTS, CooldownPolicy, Cooldowns
 from generator.catalog.database import Database, chunks, marks
 from generator.catalog.files import file_from_row
 from generator.catalog.live import project_state
@@ -36,9 +37,10 @@ _ANY_TIME = "9999"
 class History:
     """Replays of past instants, and the ``snapshots`` table."""
 
-    def __init__(self, db: Database, sources: Sources) -> None:
+    def __init__(self, db: Database, sources: Sources, cooldowns: Cooldowns) -> None:
         self._db = db
         self._sources = sources
+        self._cooldowns = cooldowns
 
     def repo_started(self, repo: Repo) -> str | None:
         """The time of the repository's first subscription (its history starts there)."""
@@ -82,16 +84,18 @@ class History:
     def iter_projects_at(
         self, repo: Repo, at: str, names: Iterable[str] | None = None
     ) -> Iterator[ProjectState]:
-        """Like ``Live.iter_projects``, for the repository's state just before ``at``."""
+        """Like ``Live.iter_projects``, for the repository's state just before ``at``
+        (a cooldown repository: with the cooldown and allowances in force then)."""
         bounds = self._sources_at(repo, at)
         if bounds is None:
             return
         ids, recorded = bounds
+        policy = self._cooldowns.policy_at(repo, at)
         if names is None:
-            yield from self._iter_projects_at(ids, at, None, recorded)
+            yield from self._iter_projects_at(ids, at, None, recorded, policy)
             return
         for chunk in chunks(names):
-            yield from self._iter_projects_at(ids, at, chunk, recorded)
+            yield from self._iter_projects_at(ids, at, chunk, recorded, policy)
 
     def project_names_at(self, repo: Repo, at: str) -> list[tuple[NormalizedName, str]]:
         """``project_names`` for the state just before ``at``: what a snapshot's root lists.
@@ -102,6 +106,10 @@ class History:
         bounds = self._sources_at(repo, at)
         if bounds is None:
             return []
+        if self._cooldowns.cooldown_at(repo, at) is not None:
+            # The cooldown rule is applied to file records, in one place: the names a
+            # cooldown day lists are those its project replay yields.
+            return [(p.name, p.display_name) for p in self.iter_projects_at(repo, at)]
         ids, recorded = bounds
         subs, params = _subscriptions(ids)
         params += [at, recorded, at, at, recorded, at]
@@ -200,7 +208,7 @@ class History:
 
     def _iter_projects_at(
         self, source_ids: Sequence[int], at: str, names: Sequence[str] | None,
-        recorded: str,
+        recorded: str, policy: CooldownPolicy | None = None,
     ) -> Iterator[ProjectState]:
         subs, params = _subscriptions(source_ids)
         params += [at, recorded, at]
@@ -208,9 +216,9 @@ class History:
         if names is not None:
             name_filter = f"AND p.name IN ({marks(names)})"
             params.extend(names)
-        # The serial bound, the signature bound, the visibility of the final join, the
-        # yank instant.
-        params += [at, at, at, recorded, at, at]
+        # The serial bound and the events it leaves out, the signature bound, the
+        # visibility of the final join, the yank instant.
+        params += [at, *COOLDOWN_PROJECT_EVENTS, at, at, recorded, at, at]
         # The serial is computed once per project (a materialized CTE), not once per file
         # row, and each file's last yank event is looked up once: a project with
         # thousands of files and events used to cost files times events.
@@ -229,7 +237,9 @@ class History:
             chosen AS MATERIALIZED (
                 SELECT l.id, l.name, l.source,
                        COALESCE((SELECT MAX(e.id) FROM events e
-                                 WHERE e.project_id = l.id AND e.at < ?), 0) AS serial
+                                 WHERE e.project_id = l.id AND e.at < ?
+                                 AND e.kind NOT IN ({marks(COOLDOWN_PROJECT_EVENTS)})),
+                                0) AS serial
                 FROM live l
                 WHERE l.rank = 1
             )
@@ -251,15 +261,18 @@ class History:
         newest = ""
         for row in self._db.stream(sql, params):
             if current is None or row[0] != current[0]:
-                if current is not None:
+                if current is not None and files:
                     yield project_state(current, files)
                 current, files, newest = list(row[:4]), [], ""
-            if row[16] > newest:
-                current[1], newest = row[1], row[16]
             yanked = row[14] == "file_yanked"
             reason = json.loads(row[15]).get("reason", "") if yanked else ""
-            files.append(file_from_row((*row[4:13], row[13], int(yanked), reason)))
-        if current is not None:
+            file = file_from_row((*row[4:13], row[13], int(yanked), reason))
+            if policy is not None and not policy.is_listed(current[0], current[3], file):
+                continue
+            if row[16] > newest:
+                current[1], newest = row[1], row[16]
+            files.append(file)
+        if current is not None and files:
             yield project_state(current, files)
 
 

@@ -10,20 +10,25 @@ tables).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from packaging.utils import NormalizedName
 
+from generator.catalog.cooldown import Cooldowns
 from generator.catalog.database import Database, chunks, marks
 from generator.catalog.files import FILE_COLUMNS, file_from_row
-from generator.records import FileRecord, GenerationState, ProjectState, Repo
+from generator.clock import Clock, system_clock
+from generator.records import CooldownMark, FileRecord, GenerationState, ProjectState, Repo
 
 
 class Live:
     """The live state of the repositories, and the generation bookkeeping."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cooldowns: Cooldowns, clock: Clock = system_clock) -> None:
         self._db = db
+        self._cooldowns = cooldowns
+        self._clock = clock
 
     def last_event_id(self) -> int:
         rows = self._db.query("SELECT COALESCE(MAX(id), 0) FROM events")
@@ -52,14 +57,46 @@ class Live:
 
     def iter_projects(
         self, repo: Repo, names: Iterable[str] | None = None, *,
-        start: str | None = None, stop: str | None = None,
+        start: str | None = None, stop: str | None = None, at: datetime | None = None,
     ) -> Iterator[ProjectState]:
         """Stream the repository's projects in name order, resolved by source priority.
 
         With ``names``, only those projects (absent ones are simply not yielded); with
         ``start``/``stop``, only names in ``[start, stop)`` (see ``split_projects``).
-        Holds one project in memory at a time.
+        A cooldown repository lists only the files of age at ``at`` (default: now), and
+        a project none of whose files is listed is not yielded. Holds one project in
+        memory at a time.
         """
+        policy = self._cooldowns.policy(repo, at or self._clock())
+        projects = self._iter_unfiltered(repo, names, start, stop)
+        if policy is None:
+            yield from projects
+            return
+        for project in projects:
+            listed = policy.apply(project)
+            if listed is not None:
+                yield listed
+
+    def cooldown_waiting(self, repo: Repo, at: datetime) -> list[CooldownMark]:
+        """The versions a cooldown repository does not list yet at ``at``, by project and
+        version, each with when it comes in (the owning source's files only)."""
+        policy = self._cooldowns.policy(repo, at)
+        if policy is None:
+            return []
+        rows = self._db.query(
+            "SELECT DISTINCT p.name FROM files f CROSS JOIN projects p "
+            "WHERE f.upload_time >= ? AND p.id = f.project_id AND f.removed_at IS NULL "
+            "AND p.source_id IN (SELECT source_id FROM subscriptions WHERE repo_id = ?)",
+            (policy.cutoff, repo.id),
+        )
+        waiting: list[CooldownMark] = []
+        for project in self._iter_unfiltered(repo, [r[0] for r in rows], None, None):
+            waiting.extend(policy.waiting(project))
+        return waiting
+
+    def _iter_unfiltered(
+        self, repo: Repo, names: Iterable[str] | None, start: str | None, stop: str | None,
+    ) -> Iterator[ProjectState]:
         if names is None:
             yield from self._iter_projects(repo, None, start, stop)
             return

@@ -240,6 +240,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             synced_at TEXT NOT NULL
         )""",
     ),
+    # Cooldown repositories (``cooldown.Cooldowns``): a repository's current cooldown and
+    # the instant up to which files coming of age have been written to the event log
+    # (``scanned_until``: the next generation looks only past it, by the upload-time
+    # index); the allowances that let a release in early, with who, why and when. The
+    # history of both is in the event log (``cooldown_*`` events), which dated days replay.
+    (
+        """CREATE TABLE cooldown_settings (
+            repo_id INTEGER PRIMARY KEY REFERENCES repos(id),
+            seconds INTEGER NOT NULL,
+            exempt TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            scanned_until TEXT NOT NULL
+        )""",
+        """CREATE TABLE cooldown_allowances (
+            id INTEGER PRIMARY KEY,
+            repo_id INTEGER NOT NULL REFERENCES repos(id),
+            project TEXT NOT NULL,
+            version TEXT,
+            reason TEXT NOT NULL,
+            allowed_by TEXT NOT NULL,
+            allowed_at TEXT NOT NULL,
+            revoked_at TEXT,
+            revoked_by TEXT
+        )""",
+        "CREATE INDEX cooldown_allowances_by_repo ON cooldown_allowances (repo_id, project)",
+        "CREATE INDEX files_by_upload_time ON files (upload_time)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

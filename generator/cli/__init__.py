@@ -5,7 +5,8 @@ shared state of one invocation (``context``), how a generation is reported
 (``reporting``) and one module per command family: ``setup`` (init, create, revoke,
 nginx-conf), ``catalog`` (add, yank, unyank, remove, subscribe, reorder, list),
 ``generation`` (generate, publish, watch, snapshot), ``mirror`` (sync, update, check
-confusion) and ``status`` (a project's PEP 792 status). It may import any part of ``generator``, ``generator.installation`` (the
+confusion), ``status`` (a project's PEP 792 status), ``vulns`` (advisories) and
+``cooldown`` (set repo, cooldown allow/list/revoke). It may import any part of ``generator``, ``generator.installation`` (the
 wiring) included; never ``uploader``, which adds its own commands through ``make_cli``.
 
 The entry point lives in ``generator.cli.main`` and is not re-exported here, so that

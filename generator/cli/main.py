@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from generator import __version__
-from generator.cli import catalog, generation, mirror, setup, status, vulns
+from generator.cli import catalog, cooldown, generation, mirror, setup, status, vulns
 from generator.cli.context import Context
 from generator.config.settings import CONFIG_NAME
 from generator.errors import TimeshelfError
@@ -30,6 +30,7 @@ COMMANDS: tuple[click.Command, ...] = (
     mirror.sync, mirror.update, mirror.check,
     status.status,
     vulns.vulns,
+    cooldown.set_, cooldown.cooldown,
 )
 
 

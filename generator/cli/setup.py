@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from generator.catalog.cooldown import describe_cooldown, parse_cooldown
 from generator.catalog.tokens import DEFAULT_EXPIRY
 from generator.cli.context import Context, info, pass_ctx
+from generator.cli.cooldown import COOLDOWN_HELP, EXEMPT_HELP, apply_cooldown
 from generator.clock import system_clock
 from generator.config.settings import write_initial_files
 from generator.installation import Installation
@@ -101,10 +103,24 @@ def _tell_unfiltered(ctx: Context, name: str, upstream: str) -> None:
 @click.option("--type", "type_", default="python", show_default=True,
               type=click.Choice(["python"]), help="Repository type.")
 @click.option("--description", default="", help="One line shown in listings and the web UI.")
+@click.option("--cooldown", default=None, help=COOLDOWN_HELP)
+@click.option("--cooldown-exempt-source", "exempt", multiple=True, help=EXEMPT_HELP)
 @pass_ctx
-def create_repo(ctx: Context, name: str, type_: str, description: str) -> None:
+def create_repo(
+    ctx: Context, name: str, type_: str, description: str, cooldown: str | None,
+    exempt: tuple[str, ...],
+) -> None:
     """Create a repository (then subscribe it to sources)."""
+    if cooldown is not None:
+        parse_cooldown(cooldown)  # a bad duration creates nothing
+    if exempt and cooldown is None:
+        raise click.UsageError("--cooldown-exempt-source needs a cooldown: add --cooldown 7d")
+    for source in exempt:
+        ctx.inst.catalog.get_source(source)
     repo = ctx.inst.catalog.create_repo(name, ctx.inst.now(), type_, description)
+    if cooldown is not None:
+        settings = apply_cooldown(ctx, repo, cooldown, exempt)
+        info(f"repository {repo.name!r} cooldown: {describe_cooldown(settings)}")
     info(f"created repository {repo.name!r}; next: timeshelf subscribe --repo {repo.name} --source S")
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 
 from generator.catalog.catalog import Catalog
+from generator.catalog.cooldown import describe_cooldown
 from generator.output.descriptions import DescriptionPool, default_pool
 from generator.output.packagepages import PackagePages
 from generator.output.uistate import (
@@ -383,10 +384,14 @@ class WebUi:
             rows = [r for letter in sorted(counts) for r in read_rows(base, letter) or []]
         sources = _sources_of(self.catalog.list_sources(), repo)
         activity = self._activity(repo)
+        cooldown = self.catalog.cooldown(repo)
         html = self.renderer.repo_html(
             repo=repo, sources=sources, base_url=self.base_url, projects=total,
             shards="".join(sorted(counts)), rows=rows, activity=activity,
             vulnerable=(tuple(sorted(vulnerable)) if self.catalog.has_advisories() else None),
+            cooldown=describe_cooldown(cooldown) if cooldown is not None else "",
+            allowances=[a for a in self.catalog.cooldown_allowances(repo) if a.revoked_at is None]
+            if cooldown is not None else (),
         )
         if write_if_changed(base / "index.html", html):
             report.written.append(f"{repo.name}/index.html")
@@ -400,7 +405,10 @@ class WebUi:
         source that another, higher-priority source shadows is left out."""
         owners: dict[str, str | None] = {}
         shown: list[Activity] = []
-        for event in self.catalog.recent_activity(repo, ACTIVITY_LIMIT * 3):
+        events = self.catalog.recent_activity(repo, ACTIVITY_LIMIT * 3)
+        if self.catalog.cooldown(repo) is not None:
+            events = self._listed_activity(repo, events)
+        for event in events:
             if event.project not in owners:
                 holding = {s.name for s in self.catalog.sources_with_project(event.project)}
                 owners[event.project] = next((s for s in repo.sources if s in holding), None)
@@ -410,6 +418,15 @@ class WebUi:
             if len(shown) == ACTIVITY_LIMIT:
                 break
         return shown
+
+    def _listed_activity(self, repo: Repo, events: list[Activity]) -> list[Activity]:
+        """``events`` without those about files a cooldown repository does not list yet
+        (their pages do not exist); removals stay."""
+        listed = {
+            f.filename for p in self.catalog.iter_projects(repo, {e.project for e in events})
+            for f in p.files
+        }
+        return [e for e in events if e.kind == "file_removed" or e.filename in listed]
 
     def _remove(self, path: Path, report: UiReport) -> None:
         if path.is_dir():

@@ -37,7 +37,15 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from generator.naming import version_sort_key
-from generator.records import Activity, FileRecord, ProjectState, Repo, Source
+from generator.records import (
+    Activity,
+    CooldownAllowance,
+    CooldownMark,
+    FileRecord,
+    ProjectState,
+    Repo,
+    Source,
+)
 from generator.render.client_setup import (
     Snippet,
     index_snippets,
@@ -87,7 +95,7 @@ _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*")
 _PACKAGE_VALUES = (
     "summary", "latest", "latest_href", "requires_python", "description", "file_table",
     "more_files", "version_items", "versions_count", "all_versions", "status_note",
-    "advisories",
+    "advisories", "cooldown",
 )
 _VERSION_VALUES = (
     "version", "date", "count", "plural", "requires_python", "yanked", "prerelease",
@@ -322,10 +330,12 @@ class UiRenderer:
         self, *, repo: Repo, sources: Sequence[Source], base_url: str, projects: int,
         shards: str, rows: Sequence[PackageRow] | None, activity: Sequence[Activity],
         vulnerable: Sequence[str] | None = None,
+        cooldown: str = "", allowances: Sequence[CooldownAllowance] = (),
     ) -> bytes:
         """The repository page; ``rows`` is the whole package list when it is short;
         ``vulnerable`` the projects whose latest version an advisory affects (None:
-        no vulnerability data, nothing said)."""
+        no vulnerability data, nothing said); ``cooldown`` says the repository's
+        cooldown (empty: none) and ``allowances`` are the releases let in early."""
         url = index_url(base_url, repo.name)
         uploads = [
             (s, upload_snippets(base_url, s.name)) for s in sources if s.type == "local-python"
@@ -339,6 +349,8 @@ class UiRenderer:
             search_repos=json.dumps([{"name": repo.name, "shards": shards}],
                                     separators=(",", ":")),
             vulnerable=vulnerable, vulnerable_shown=(vulnerable or ())[:VULNERABLE_LIMIT],
+            cooldown=cooldown,
+            allowances=[(a, show_time(a.allowed_at)) for a in allowances],
         ).encode()
 
     def prefix_html(self, repo: Repo, page: PrefixPage, shards: str) -> bytes:
@@ -393,6 +405,7 @@ class UiRenderer:
             "all_versions": str(len(versions)) if len(versions) > len(listed) else "",
             "status_note": status_note(project),
             "advisories": _package_advisories(latest, versions, advisories),
+            "cooldown": cooldown_notes(project.cooldown),
         }
 
         def shape(v: Mapping[str, str]) -> dict[str, object]:
@@ -474,6 +487,32 @@ class VersionFiles:
     yanked: bool
     prerelease: bool
     files: tuple[FileRecord, ...]
+
+
+# A package page names at most this many versions waiting in a cooldown.
+COOLDOWN_MARK_LIMIT = 20
+
+
+def cooldown_notes(marks: Sequence[CooldownMark]) -> Markup:
+    """A package page's notes on the versions of a cooldown repository that are waiting
+    (with when each comes in) or were let in early (with why); empty without any."""
+    if not marks:
+        return Markup("")
+    items = []
+    for mark in marks[:COOLDOWN_MARK_LIMIT]:
+        if mark.allowed_reason is not None:
+            items.append(Markup('<li class="allowed"><span class="version">{}</span> allowed '
+                                "before its cooldown ended: {}</li>").format(
+                                    mark.version, mark.allowed_reason))
+        else:
+            items.append(Markup('<li class="waiting"><span class="version">{}</span> waits in '
+                                "cooldown: listed from {}</li>").format(
+                                    mark.version, show_time(mark.comes_of_age_at or "")))
+    more = len(marks) - COOLDOWN_MARK_LIMIT
+    if more > 0:
+        items.append(Markup("<li>and {} more</li>").format(more))
+    return Markup('<section id="cooldown" class="cooldown" aria-label="Cooldown">'
+                  '<ul class="cooldown-list">{}</ul></section>').format(Markup("").join(items))
 
 
 def versions_of(project: ProjectState) -> list[VersionFiles]:
