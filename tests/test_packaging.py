@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 import venv
 import zipfile
 from pathlib import Path
@@ -32,6 +33,28 @@ def data_files() -> list[str]:
         for path in (ROOT / folder).rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     )
+
+
+def test_every_package_of_the_checkout_is_listed_for_the_wheel() -> None:
+    """``[tool.setuptools] packages`` is a list (the data folders need it): a new
+    subpackage missing from it installs nowhere, and only the slow wheel test would say
+    so, as an ImportError of the installed command."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    code = {
+        ".".join(path.parent.relative_to(ROOT).parts)
+        for package in ("generator", "uploader")
+        for path in (ROOT / package).rglob("__init__.py")
+    }
+    data = {
+        "timeshelf_data." + ".".join(path.relative_to(ROOT).parts)
+        for folder in ("templates", "site")
+        for path in [ROOT / folder, *(ROOT / folder).rglob("*")]
+        if path.is_dir() and "__pycache__" not in path.parts
+    }
+    assert sorted(code - listed) == []
+    assert sorted(data - listed) == []
+    assert sorted(listed - code - data) == []
 
 
 @pytest.mark.e2e

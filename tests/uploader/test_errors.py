@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from flask import Blueprint, Flask, request
 
+from generator.advisories.osv import MalformedAdvisory
 from generator.catalog.tokens import AmbiguousTokenId
 from generator.errors import (
     ConfigError,
@@ -126,6 +127,7 @@ EXAMPLES: dict[type[Exception], Callable[[], Exception]] = {
     errors.BadGateway: lambda: errors.BadGateway(ValueError("the upstream sent 3 bytes")),
     errors.FileWithheld: lambda: errors.FileWithheld("project 'demo' is quarantined"),
     ProjectClosed: lambda: ProjectClosed("demo-1.0.tar.gz", "demo", "local", "archived", "old"),
+    MalformedAdvisory: lambda: MalformedAdvisory("PYSEC-2026-1.json", "'id' is missing"),
 }
 
 
