@@ -284,9 +284,15 @@ class Installation:
     def withhold(self) -> int:
         """Write the withheld files (``generator.output.withheld``) into the output; the
         caller holds the generation lock. Returns the markers written or removed."""
-        from generator.output.withheld import quarantined, sync_withheld
+        from generator.output.withheld import blocked, quarantined, sync_withheld
+        from generator.policy.listing import learn_licenses
+        from generator.policy.rules import needs_licenses
 
-        return sync_withheld(self.config.output_path, quarantined(self.catalog))
+        if needs_licenses(self.catalog.rules_in_force()):
+            learn_licenses(self.catalog, self.store)
+        return sync_withheld(
+            self.config.output_path, [*quarantined(self.catalog), *blocked(self.catalog)]
+        )
 
     def _generate_one(
         self, repo: Repo, full: bool, progress: Progress | None, snapshots: bool, ui: bool,

@@ -19,6 +19,7 @@ EventKind = Literal[
     "file_signed",
     "subscriptions_changed",
     "project_status",
+    "blocklist_rule",
 ]
 # PEP 792 project status markers; a project without one is "active".
 ProjectStatusName = Literal["active", "archived", "quarantined", "deprecated"]
@@ -351,3 +352,24 @@ class Advisory:
     def __post_init__(self) -> None:
         if not self.id:
             raise ValueError("an advisory needs an id")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlocklistRule:
+    """A blocklist rule (``timeshelf create blocklist-rule``), in force from ``created_at``
+    until ``deleted_at`` (``clock`` form). Every condition given must hold for the rule to
+    match a file; ``exception`` makes it an allow rule that wins over the block rules."""
+
+    id: int
+    created_at: str
+    deleted_at: str | None = None
+    package_name: NormalizedName | None = None
+    version: str | None = None  # a PEP 440 specifier set
+    source: str | None = None
+    repo: str | None = None
+    license: str | None = None  # a substring of the declared license
+    license_types: tuple[str, ...] = ()  # SPDX ids, or "Unknown"
+    vulns: bool = False
+    min_severity: str | None = None
+    exception: bool = False
+    description: str = ""

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from generator import __version__
-from generator.cli import catalog, generation, mirror, setup, status, vulns
+from generator.cli import catalog, generation, mirror, rules, setup, status, vulns
 from generator.cli.context import Context
 from generator.config.settings import CONFIG_NAME
 from generator.errors import TimeshelfError
@@ -30,6 +30,7 @@ COMMANDS: tuple[click.Command, ...] = (
     mirror.sync, mirror.update, mirror.check,
     status.status,
     vulns.vulns,
+    rules.delete, rules.test,
 )
 
 
@@ -51,6 +52,7 @@ def make_cli(extra: Sequence[click.Command] = ()) -> click.Group:
         ctx.obj = Context(config)
         ctx.call_on_close(ctx.obj.close)
 
+    setup.create.add_command(rules.create_blocklist_rule)
     for command in (*COMMANDS, *extra):
         cli.add_command(command)
     return cli

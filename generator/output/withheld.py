@@ -25,7 +25,8 @@ The markers live in a hidden directory, which neither server serves as such and
 publishing skips. Content, not names, is withheld: the same bytes are refused under any
 name (a copy in another source included), since they are the same file. Callers give
 ``sync_withheld`` every withheld file with its reason (``Withheld``); whoever decides
-(the project status today, blocklist rules tomorrow) only adds entries.
+(the project status, the blocklist rules) only adds entries, each with the reason of
+its own file: a blocked file answers its rule's description (``blocked``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.catalog.catalog import Catalog
+from generator.policy.listing import blocked_files
 from generator.storage.atomic import write_if_changed
 
 DIRECTORY = Path(".withheld") / "files"
@@ -125,3 +127,9 @@ def quarantined(catalog: Catalog) -> list[Withheld]:
         Withheld(sha256=sha256, reason=quarantine_reason(project, reason))
         for sha256, _filename, project, reason in catalog.quarantined_files()
     ]
+
+
+def blocked(catalog: Catalog) -> list[Withheld]:
+    """The files every repository listing them blocks by a rule in force, each with its
+    rule's one line (``generator.policy.listing.blocked_files``)."""
+    return [Withheld(sha256=sha256, reason=reason) for sha256, reason in blocked_files(catalog)]
