@@ -291,7 +291,7 @@ class Installation:
         if needs_licenses(self.catalog.rules_in_force()):
             learn_licenses(self.catalog, self.store)
         return sync_withheld(
-            self.config.output_path, [*quarantined(self.catalog), *blocked(self.catalog)]
+            self.config.output_path, [*quarantined(self.catalog), *blocked(self.catalog, self.config.output_path)]
         )
 
     def _generate_one(

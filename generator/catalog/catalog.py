@@ -370,6 +370,12 @@ class Catalog:
     def rules_in_force(self, at: str | None = None) -> tuple[BlocklistRule, ...]:
         return self.rules.rules_in_force(at)
 
+    def note_advisories(self, names: Iterable[str], at: datetime) -> bool:
+        return self.rules.note_advisories(names, at)
+
+    def changed_projects(self, after: int, upto: int) -> set[NormalizedName] | None:
+        return self.rules.changed_projects(after, upto)
+
     def has_rules(self) -> bool:
         return self.rules.has_rules()
 

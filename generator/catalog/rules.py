@@ -112,6 +112,43 @@ class Rules:
             )
         return tuple(_rule_from_row(tuple(r)) for r in rows)
 
+    def note_advisories(self, names: Iterable[str], at: datetime) -> bool:
+        """When a ``--vulns`` rule is in force, append a ``blocklist_rule`` event for each
+        project of ``names`` (their advisories changed, so what the rule blocks may have):
+        their pages are rendered again, and a dated day containing the change replays
+        them. True when events were written."""
+        if not any(r.vulns for r in self.rules_in_force()):
+            return False
+        wanted = list(names)
+        with self._db.write() as cur:
+            written = False
+            for chunk in chunks(wanted):
+                rows = cur.execute(
+                    f"SELECT id, source_id FROM projects WHERE name IN ({marks(chunk)}) "
+                    "ORDER BY id",
+                    chunk,
+                ).fetchall()
+                for project_id, source_id in rows:
+                    append_event(cur, at, "blocklist_rule", source_id=int(source_id),
+                                 project_id=int(project_id), detail={"advisories": "changed"})
+                    written = True
+        return written
+
+    def changed_projects(self, after: int, upto: int) -> set[NormalizedName] | None:
+        """Names of the projects with an event in ``(after, upto]``; None when some event
+        of a repository (a rule, a subscription) may have changed any of them."""
+        if self._db.query(
+            "SELECT 1 FROM events WHERE repo_id IS NOT NULL AND id > ? AND id <= ? LIMIT 1",
+            (after, upto),
+        ):
+            return None
+        rows = self._db.query(
+            "SELECT DISTINCT p.name FROM events e CROSS JOIN projects p ON p.id = e.project_id "
+            "WHERE e.id > ? AND e.id <= ?",
+            (after, upto),
+        )
+        return {NormalizedName(r[0]) for r in rows}
+
     def has_rules(self) -> bool:
         """True when some rule was ever made (a replay of a past instant may need it)."""
         return bool(self._db.query("SELECT 1 FROM blocklist_rules LIMIT 1"))

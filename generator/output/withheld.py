@@ -31,6 +31,7 @@ its own file: a blocked file answers its rule's description (``blocked``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable
@@ -45,6 +46,8 @@ DIRECTORY = Path(".withheld") / "files"
 # Every marker's hash and body, as the last sync left them: an unchanged set (every
 # generation, every upload) costs one read instead of one per marker.
 MANIFEST = Path(".withheld") / "manifest"
+# What the blocklist rules withhold, by project, with the event serial it was decided at.
+BLOCKED = Path(".withheld") / "blocked.json"
 PREFIX = "403 Forbidden: "
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -129,7 +132,36 @@ def quarantined(catalog: Catalog) -> list[Withheld]:
     ]
 
 
-def blocked(catalog: Catalog) -> list[Withheld]:
+def blocked(catalog: Catalog, output: Path) -> list[Withheld]:
     """The files every repository listing them blocks by a rule in force, each with its
-    rule's one line (``generator.policy.listing.blocked_files``)."""
-    return [Withheld(sha256=sha256, reason=reason) for sha256, reason in blocked_files(catalog)]
+    rule's one line (``generator.policy.listing.blocked_files``).
+
+    What the last call found is kept in ``.withheld/blocked.json`` with the event serial
+    it saw: the next call decides again only the projects with events since (an upload,
+    an advisory change under a ``--vulns`` rule), and everything when an event of a
+    repository (a rule made or deleted, a subscription) came in between.
+    """
+    upto = catalog.last_event_id()
+    state_path = output / BLOCKED
+    try:
+        state = json.loads(state_path.read_bytes())
+        after, projects = int(state["serial"]), dict(state["projects"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        after, projects = -1, {}
+    changed = None if after < 0 else catalog.changed_projects(after, upto)
+    if changed is None:
+        projects = {name: found for name, found in blocked_files(catalog).items()}
+    elif changed:
+        fresh = blocked_files(catalog, changed)
+        for name in changed:
+            projects.pop(name, None)
+        projects.update(fresh)
+    if changed is None or changed or after != upto:
+        body = json.dumps({"serial": upto, "projects": projects}, sort_keys=True,
+                          separators=(",", ":")).encode()
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        write_if_changed(state_path, body)
+    return [
+        Withheld(sha256=sha256, reason=reason)
+        for _name, found in sorted(projects.items()) for sha256, reason in found
+    ]

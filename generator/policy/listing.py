@@ -148,15 +148,20 @@ def listed_projects(
     return policy.apply(projects)
 
 
-def blocked_files(catalog: Catalog) -> list[tuple[str, str]]:
-    """(sha256, reason) of every file that every repository listing it now blocks."""
+def blocked_files(
+    catalog: Catalog, names: Iterable[str] | None = None
+) -> dict[NormalizedName, list[tuple[str, str]]]:
+    """{project: [(sha256, reason), ...]} of the files of ``names`` (default: every
+    project) that every repository listing them now blocks; projects without such files
+    are absent."""
     if not catalog.rules_in_force():
-        return []
+        return {}
+    wanted = None if names is None else sorted(set(names))
     listed: dict[str, int] = {}
-    blocked: dict[str, tuple[int, str]] = {}
+    blocked: dict[str, tuple[int, str, NormalizedName]] = {}
     for repo in catalog.list_repos():
-        policy = Policy.load(catalog, repo)
-        projects = catalog.iter_projects(repo, None)
+        policy = Policy.load(catalog, repo, names=wanted)
+        projects = catalog.iter_projects(repo, wanted)
         for project, verdicts in (
             ((p, []) for p in projects) if policy is None else policy.verdicts(projects)
         ):
@@ -165,11 +170,15 @@ def blocked_files(catalog: Catalog) -> list[tuple[str, str]]:
             for v in verdicts:
                 if not v.decision.allowed and v.decision.rule is not None:
                     sha = v.file.sha256
-                    count, reason = blocked.get(sha, (0, refusal(v.decision.rule, v.file.filename)))
-                    blocked[sha] = (count + 1, reason)
-    return sorted(
-        (sha, reason) for sha, (count, reason) in blocked.items() if count == listed.get(sha)
-    )
+                    count, reason, _name = blocked.get(
+                        sha, (0, refusal(v.decision.rule, v.file.filename), project.name)
+                    )
+                    blocked[sha] = (count + 1, reason, project.name)
+    found: dict[NormalizedName, list[tuple[str, str]]] = {}
+    for sha, (count, reason, name) in sorted(blocked.items()):
+        if count == listed.get(sha):
+            found.setdefault(name, []).append((sha, reason))
+    return found
 
 
 def learn_licenses(catalog: Catalog, store: BlobStore) -> int:

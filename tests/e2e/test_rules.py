@@ -94,7 +94,7 @@ def _day_pages(server: Server, day: str) -> dict[str, bytes]:
 def _file_path(server: Server, day: str, project: str, filename: str) -> str:
     data = json.loads(http_get(server.url(f"/python/{day}/simple/{project}/"),
                                accept=JSON_ACCEPT).body)
-    (url,) = [f["url"] for f in data["files"] if f["filename"] == filename]
+    (url,) = [str(f["url"]) for f in data["files"] if f["filename"] == filename]
     return "/files/" + url.split("/files/", 1)[1]
 
 
