@@ -285,13 +285,10 @@ class Installation:
         """Write the withheld files (``generator.output.withheld``) into the output; the
         caller holds the generation lock. Returns the markers written or removed."""
         from generator.output.withheld import blocked, quarantined, sync_withheld
-        from generator.policy.listing import learn_licenses
-        from generator.policy.rules import needs_licenses
 
-        if needs_licenses(self.catalog.rules_in_force()):
-            learn_licenses(self.catalog, self.store)
+        output = self.config.output_path
         return sync_withheld(
-            self.config.output_path, [*quarantined(self.catalog), *blocked(self.catalog, self.config.output_path)]
+            output, [*quarantined(self.catalog), *blocked(self.catalog, output, self.store)]
         )
 
     def _generate_one(

@@ -382,8 +382,10 @@ class Catalog:
     def licenses_of(self, hashes: Iterable[str]) -> dict[str, str | None]:
         return self.rules.licenses_of(hashes)
 
-    def files_without_license(self) -> list[tuple[str, str]]:
-        return self.rules.files_without_license()
+    def files_without_license(
+        self, names: Iterable[str] | None = None
+    ) -> list[tuple[str, str]]:
+        return self.rules.files_without_license(names)
 
     def record_licenses(self, licenses: Mapping[str, str | None]) -> None:
         self.rules.record_licenses(licenses)

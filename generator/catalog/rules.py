@@ -164,14 +164,27 @@ class Rules:
             found.update({r[0]: r[1] for r in rows})
         return found
 
-    def files_without_license(self) -> list[tuple[str, str]]:
+    def files_without_license(
+        self, names: Iterable[str] | None = None
+    ) -> list[tuple[str, str]]:
         """(sha256, filename) of the files (one name per content) whose license is not
-        known yet."""
-        rows = self._db.query(
+        known yet: of every project, or of the projects named ``names``."""
+        sql = (
             "SELECT f.sha256, MIN(f.filename) FROM files f LEFT JOIN file_licenses l "
-            "ON l.sha256 = f.sha256 WHERE l.sha256 IS NULL GROUP BY f.sha256 ORDER BY f.sha256"
+            "ON l.sha256 = f.sha256 WHERE l.sha256 IS NULL"
         )
-        return [(r[0], r[1]) for r in rows]
+        if names is None:
+            rows = self._db.query(sql + " GROUP BY f.sha256 ORDER BY f.sha256")
+            return [(r[0], r[1]) for r in rows]
+        found: list[tuple[str, str]] = []
+        for chunk in chunks(names):
+            rows = self._db.query(
+                sql + f" AND f.project_id IN (SELECT id FROM projects WHERE name IN "
+                f"({marks(chunk)})) GROUP BY f.sha256 ORDER BY f.sha256",
+                chunk,
+            )
+            found.extend((r[0], r[1]) for r in rows)
+        return found
 
     def record_licenses(self, licenses: Mapping[str, str | None]) -> None:
         """Remember the declared license (None: none declared) of files by content hash."""

@@ -39,8 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.catalog.catalog import Catalog
-from generator.policy.listing import blocked_files
+from generator.policy.listing import blocked_files, learn_licenses
+from generator.policy.rules import needs_licenses
 from generator.storage.atomic import write_if_changed
+from generator.storage.store import BlobStore
 
 DIRECTORY = Path(".withheld") / "files"
 # Every marker's hash and body, as the last sync left them: an unchanged set (every
@@ -132,7 +134,7 @@ def quarantined(catalog: Catalog) -> list[Withheld]:
     ]
 
 
-def blocked(catalog: Catalog, output: Path) -> list[Withheld]:
+def blocked(catalog: Catalog, output: Path, store: BlobStore) -> list[Withheld]:
     """The files every repository listing them blocks by a rule in force, each with its
     rule's one line (``generator.policy.listing.blocked_files``).
 
@@ -141,14 +143,21 @@ def blocked(catalog: Catalog, output: Path) -> list[Withheld]:
     an advisory change under a ``--vulns`` rule), and everything when an event of a
     repository (a rule made or deleted, a subscription) came in between.
     """
-    upto = catalog.last_event_id()
     state_path = output / BLOCKED
+    if not state_path.exists() and not catalog.has_rules():
+        return []  # no rule was ever made: nothing to keep
+    upto = catalog.last_event_id()
     try:
         state = json.loads(state_path.read_bytes())
         after, projects = int(state["serial"]), dict(state["projects"])
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         after, projects = -1, {}
     changed = None if after < 0 else catalog.changed_projects(after, upto)
+    if changed is None or changed:
+        # The licenses of the files about to be decided, from their stored metadata.
+        rules = catalog.rules_in_force()
+        if needs_licenses(rules):
+            learn_licenses(catalog, store, changed)
     if changed is None:
         projects = {name: found for name, found in blocked_files(catalog).items()}
     elif changed:

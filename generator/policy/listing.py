@@ -181,13 +181,16 @@ def blocked_files(
     return found
 
 
-def learn_licenses(catalog: Catalog, store: BlobStore) -> int:
-    """Read the declared license of every file whose license the catalog does not hold
-    yet from its stored core metadata (``.metadata``, else an sdist's ``.pkg-info``) and
-    record it; a file whose metadata is not stored (a mirrored file not fetched) stays
-    unknown and is looked at again next time. Returns how many were learned."""
+def learn_licenses(
+    catalog: Catalog, store: BlobStore, names: Iterable[str] | None = None
+) -> int:
+    """Read the declared license of each file (of every project, or of the projects
+    ``names``) whose license the catalog does not hold yet from its stored core metadata
+    (``.metadata``, else an sdist's ``.pkg-info``) and record it; a file whose metadata
+    is not stored (a mirrored file not fetched) stays unknown, and is looked at again
+    the next time its project changes. Returns how many were learned."""
     learned: dict[str, str | None] = {}
-    for sha256, filename in catalog.files_without_license():
+    for sha256, filename in catalog.files_without_license(names):
         key = file_key(sha256, filename)
         for suffix in (".metadata", ".pkg-info"):
             data = store.read_if_stored(key + suffix)
