@@ -284,11 +284,18 @@ class Installation:
     def withhold(self) -> int:
         """Write the withheld files (``generator.output.withheld``) into the output; the
         caller holds the generation lock. Returns the markers written or removed."""
-        from generator.output.withheld import blocked, quarantined, sync_withheld
+        from generator.output.withheld import (
+            quarantined,
+            rule_blocked,
+            sync_blocked,
+            sync_withheld,
+        )
 
         output = self.config.output_path
-        return sync_withheld(
-            output, [*quarantined(self.catalog), *blocked(self.catalog, output, self.store)]
+        held = quarantined(self.catalog)
+        changed = sync_withheld(output, held, keep=lambda: rule_blocked(output))
+        return changed + sync_blocked(
+            self.catalog, output, self.store, {e.sha256 for e in held}
         )
 
     def _generate_one(

@@ -16,6 +16,7 @@ keeps the rules and, by content hash, the license each file's core metadata decl
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, replace
@@ -39,7 +40,9 @@ def _conditions(rule: BlocklistRule) -> str:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=1024)
 def _rule_from_row(row: tuple[object, ...]) -> BlocklistRule:
+    """The rule of a row (cached: every generation reads the rules again, unchanged)."""
     rule_id, created_at, deleted_at, conditions, description = row
     fields = json.loads(str(conditions))
     fields["license_types"] = tuple(fields.get("license_types", ()))

@@ -19,6 +19,7 @@ PEP 639, so no second copy of it to keep current).
 
 from __future__ import annotations
 
+import functools
 import re
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -60,6 +61,7 @@ def declared_license(metadata: bytes) -> str | None:
     return "; ".join(classifiers) or None
 
 
+@functools.lru_cache(maxsize=4096)
 def license_ids(declared: str | None) -> frozenset[str]:
     """The SPDX ids (canonical spelling) a declared license names; empty: ``Unknown``."""
     if not declared:

@@ -30,7 +30,8 @@ from generator.policy.licenses import declared_license, license_ids
 from generator.policy.rules import (
     Decision,
     FileFacts,
-    decide,
+    can_match_license,
+    decide_in_order,
     in_order,
     needs_advisories,
     needs_licenses,
@@ -96,37 +97,54 @@ class Policy:
             return ()
         return self._advisories.advisories_affecting(project, version)
 
+    def project_rules(self, project: ProjectState) -> tuple[BlocklistRule, ...]:
+        """The rules that can match some file of ``project``, in order of execution: its
+        name's and the general ones, less those whose source is another or that ask for
+        advisories the project has none of."""
+        has_advisories = (
+            self._advisories is not None and bool(self._advisories.advisories_of(project.name))
+        )
+        return tuple(
+            r for r in self.rules_for(project.name)
+            if (r.source is None or r.source == project.source)
+            and (has_advisories or not r.vulns)
+        )
+
     def verdicts(self, projects: Iterable[ProjectState]) -> Iterator[tuple[ProjectState, list[Verdict]]]:
-        """Each project with the decision on each of its files."""
+        """Each project with the decision on each of its files that some rule could
+        match; a file without a verdict is allowed (no rule matches it)."""
         iterator = iter(projects)
         while batch := list(islice(iterator, BATCH)):
+            chosen = [(p, self.project_rules(p)) for p in batch]
             licenses: dict[str, str | None] = {}
             if self._licenses:
                 licenses = self._catalog.licenses_of(
-                    f.sha256 for p in batch if self.rules_for(p.name) for f in p.files
+                    f.sha256 for p, rules in chosen if needs_licenses(rules) for f in p.files
                 )
-            for project in batch:
-                rules = self.rules_for(project.name)
-                verdicts = [
-                    Verdict(project=project.name, file=f,
-                            decision=decide(rules, self._facts(project, f, licenses)))
-                    for f in project.files
-                ] if rules else []
+            for project, rules in chosen:
+                verdicts: list[Verdict] = []
+                if rules:
+                    for f in project.files:
+                        declared = licenses.get(f.sha256)
+                        candidates = tuple(r for r in rules if can_match_license(r, declared))
+                        if candidates:
+                            decision = decide_in_order(
+                                candidates, self._facts(project, f, declared)
+                            )
+                            verdicts.append(Verdict(project=project.name, file=f,
+                                                    decision=decision))
                 yield project, verdicts
 
     def apply(self, projects: Iterable[ProjectState]) -> Iterator[ProjectState]:
         """``projects`` without the files the rules block."""
         for project, verdicts in self.verdicts(projects):
-            if not verdicts or all(v.decision.allowed for v in verdicts):
+            refused = {id(v.file) for v in verdicts if not v.decision.allowed}
+            if not refused:
                 yield project
                 continue
-            kept = tuple(v.file for v in verdicts if v.decision.allowed)
-            yield replace(project, files=kept)
+            yield replace(project, files=tuple(f for f in project.files if id(f) not in refused))
 
-    def _facts(
-        self, project: ProjectState, file: FileRecord, licenses: dict[str, str | None]
-    ) -> FileFacts:
-        declared = licenses.get(file.sha256)
+    def _facts(self, project: ProjectState, file: FileRecord, declared: str | None) -> FileFacts:
         affecting = self.advisories_affecting(project.name, file.version)
         return FileFacts(
             project=project.name, version=file.version, source=project.source,

@@ -189,9 +189,22 @@ def why_matches(rule: BlocklistRule, facts: FileFacts) -> str | None:
     return ", ".join(reasons)
 
 
+def can_match_license(rule: BlocklistRule, declared: str | None) -> bool:
+    """False when ``rule``'s license conditions cannot hold for a file declaring
+    ``declared`` (a quick test before the file is decided)."""
+    if declared is None:
+        return rule.license is None and (not rule.license_types or UNKNOWN in rule.license_types)
+    return True
+
+
 def decide(rules: Sequence[BlocklistRule], facts: FileFacts) -> Decision:
     """The decision of ``rules`` (in any order: executed in ``in_order``) on a file."""
-    for rule in in_order(rules):
+    return decide_in_order(in_order(rules), facts)
+
+
+def decide_in_order(rules: Sequence[BlocklistRule], facts: FileFacts) -> Decision:
+    """``decide`` for rules already in their order of execution."""
+    for rule in rules:
         why = why_matches(rule, facts)
         if why is None:
             continue
