@@ -83,7 +83,12 @@ class Policy:
             return None
         advisories = None
         if needs_advisories(rules):
-            advisories = AdvisoryIndex.load(catalog, None if names is None else list(names))
+            if names is None:
+                # Of the projects some advisory names, those the repository shows (most
+                # advisories name projects a company's repository does not hold).
+                shown = {name for name, _display in catalog.project_names(repo)}
+                names = sorted(catalog.advisory_projects() & shown)
+            advisories = AdvisoryIndex.load(catalog, list(names))
         return cls(catalog, repo, rules, advisories)
 
     def rules_for(self, project: str) -> tuple[BlocklistRule, ...]:
