@@ -284,9 +284,19 @@ class Installation:
     def withhold(self) -> int:
         """Write the withheld files (``generator.output.withheld``) into the output; the
         caller holds the generation lock. Returns the markers written or removed."""
-        from generator.output.withheld import quarantined, sync_withheld
+        from generator.output.withheld import (
+            quarantined,
+            rule_blocked,
+            sync_blocked,
+            sync_withheld,
+        )
 
-        return sync_withheld(self.config.output_path, quarantined(self.catalog))
+        output = self.config.output_path
+        held = quarantined(self.catalog)
+        changed = sync_withheld(output, held, keep=lambda: rule_blocked(output))
+        return changed + sync_blocked(
+            self.catalog, output, self.store, {e.sha256 for e in held}
+        )
 
     def _generate_one(
         self, repo: Repo, full: bool, progress: Progress | None, snapshots: bool, ui: bool,

@@ -23,6 +23,7 @@ EventKind = Literal[
     "cooldown_of_age",
     "cooldown_allowed",
     "cooldown_revoked",
+    "blocklist_rule",
 ]
 # PEP 792 project status markers; a project without one is "active".
 ProjectStatusName = Literal["active", "archived", "quarantined", "deprecated"]
@@ -398,3 +399,24 @@ class CooldownMark:
     version: str
     comes_of_age_at: str | None = None
     allowed_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlocklistRule:
+    """A blocklist rule (``timeshelf create blocklist-rule``), in force from ``created_at``
+    until ``deleted_at`` (``clock`` form). Every condition given must hold for the rule to
+    match a file; ``exception`` makes it an allow rule that wins over the block rules."""
+
+    id: int
+    created_at: str
+    deleted_at: str | None = None
+    package_name: NormalizedName | None = None
+    version: str | None = None  # a PEP 440 specifier set
+    source: str | None = None
+    repo: str | None = None
+    license: str | None = None  # a substring of the declared license
+    license_types: tuple[str, ...] = ()  # SPDX ids, or "Unknown"
+    vulns: bool = False
+    min_severity: str | None = None
+    exception: bool = False
+    description: str = ""

@@ -126,7 +126,7 @@ VOCABULARY = {"errors", "naming", "records", "clock", "workers", "resources", "f
 GENERATOR = {
     "generator.catalog", "generator.config", "generator.installation", "generator.intake",
     "generator.mirror", "generator.output", "generator.render", "generator.serving",
-    "generator.snapshots", "generator.storage", "generator.advisories",
+    "generator.snapshots", "generator.storage", "generator.advisories", "generator.policy",
 }
 # What each room may import (README.md, "How the code is laid out"); ``vocabulary`` is
 # the top of ``generator`` (and its ``__version__``).
@@ -141,21 +141,26 @@ ALLOWED: dict[str, set[str]] = {
     },
     "generator.render": {"generator.storage"},
     "generator.serving": set(),
-    "generator.snapshots": {"generator.catalog", "generator.render", "generator.storage"},
+    "generator.snapshots": {
+        "generator.catalog", "generator.render", "generator.storage", "generator.policy",
+    },
     "generator.output": {
         "generator.catalog", "generator.render", "generator.snapshots", "generator.storage",
-        "generator.advisories",
+        "generator.advisories", "generator.policy",
     },
     # Vulnerability advisories: the catalog, and the mirror's HTTP client.
     "generator.advisories": {"generator.catalog", "generator.mirror"},
+    # Blocklist rules: the catalog, the advisories, the store (stored metadata).
+    "generator.policy": {"generator.catalog", "generator.advisories", "generator.storage"},
     "generator.installation": {
         "generator.catalog", "generator.config", "generator.mirror", "generator.output",
         "generator.render", "generator.snapshots", "generator.storage", "generator.advisories",
+        "generator.policy",
     },
     "generator.cli": {
         "generator.catalog", "generator.config", "generator.installation", "generator.intake",
         "generator.mirror", "generator.output", "generator.render", "generator.serving",
-        "generator.snapshots", "generator.storage", "generator.advisories",
+        "generator.snapshots", "generator.storage", "generator.advisories", "generator.policy",
     },
     "uploader.errors": set(),
     "uploader.deploy": {"generator.cli", "generator.config"},

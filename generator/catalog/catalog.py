@@ -7,12 +7,12 @@ placeholders and DDL and serializes writers on either.
 
 ``Catalog`` is the one object callers hold: one ``Database`` and a part per table
 concern (``sources``, ``files``, ``live``, ``history``, ``mirrors``, ``tokens``,
-``listings``, ``status``, ``advisories``, ``cooldowns``), each reachable as an attribute, with every method also on the catalog.
+``listings``, ``status``, ``advisories``, ``cooldowns``, ``rules``), each reachable as an attribute, with every method also on the catalog.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from generator.catalog.history import History
 from generator.catalog.listings import Listings
 from generator.catalog.live import Live
 from generator.catalog.mirrors import Mirrors
+from generator.catalog.rules import Rules
 from generator.catalog.sources import Sources
 from generator.catalog.status import Statuses, StatusKey
 from generator.catalog.tokens import Tokens
@@ -34,6 +35,7 @@ from generator.clock import Clock, system_clock
 from generator.records import (
     Activity,
     Advisory,
+    BlocklistRule,
     CooldownAllowance,
     CooldownMark,
     CooldownSettings,
@@ -84,6 +86,7 @@ class Catalog:
         self.listings = Listings(self.db)
         self.status = Statuses(self.db)
         self.advisories = Advisories(self.db)
+        self.rules = Rules(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -390,3 +393,34 @@ class Catalog:
 
     def record_coming_of_age(self, repo: Repo, now: datetime) -> int:
         return self.cooldowns.record_coming_of_age(repo, now)
+
+    # -- blocklist rules and file licenses (``rules.Rules``) ----------------------------
+
+    def add_rule(self, rule: BlocklistRule, at: datetime) -> BlocklistRule:
+        return self.rules.add_rule(rule, at)
+
+    def delete_rule(self, rule_id: int, at: datetime) -> BlocklistRule:
+        return self.rules.delete_rule(rule_id, at)
+
+    def rules_in_force(self, at: str | None = None) -> tuple[BlocklistRule, ...]:
+        return self.rules.rules_in_force(at)
+
+    def note_advisories(self, names: Iterable[str], at: datetime) -> bool:
+        return self.rules.note_advisories(names, at)
+
+    def changed_projects(self, after: int, upto: int) -> set[NormalizedName] | None:
+        return self.rules.changed_projects(after, upto)
+
+    def has_rules(self) -> bool:
+        return self.rules.has_rules()
+
+    def licenses_of(self, hashes: Iterable[str]) -> dict[str, str | None]:
+        return self.rules.licenses_of(hashes)
+
+    def files_without_license(
+        self, names: Iterable[str] | None = None
+    ) -> list[tuple[str, str]]:
+        return self.rules.files_without_license(names)
+
+    def record_licenses(self, licenses: Mapping[str, str | None]) -> None:
+        self.rules.record_licenses(licenses)

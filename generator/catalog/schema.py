@@ -267,6 +267,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX cooldown_allowances_by_repo ON cooldown_allowances (repo_id, project)",
         "CREATE INDEX files_by_upload_time ON files (upload_time)",
     ),
+    # Blocklist rules (generator.catalog.rules): each rule with the instants it came into
+    # and went out of force (a replay keeps the rules in force just before its instant),
+    # its conditions as JSON; beside each creation and deletion a ``blocklist_rule``
+    # event per repository it scopes. ``file_licenses`` is the license each stored file's
+    # core metadata declares (by content hash; NULL: none declared), learned once.
+    (
+        """CREATE TABLE blocklist_rules (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            deleted_at TEXT,
+            conditions TEXT NOT NULL,
+            description TEXT NOT NULL
+        )""",
+        """CREATE TABLE file_licenses (
+            sha256 TEXT PRIMARY KEY,
+            license TEXT
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -48,7 +48,7 @@ def reorder(ctx: Context, repo: str, sources: str, no_generate: bool) -> None:
         report_generation(ctx.inst.generate([updated]))
 
 
-LISTINGS = ("repos", "sources", "packages", "tokens", "snapshots", "vulns")
+LISTINGS = ("repos", "sources", "packages", "tokens", "snapshots", "vulns", "blocklist-rules")
 
 
 @click.command("list", short_help="List repositories, sources, packages, tokens or snapshots.")
@@ -73,6 +73,8 @@ def list_(ctx: Context, what: str, source: str | None, repo: str | None, no_head
     vulns      project, version, latest or -, advisory, aliases, severity, fixed in,
                summary: each affected version of R's projects (needs --repo R; exits 1
                when a latest version is affected)
+    blocklist-rules  id, allow/block, conditions, description, since: the rules in
+               force, in their order of execution (exceptions first)
 
     An empty listing prints no rows, and a line on stderr saying so.
     """
@@ -80,6 +82,11 @@ def list_(ctx: Context, what: str, source: str | None, repo: str | None, no_head
         from generator.cli.vulns import list_vulns
 
         list_vulns(ctx, repo, project, not no_header)
+        return
+    if what == "blocklist-rules":
+        from generator.cli.rules import list_rules
+
+        list_rules(ctx, not no_header)
         return
     catalog = ctx.inst.catalog
     header: tuple[str, ...]

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from generator import __version__
-from generator.cli import catalog, cooldown, generation, mirror, setup, status, vulns
+from generator.cli import catalog, cooldown, generation, mirror, rules, setup, status, vulns
 from generator.cli.context import Context
 from generator.config.settings import CONFIG_NAME
 from generator.errors import TimeshelfError
@@ -31,6 +31,7 @@ COMMANDS: tuple[click.Command, ...] = (
     status.status,
     vulns.vulns,
     cooldown.set_, cooldown.cooldown,
+    rules.delete, rules.test,
 )
 
 
@@ -52,6 +53,7 @@ def make_cli(extra: Sequence[click.Command] = ()) -> click.Group:
         ctx.obj = Context(config)
         ctx.call_on_close(ctx.obj.close)
 
+    setup.create.add_command(rules.create_blocklist_rule)
     for command in (*COMMANDS, *extra):
         cli.add_command(command)
     return cli

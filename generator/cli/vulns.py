@@ -18,6 +18,7 @@ from generator.advisories.severity import severity_of
 from generator.advisories.sync import VulnsReport
 from generator.cli.context import Context, info, pass_ctx
 from generator.cli.progress import ProgressReporter
+from generator.cli.reporting import report_generation
 from generator.errors import ConfigError, NotFound
 from generator.installation import Installation
 from generator.records import Repo
@@ -68,7 +69,8 @@ def sync(ctx: Context, from_: Path | None, verbose: bool, no_generate: bool) -> 
 
     Reads the whole export first (a corrupt zip imports nothing), then writes only the
     advisories whose `modified` moved. The web UI pages of the projects they name are
-    rendered again; the index and dated snapshots never change with advisories.
+    rendered again; the index and dated snapshots never change with advisories, unless a
+    --vulns blocklist rule is in force (then its projects are generated again).
     """
     inst = ctx.inst
     url = inst.config.vulnerabilities_url
@@ -90,7 +92,11 @@ def sync(ctx: Context, from_: Path | None, verbose: bool, no_generate: bool) -> 
         info(f"  skipped: {line}")
     if report.malformed and not verbose:
         info("  (-v names each malformed advisory)")
-    if affected and not no_generate:
+    if affected and inst.catalog.note_advisories(sorted(affected), inst.now()):
+        # A --vulns blocklist rule is in force: what the index lists may change too.
+        if not no_generate:
+            report_generation(inst.generate())
+    elif affected and not no_generate:
         for ui in inst.refresh_advisories(sorted(affected)):
             if not ui.packages:
                 continue  # a repository that shows none of them

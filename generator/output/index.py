@@ -26,6 +26,7 @@ from typing import Generic, Protocol, TypeVar
 from packaging.utils import NormalizedName
 
 from generator.catalog.catalog import Catalog
+from generator.policy.listing import listed_projects
 from generator.records import ProjectState, Repo
 from generator.render.simple import (
     PROJECT_FILES_PREFIX,
@@ -149,7 +150,10 @@ def generate_index(
             futures = [pool.submit(_render_part, part) for part in parts]
             writer = companion.open(catalog) if companion is not None else None
             pages.render(
-                renderer, catalog.iter_projects(repo, start=None, stop=bounds[1]), progress,
+                renderer,
+                listed_projects(catalog, repo,
+                                catalog.iter_projects(repo, start=None, stop=bounds[1])),
+                progress,
                 writer,
             )
             results = [writer.close()] if writer is not None else []
@@ -162,7 +166,11 @@ def generate_index(
             report.companion = tuple(results)
     else:
         writer = companion.open(catalog) if companion is not None and names is None else None
-        pages.render(renderer, catalog.iter_projects(repo, names), progress, writer)
+        pages.render(
+            renderer,
+            listed_projects(catalog, repo, catalog.iter_projects(repo, names), names=names),
+            progress, writer,
+        )
         if writer is not None:
             report.companion = (writer.close(),)
     shown.update(pages.shown)
@@ -297,7 +305,8 @@ def _render_part(part: _Part[PartT]) -> tuple[_Pages, PartT | None]:
         writer = part.companion.open(catalog) if part.companion is not None else None
         part.pages.render(
             Renderer(part.templates),
-            catalog.iter_projects(part.repo, start=part.start, stop=part.stop),
+            listed_projects(catalog, part.repo,
+                            catalog.iter_projects(part.repo, start=part.start, stop=part.stop)),
             None,
             writer,
         )

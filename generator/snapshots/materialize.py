@@ -41,6 +41,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName, canonicalize_name
 
 from generator.catalog.catalog import Catalog
+from generator.policy.listing import listed_projects
 from generator.records import Repo
 from generator.render.simple import RENDER_VERSION, Renderer, dumps
 from generator.snapshots.calendar import Retention, day_end, history_days, snapshot_days
@@ -175,7 +176,10 @@ class Materializer:
         links: dict[str, str] = {}
         rendered = 0
         try:
-            for project in self.catalog.iter_projects_at(self.repo, at, changed):
+            for project in listed_projects(
+                self.catalog, self.repo, self.catalog.iter_projects_at(self.repo, at, changed),
+                at=at, names=changed,
+            ):
                 pages = render_project(self.renderer, project)
                 links[project.name] = self._store_pages(pages.html, pages.json)
                 listing[project.name] = project.display_name

@@ -15,6 +15,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from generator.catalog.catalog import Catalog
 from generator.errors import NotFound
+from generator.policy.listing import listed_projects
 from generator.records import ProjectState, Repo
 from generator.render.simple import PROJECT_FILES_PREFIX, Renderer, project_json, root_json
 from generator.snapshots.calendar import day_end
@@ -51,6 +52,8 @@ def render_on_demand(
     if project is None:
         return render_root(renderer, catalog.project_names_at(repo, at))
     name = canonicalize_name(project)
-    for state in catalog.iter_projects_at(repo, at, [name]):
+    for state in listed_projects(
+        catalog, repo, catalog.iter_projects_at(repo, at, [name]), at=at, names=[name]
+    ):
         return render_project(renderer, state)
     raise NotFound(f"project {project!r} was not in repository {repo.name!r} on {day}")

@@ -327,8 +327,8 @@ def test_usage_errors_exit_2(args: list[str], message: str, cli: CliRunner) -> N
           "",
           "error: Invalid value for 'DIRECTORY': Directory 'nosuchdir' does not exist."]),
         (["list", "snapshots"],
-         ["Usage: timeshelf list [OPTIONS]",
-          "                      {repos|sources|packages|tokens|snapshots|vulns}",
+         ["Usage: timeshelf list [OPTIONS] {repos|sources|packages|tokens|snapshots|vulns",
+          "                      |blocklist-rules}",
           "Try 'timeshelf list --help' for help.",
           "",
           "error: list snapshots needs --repo R"]),
@@ -391,7 +391,10 @@ def test_every_group_help_lists_every_subcommand_with_a_short_help(
                       "list        List repositories, sources, packages, tokens or snapshots.",
                       "revoke      Revoke an API token."]),
         (["create", "--help"], ["Create a source, a repository or an API token.",
-                                "token   Create an API token (printed once; expires in 30 days)."]),
+                                "token           Create an API token (printed once; expires in "
+                                "30 days).",
+                                "blocklist-rule  Create a blocklist rule (files neither listed "
+                                "nor served)."]),
         (["revoke", "--help"], ["token  Revoke an API token; it stops working at once."]),
         (["list", "--help"], ["repos      name, sources (highest priority first), description",
                               "tokens     id, state, sources, scope, expiry, last use, "
