@@ -22,6 +22,7 @@ from packaging.utils import NormalizedName
 from generator.catalog.advisories import Advisories
 from generator.catalog.database import Database
 from generator.catalog.files import Files
+from generator.catalog.formats import RenderFormat, RenderFormats
 from generator.catalog.history import History
 from generator.catalog.listings import Listings
 from generator.catalog.live import Live
@@ -77,6 +78,7 @@ class Catalog:
         self.listings = Listings(self.db)
         self.status = Statuses(self.db)
         self.advisories = Advisories(self.db)
+        self.formats = RenderFormats(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -355,3 +357,14 @@ class Catalog:
         self, url: str, etag: str | None, last_modified: str | None, at: datetime
     ) -> None:
         self.advisories.record_feed(url, etag, last_modified, at)
+
+    # -- the Simple formats over time (``formats.RenderFormats``, part ``formats``) ------
+
+    def render_formats(self) -> tuple[RenderFormat, ...]:
+        return self.formats.render_formats()
+
+    def render_format_at(self, at: str, current: str) -> str:
+        return self.formats.render_format_at(at, current)
+
+    def record_render_format(self, version: str, at: datetime) -> bool:
+        return self.formats.record_render_format(version, at)
