@@ -323,7 +323,7 @@ class Installation:
             report = generate_index(
                 self.catalog, self.renderer, output, repo,
                 store=self.store,
-                full=full, progress=progress, companion=companion,
+                full=full, progress=progress, companion=companion, now=self.now(),
             )
             if snapshots:
                 days = Materializer(

@@ -23,6 +23,7 @@ from generator.catalog.advisories import Advisories
 from generator.catalog.cooldown import Cooldowns
 from generator.catalog.database import Database
 from generator.catalog.files import Files
+from generator.catalog.formats import RenderFormat, RenderFormats
 from generator.catalog.history import History
 from generator.catalog.listings import Listings
 from generator.catalog.live import Live
@@ -87,6 +88,7 @@ class Catalog:
         self.status = Statuses(self.db)
         self.advisories = Advisories(self.db)
         self.rules = Rules(self.db)
+        self.formats = RenderFormats(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -424,3 +426,14 @@ class Catalog:
 
     def record_licenses(self, licenses: Mapping[str, str | None]) -> None:
         self.rules.record_licenses(licenses)
+
+    # -- the Simple formats over time (``formats.RenderFormats``, part ``formats``) ------
+
+    def render_formats(self) -> tuple[RenderFormat, ...]:
+        return self.formats.render_formats()
+
+    def render_format_at(self, at: str, current: str) -> str:
+        return self.formats.render_format_at(at, current)
+
+    def record_render_format(self, version: str, at: datetime) -> bool:
+        return self.formats.record_render_format(version, at)

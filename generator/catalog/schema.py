@@ -285,6 +285,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             license TEXT
         )""",
     ),
+    # The Simple formats in force over time (generator.catalog.formats): a dated day is
+    # rendered in the format of its end, so a day keeps its bytes across a format change
+    # (RENDER_VERSION 2 added the PEP 792 status at API 1.4). A catalog that existed
+    # before this table (it has repositories, files or generation state) rendered format
+    # 1 from the start; a new one gets its format at its first generation.
+    (
+        """CREATE TABLE render_formats (
+            id INTEGER PRIMARY KEY,
+            version TEXT NOT NULL,
+            since TEXT NOT NULL
+        )""",
+        """INSERT INTO render_formats (version, since)
+            SELECT '1', '1970-01-01T00:00:00.000000Z'
+            WHERE EXISTS (SELECT 1 FROM repos) OR EXISTS (SELECT 1 FROM files)
+               OR EXISTS (SELECT 1 FROM generation_state)""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,6 +20,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
@@ -98,14 +99,21 @@ def generate_index(
     full: bool = False,
     progress: Progress | None = None,
     companion: Companion[PartT] | None = None,
+    now: datetime | None = None,
 ) -> Report[PartT]:
     """Bring ``output/<repo>/latest/simple/`` up to date with the catalog.
+
+    The latest pages are always in the current format (``RENDER_VERSION``): the first
+    generation in a new one records it in the catalog from ``now`` on (the day that is
+    not over yet and every later one are rendered in it; days that ended before keep
+    theirs: ``generator.snapshots.ondemand.format_at``).
 
     ``store``, when it ``needs_links`` into ``output/files``, is linked into it first.
     ``companion`` is given every project when the pass is a full one (then
     ``report.companion`` holds its results; else it stays None and nothing was given).
     Raises ``StoreError`` when the output cannot be written (the site stays as it was).
     """
+    catalog.record_render_format(RENDER_VERSION, now or datetime.now(UTC))
     head = catalog.last_event_id()
     state = catalog.generation_state(repo)
     names: set[NormalizedName] | None = None

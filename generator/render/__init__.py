@@ -5,9 +5,9 @@ web UI's pages (``ui``, filled by ``prefill``), the hand-built HTML of their hot
 (``fasthtml`` for the Simple pages, ``uifiles`` for the UI's file tables and version
 lists, escaped as the templates' autoescape escapes), sanitized project
 descriptions (``markup``) and the client setup snippets (``client_setup``). The templates
-come from ``templates/``. May import ``generator.naming``, ``generator.records``,
-``generator.resources`` and the store's key layout (``generator.storage.store.file_key``);
-nothing that reads or writes.
+come from ``templates/``. May import ``generator.errors``, ``generator.naming``,
+``generator.records``, ``generator.resources`` and the store's key layout
+(``generator.storage.store.file_key``); nothing that reads or writes.
 """
 
 from __future__ import annotations
@@ -36,15 +36,18 @@ if TYPE_CHECKING:
     from generator.render.prefill import Prefilled
     from generator.render.simple import (
         API_VERSION,
+        FORMATS,
         HTML_CONTENT_TYPE,
         JSON_CONTENT_TYPE,
         PROJECT_FILES_PREFIX,
         RENDER_VERSION,
         Renderer,
+        SimpleFormat,
         dumps,
         file_url,
         project_json,
         root_json,
+        simple_format,
     )
     from generator.render.ui import (
         UI_VERSION,
@@ -64,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_VERSION",
+    "FORMATS",
     "HTML_CONTENT_TYPE",
     "JSON_CONTENT_TYPE",
     "MARKUP_VERSION",
@@ -76,6 +80,7 @@ __all__ = [
     "PrefixPage",
     "Renderer",
     "RepoCard",
+    "SimpleFormat",
     "Snippet",
     "UiRenderer",
     "description_file",
@@ -96,6 +101,7 @@ __all__ = [
     "search_shard",
     "shard_data",
     "shard_key",
+    "simple_format",
     "trusted_host",
     "upload_snippets",
     "upload_url",

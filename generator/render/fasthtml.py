@@ -8,7 +8,10 @@ what the template loop it stands in for would give (``tests/generator/render/
 test_fasthtml.py`` holds it to that); callers wrap it in ``Markup`` for their template.
 
 Records in, text out: no I/O, no clock. URLs come in already percent-quoted
-(``generator.render.simple.file_url``).
+(``generator.render.simple.file_url``). A file's anchor is the same in every Simple
+format so far (``generator.render.simple.FORMATS``: ``tests/generator/render/
+test_format1.py`` holds format 1 to the old bytes); a format that changes it gets an
+anchor function of its own here, chosen by its ``SimpleFormat``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,11 @@ it; a quarantined project's page lists no files (its files are withheld too:
 ``generator.output.withheld``). Links are relative, so a site works under any prefix.
 
 ``RENDER_VERSION`` names the exact output format: change it whenever a byte of output
-would change, so stored state knows its pages were made by another format.
+would change, so stored state knows its pages were made by another format, and keep the
+old one in ``FORMATS``: a dated snapshot day is rendered in the format in force at its
+end (``generator.snapshots.ondemand.format_at``), so it keeps its bytes. Format "1" is
+API 1.1 without any status (a quarantined project's files listed, as they were then:
+the templates ``simple/format1-*.html``, frozen), "2" the one described above.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
@@ -27,15 +32,37 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
+from generator.errors import StoreError
 from generator.naming import version_sort_key
 from generator.records import FileRecord, ProjectState, ProjectStatus
 from generator.render.fasthtml import simple_anchor
 from generator.resources import templates_dir
 from generator.storage.store import file_key
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimpleFormat:
+    """One exact output format of the Simple pages."""
+
+    version: str
+    api_version: str
+    project_template: str
+    root_template: str
+    # PEP 792: the status markers, and no files listed for a quarantined project.
+    has_status: bool
+
+
+FORMATS: dict[str, SimpleFormat] = {
+    "1": SimpleFormat(version="1", api_version="1.1", has_status=False,
+                      project_template="simple/format1-project.html",
+                      root_template="simple/format1-root.html"),
+    # PEP 792 status markers are API version 1.4 (PEP 833: the last HTML version).
+    "2": SimpleFormat(version="2", api_version="1.4", has_status=True,
+                      project_template="simple/project.html",
+                      root_template="simple/root.html"),
+}
 RENDER_VERSION = "2"
-# PEP 792 status markers are API version 1.4 (PEP 833: the last HTML version).
-API_VERSION = "1.4"
+API_VERSION = FORMATS[RENDER_VERSION].api_version
 JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 # From a project page of any index (/<repo>/latest/simple/<project>/ or a snapshot day's
@@ -56,10 +83,26 @@ def file_url(files_prefix: str, record: FileRecord) -> str:
     return files_prefix + quote(key, safe="/")
 
 
-def listed_files(project: ProjectState) -> tuple[FileRecord, ...]:
+def simple_format(version: str) -> SimpleFormat:
+    """The format named ``version``; ``StoreError`` for one this timeshelf does not know
+    (the catalog was written by a newer one)."""
+    try:
+        return FORMATS[version]
+    except KeyError:
+        raise StoreError(
+            f"the catalog names Simple format {version!r}, which this timeshelf cannot "
+            f"render (it renders {', '.join(FORMATS)}): upgrade timeshelf"
+        ) from None
+
+
+def listed_files(project: ProjectState, render_version: str = RENDER_VERSION,
+                 ) -> tuple[FileRecord, ...]:
     """The files a project's Simple page lists: none while it is quarantined (PEP 792:
-    the index offers none of its files; the page stays, so clients can tell why)."""
-    return () if project.status.is_quarantined else project.files
+    the index offers none of its files; the page stays, so clients can tell why), except
+    in a format without status, which lists them all, as it did."""
+    if project.status.is_quarantined and FORMATS[render_version].has_status:
+        return ()
+    return project.files
 
 
 def status_json(status: ProjectStatus) -> str:
@@ -92,10 +135,15 @@ def dumps(document: Any) -> bytes:
 
 
 class Renderer:
-    """Renders pages from records with the templates in ``directory``."""
+    """Renders pages in format ``render_version`` from records with the templates in
+    ``directory`` (those of that format; ``for_format`` gives the renderer of another)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *,
+                 render_version: str = RENDER_VERSION) -> None:
         self.directory = directory or templates_dir()
+        self.format = simple_format(render_version)
+        self.render_version = render_version
+        self._others: dict[str, Renderer] = {}
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.directory),
             autoescape=True,
@@ -104,32 +152,47 @@ class Renderer:
             keep_trailing_newline=True,
             undefined=jinja2.StrictUndefined,
         )
-        self._project = self.env.get_template("simple/project.html")
-        self._root = self.env.get_template("simple/root.html")
+        self._project = self.env.get_template(self.format.project_template)
+        self._root = self.env.get_template(self.format.root_template)
+
+    def for_format(self, render_version: str) -> Renderer:
+        """The renderer of format ``render_version`` with the same templates directory
+        (this one for its own format; each other one made once)."""
+        if render_version == self.render_version:
+            return self
+        other = self._others.get(render_version)
+        if other is None:
+            other = Renderer(self.directory, render_version=render_version)
+            self._others[render_version] = other
+        return other
 
     def project_html(self, project: ProjectState, files_prefix: str) -> bytes:
         # The anchors are built by generator.render.fasthtml, not in the template: this
         # is the hot loop of a full generation (a million files).
         links = "".join(
             [simple_anchor(f, file_url(files_prefix, f))
-             for f in _by_filename(listed_files(project))]
+             for f in _by_filename(listed_files(project, self.render_version))]
         )
         return self._project.render(
-            api_version=API_VERSION, display_name=project.display_name,
+            api_version=self.format.api_version, display_name=project.display_name,
             status=project.status.status, status_reason=project.status.reason,
             links=Markup(links),  # noqa: S704 (every value escaped by simple_anchor)
         ).encode()
 
     def root_html(self, projects: Iterable[tuple[str, str]]) -> bytes:
-        return self._root.render(api_version=API_VERSION, projects=sorted(projects)).encode()
+        return self._root.render(
+            api_version=self.format.api_version, projects=sorted(projects)
+        ).encode()
 
 
-def project_json(project: ProjectState, files_prefix: str) -> bytes:
-    """The PEP 691 project detail document, byte for byte what ``dumps`` makes of it
-    (sorted keys, compact separators), written out directly: the hot loop of a full
-    generation, twice as fast as building the dictionaries."""
+def project_json(project: ProjectState, files_prefix: str, *,
+                 render_version: str = RENDER_VERSION) -> bytes:
+    """The PEP 691 project detail document in format ``render_version``, byte for byte
+    what ``dumps`` makes of it (sorted keys, compact separators), written out directly:
+    the hot loop of a full generation, twice as fast as building the dictionaries."""
+    form = simple_format(render_version)
     files = []
-    shown = listed_files(project)
+    shown = listed_files(project, render_version)
     for f in _by_filename(shown):
         metadata = (
             f'{{"sha256":{_json_string(f.metadata_sha256)}}}' if f.metadata_sha256 else "false"
@@ -152,18 +215,19 @@ def project_json(project: ProjectState, files_prefix: str) -> bytes:
     versions = sorted({f.version for f in shown}, key=_version_key)
     return (
         f'{{"files":[{",".join(files)}],'
-        f'"meta":{{"_last-serial":{int(project.serial)},"api-version":"{API_VERSION}"}},'
+        f'"meta":{{"_last-serial":{int(project.serial)},"api-version":"{form.api_version}"}},'
         f'"name":{_json_string(project.name)},'
-        f'"project-status":{status_json(project.status)},'
-        f'"versions":[{",".join(map(_json_string, versions))}]}}\n'
+        + (f'"project-status":{status_json(project.status)},' if form.has_status else "")
+        + f'"versions":[{",".join(map(_json_string, versions))}]}}\n'
     ).encode()
 
 
-def root_json(projects: Sequence[tuple[str, str]]) -> bytes:
-    """The PEP 691 project list."""
+def root_json(projects: Sequence[tuple[str, str]], *,
+              render_version: str = RENDER_VERSION) -> bytes:
+    """The PEP 691 project list in format ``render_version``."""
     return dumps(
         {
-            "meta": {"api-version": API_VERSION},
+            "meta": {"api-version": simple_format(render_version).api_version},
             "projects": [{"name": display} for _name, display in sorted(projects)],
         }
     )

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         stored_page,
     )
     from generator.snapshots.materialize import Materializer, SnapshotReport
-    from generator.snapshots.ondemand import SnapshotPage, render_on_demand
+    from generator.snapshots.ondemand import SnapshotPage, format_at, render_on_demand
 
 __all__ = [
     "Materializer",
@@ -44,6 +44,7 @@ __all__ = [
     "compress_page",
     "day_end",
     "decompress_page",
+    "format_at",
     "history_days",
     "is_compressed_name",
     "parse_day",

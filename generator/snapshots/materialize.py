@@ -19,7 +19,9 @@ day; every other project's entry is a hard link to the previous day's symbolic l
 ``generator.snapshots.daylinks``, in a helper process for a large day), and the root pages are
 the previous day's when no project came, went or was renamed. A day is built under a
 hidden name and renamed into place whole; the catalog records it (with the render
-version) last.
+version) last. A day is rendered in the format in force at its end
+(``generator.snapshots.ondemand.format_at``); the first day of a new format shares
+nothing with the day before it.
 A retention policy (``generator.snapshots.calendar``) bounds the days kept; other days
 are rendered on demand by the sidecar with the same code (``generator.snapshots.ondemand``),
 hence the same bytes.
@@ -43,11 +45,11 @@ from packaging.utils import NormalizedName, canonicalize_name
 from generator.catalog.catalog import Catalog
 from generator.policy.listing import listed_projects
 from generator.records import Repo
-from generator.render.simple import RENDER_VERSION, Renderer, dumps
+from generator.render.simple import Renderer, dumps
 from generator.snapshots.calendar import Retention, day_end, history_days, snapshot_days
 from generator.snapshots.daylinks import LinkJob, share_links
 from generator.snapshots.frozen import SUFFIX, compress_page, read_served_page, stored_page
-from generator.snapshots.ondemand import render_project, render_root
+from generator.snapshots.ondemand import day_renderer, render_project, render_root
 from generator.storage.atomic import write_bytes, write_if_changed, write_new_directory
 from generator.workers import second_cpu
 
@@ -121,8 +123,15 @@ class Materializer:
                 continue
             if not self.retention.keeps(day, today):
                 continue
-            report.rendered_projects += self._write_day(day, previous)
-            self.catalog.record_snapshot(self.repo, name, RENDER_VERSION, now, reconstructed=False)
+            renderer = day_renderer(self.catalog, self.renderer, day)
+            if previous is not None and renderer.render_version != day_renderer(
+                self.catalog, self.renderer, previous
+            ).render_version:
+                previous = None  # another format: every page differs from the day before
+            report.rendered_projects += self._write_day(day, previous, renderer)
+            self.catalog.record_snapshot(
+                self.repo, name, renderer.render_version, now, reconstructed=False
+            )
             report.written.append(name)
             previous = day
         report.pruned = self._prune(today, days)
@@ -146,7 +155,7 @@ class Materializer:
                                          f"index.json{SUFFIX}": compress_page(data)})
         return f"../../{PAGES}/{digest[:2]}/{digest}"
 
-    def _write_day(self, day: date, previous: date | None) -> int:
+    def _write_day(self, day: date, previous: date | None, renderer: Renderer) -> int:
         name = day.isoformat()
         final = self.base / name
         if final.is_dir():  # renamed into place before a crash: it is complete
@@ -180,7 +189,7 @@ class Materializer:
                 self.catalog, self.repo, self.catalog.iter_projects_at(self.repo, at, changed),
                 at=at, names=changed,
             ):
-                pages = render_project(self.renderer, project)
+                pages = render_project(renderer, project)
                 links[project.name] = self._store_pages(pages.html, pages.json)
                 listing[project.name] = project.display_name
                 rendered += 1
@@ -201,12 +210,14 @@ class Materializer:
             for page in filter(None, shared):
                 os.link(page, simple / page.name)
         else:
-            self._write_root(simple, sorted(listing.items()))
+            self._write_root(simple, sorted(listing.items()), renderer)
         os.rename(build, final)
         return rendered
 
-    def _write_root(self, simple: Path, listing: list[tuple[NormalizedName, str]]) -> None:
-        root = render_root(self.renderer, listing)
+    def _write_root(
+        self, simple: Path, listing: list[tuple[NormalizedName, str]], renderer: Renderer
+    ) -> None:
+        root = render_root(renderer, listing)
         for suffix, content in (("html", root.html), ("json", root.json)):
             digest = hashlib.sha256(content).hexdigest()
             stored = self.pages / "root" / f"{digest}.{suffix}{SUFFIX}"

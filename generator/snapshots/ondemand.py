@@ -3,7 +3,8 @@
 One code for both kinds of day: materialization (``generator.snapshots.materialize``)
 stores what ``render_project`` and ``render_root`` make, and a day past retention (or
 reconstructed) is rendered by ``render_on_demand`` when the sidecar is asked for it, so
-both give the same bytes.
+both give the same bytes. Both render a day in the Simple format in force at its end
+(``format_at``): a day keeps its bytes when a later timeshelf changes the format.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from generator.catalog.catalog import Catalog
 from generator.errors import NotFound
 from generator.policy.listing import listed_projects
 from generator.records import ProjectState, Repo
-from generator.render.simple import PROJECT_FILES_PREFIX, Renderer, project_json, root_json
+from generator.render.simple import (
+    PROJECT_FILES_PREFIX,
+    RENDER_VERSION,
+    Renderer,
+    project_json,
+    root_json,
+)
 from generator.snapshots.calendar import day_end
 
 
@@ -29,15 +36,30 @@ class SnapshotPage:
     json: bytes
 
 
+def format_at(catalog: Catalog, at: str) -> str:
+    """The Simple format of the pages of the state at ``at`` (a day's end): the one in
+    force then (``Catalog.render_format_at``). The one place that decides it, for
+    materialized and on-demand days alike."""
+    return catalog.render_format_at(at, RENDER_VERSION)
+
+
+def day_renderer(catalog: Catalog, renderer: Renderer, day: date) -> Renderer:
+    """The renderer of ``day``'s pages: ``renderer``'s templates, the day's format."""
+    return renderer.for_format(format_at(catalog, day_end(day)))
+
+
 def render_project(renderer: Renderer, project: ProjectState) -> SnapshotPage:
-    """A project's page of a snapshot day."""
-    return SnapshotPage(html=renderer.project_html(project, PROJECT_FILES_PREFIX),
-                        json=project_json(project, PROJECT_FILES_PREFIX))
+    """A project's page of a snapshot day, in ``renderer``'s format."""
+    return SnapshotPage(
+        html=renderer.project_html(project, PROJECT_FILES_PREFIX),
+        json=project_json(project, PROJECT_FILES_PREFIX, render_version=renderer.render_version),
+    )
 
 
 def render_root(renderer: Renderer, listing: list[tuple[NormalizedName, str]]) -> SnapshotPage:
     """A snapshot day's root page: ``listing`` is (name, display name) of every project."""
-    return SnapshotPage(html=renderer.root_html(listing), json=root_json(listing))
+    return SnapshotPage(html=renderer.root_html(listing),
+                        json=root_json(listing, render_version=renderer.render_version))
 
 
 def render_on_demand(
@@ -45,10 +67,11 @@ def render_on_demand(
 ) -> SnapshotPage:
     """A page of a snapshot day, rendered now: the root (``project`` None) or a project's.
 
-    The same code as materialization, so the same bytes. ``NotFound`` for a project the
-    repository did not have that day.
+    The same code as materialization, so the same bytes (in the day's format, whatever
+    ``renderer``'s is). ``NotFound`` for a project the repository did not have that day.
     """
     at = day_end(day)
+    renderer = day_renderer(catalog, renderer, day)
     if project is None:
         return render_root(renderer, catalog.project_names_at(repo, at))
     name = canonicalize_name(project)
