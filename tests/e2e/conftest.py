@@ -94,6 +94,23 @@ def installed(target: Path) -> dict[str, str]:
     return found
 
 
+def install_into(
+    target: Path, client: str, index_url: str, requirement: str, client_home: Path
+) -> tuple[int, dict[str, str], str]:
+    """``requirement`` installed by ``client`` ("pip" or "uv") from ``index_url`` into
+    ``target``: the exit code, what ``target`` then holds, and what the client said."""
+    index = ["--index-url", index_url]
+    if client == "pip":
+        args: list[str | Path] = [PYTHON, "-m", "pip", "install", "--target", target, *index,
+                                  requirement]
+    else:
+        args = [UV, "pip", "install", "--python", PYTHON, "--target", target, *index,
+                requirement]
+    done = run(args, env=client_env(client_home), check=False)
+    return done.returncode, installed(target) if target.exists() else {}, \
+        done.stdout + done.stderr
+
+
 @dataclass
 class Site:
     """An installation and the nginx serving its output on 127.0.0.1."""

@@ -27,7 +27,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import PYTHON, TIMESHELF, UV, client_env, installed, run, timeshelf_env
+from tests.e2e.conftest import (
+    PYTHON,
+    TIMESHELF,
+    UV,
+    client_env,
+    install_into,
+    run,
+    timeshelf_env,
+)
 from tests.factory import WheelSpec, build_wheel, metadata_text
 from tests.osv import OsvFeed, export_zip, pysec, serve_osv
 from tests.servers import (
@@ -140,17 +148,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def _install(stack: Stack, client: str, requirement: str) -> tuple[int, dict[str, str], str]:
-    target = stack.home.parent / f"target-{client}-{requirement}"
-    index = ["--index-url", stack.nginx.url("/python/latest/simple/")]
-    if client == "pip":
-        args: list[str | Path] = [PYTHON, "-m", "pip", "install", "--target", target, *index,
-                                  requirement]
-    else:
-        args = [UV, "pip", "install", "--python", PYTHON, "--target", target, *index,
-                requirement]
-    done = run(args, env=client_env(stack.client_home), check=False)
-    return done.returncode, installed(target) if target.exists() else {}, \
-        done.stdout + done.stderr
+    return install_into(stack.home.parent / f"target-{client}-{requirement}", client,
+                        stack.nginx.url("/python/latest/simple/"), requirement,
+                        stack.client_home)
 
 
 def test_rules_are_listed_in_order_of_execution(stack: Stack) -> None:

@@ -28,7 +28,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import PYTHON, TIMESHELF, UV, client_env, installed, run, timeshelf_env
+from tests.e2e.conftest import (
+    PYTHON,
+    TIMESHELF,
+    UV,
+    client_env,
+    install_into,
+    run,
+    timeshelf_env,
+)
 from tests.factory import WheelSpec, build_wheel
 from tests.servers import (
     NGINX,
@@ -217,17 +225,9 @@ def test_add_to_an_archived_project_is_refused(stack: Stack) -> None:
 
 
 def _install(stack: Stack, client: str, requirement: str) -> tuple[int, dict[str, str], str]:
-    target = stack.home.parent / f"target-{client}-{requirement}"
-    index = ["--index-url", stack.nginx.url("/python/latest/simple/")]
-    if client == "pip":
-        args: list[str | Path] = [PYTHON, "-m", "pip", "install", "--target", target, *index,
-                                  requirement]
-    else:
-        args = [UV, "pip", "install", "--python", PYTHON, "--target", target, *index,
-                requirement]
-    done = run(args, env=client_env(stack.client_home), check=False)
-    return done.returncode, installed(target) if target.exists() else {}, \
-        done.stdout + done.stderr
+    return install_into(stack.home.parent / f"target-{client}-{requirement}", client,
+                        stack.nginx.url("/python/latest/simple/"), requirement,
+                        stack.client_home)
 
 
 @pytest.mark.parametrize("client", ["pip", "uv"])
