@@ -14,13 +14,14 @@ import contextlib
 import hashlib
 import io
 import json
-import threading
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.servers import serving_in_thread
 
 CVSS_HIGH = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N"
 
@@ -158,12 +159,5 @@ def serve_osv(feed: OsvFeed) -> Iterator[OsvFeed]:
     """Serve ``feed`` on a free 127.0.0.1 port until the block ends."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.feed = feed
-    feed.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(server) as feed.port:
         yield feed
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -41,6 +41,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import canonicalize_name
 
 from generator.naming import parse_filename
+from tests.servers import serving_in_thread
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
@@ -444,12 +445,5 @@ def serve_upstream(upstream: FakeUpstream) -> Iterator[FakeUpstream]:
     """Serve ``upstream`` on a free 127.0.0.1 port until the block ends."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.upstream = upstream
-    upstream.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(server) as upstream.port:
         yield upstream
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
