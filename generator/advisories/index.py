@@ -28,6 +28,10 @@ class AdvisoryIndex:
         wanted = catalog.advisory_projects() if names is None else names
         return cls(catalog.advisories_for(wanted))
 
+    def include(self, by_project: Mapping[NormalizedName, tuple[Advisory, ...]]) -> None:
+        """Hold the advisories of more projects (read later than the first)."""
+        self._by_project.update(by_project)
+
     def advisories_of(self, project: str) -> tuple[Advisory, ...]:
         """Every standing advisory naming ``project``, whatever the version, by id."""
         return self._by_project.get(canonicalize_name(project), ())

@@ -419,6 +419,9 @@ class Catalog:
     def licenses_of(self, hashes: Iterable[str]) -> dict[str, str | None]:
         return self.rules.licenses_of(hashes)
 
+    def has_licenses(self) -> bool:
+        return self.rules.has_licenses()
+
     def files_without_license(
         self, names: Iterable[str] | None = None
     ) -> list[tuple[str, str]]:

@@ -156,6 +156,10 @@ class Rules:
         """True when some rule was ever made (a replay of a past instant may need it)."""
         return bool(self._db.query("SELECT 1 FROM blocklist_rules LIMIT 1"))
 
+    def has_licenses(self) -> bool:
+        """True when the license of some file is known (declared or not)."""
+        return bool(self._db.query("SELECT 1 FROM file_licenses LIMIT 1"))
+
     def licenses_of(self, hashes: Iterable[str]) -> dict[str, str | None]:
         """{sha256: declared license or None} of the files whose license is known."""
         found: dict[str, str | None] = {}

@@ -58,18 +58,24 @@ class Policy:
 
     def __init__(
         self, catalog: Catalog, repo: Repo, rules: Sequence[BlocklistRule],
-        advisories: AdvisoryIndex | None,
+        advisories: AdvisoryIndex | None, pending: set[NormalizedName] | None = None,
     ) -> None:
         self._catalog = catalog
         self._repo = repo
         self.rules = in_order(rules)
         self._advisories = advisories
-        self._licenses = needs_licenses(self.rules)
+        # Projects some advisory names whose advisories are read with their batch (a
+        # part of a repository reads those of its own projects only).
+        self._pending = pending if pending is not None else set()
+        # No license known to the catalog: every file's is Unknown, no lookup needed.
+        self._licenses = needs_licenses(self.rules) and catalog.has_licenses()
         self._general = tuple(r for r in self.rules if r.package_name is None)
         self._named: dict[str, tuple[BlocklistRule, ...]] = {}
         for rule in self.rules:
             if rule.package_name is not None:
                 self._named[rule.package_name] = (*self._named.get(rule.package_name, ()), rule)
+        # project_rules of the projects no rule names, by (source, has advisories).
+        self._chosen: dict[tuple[str, bool], tuple[BlocklistRule, ...]] = {}
 
     @classmethod
     def load(
@@ -77,19 +83,20 @@ class Policy:
         names: Iterable[str] | None = None,
     ) -> Policy | None:
         """The policy of ``repo`` now (or just before ``at``); None when no rule applies
-        to it. With ``names``, the advisories of those projects only."""
+        to it. With ``names``, the advisories of those projects only (else those of the
+        projects decided, read batch by batch)."""
         rules = [r for r in catalog.rules_in_force(at) if r.repo in (None, repo.name)]
         if not rules:
             return None
-        advisories = None
+        advisories, pending = None, None
         if needs_advisories(rules):
             if names is None:
-                # Of the projects some advisory names, those the repository shows (most
-                # advisories name projects a company's repository does not hold).
-                shown = {name for name, _display in catalog.project_names(repo)}
-                names = sorted(catalog.advisory_projects() & shown)
-            advisories = AdvisoryIndex.load(catalog, list(names))
-        return cls(catalog, repo, rules, advisories)
+                # Most advisories name projects a company's repository does not hold:
+                # only those of the projects decided are read (``verdicts``).
+                advisories, pending = AdvisoryIndex({}), catalog.advisory_projects()
+            else:
+                advisories = AdvisoryIndex.load(catalog, list(names))
+        return cls(catalog, repo, rules, advisories, pending)
 
     def rules_for(self, project: str) -> tuple[BlocklistRule, ...]:
         named = self._named.get(project, ())
@@ -109,17 +116,26 @@ class Policy:
         has_advisories = (
             self._advisories is not None and bool(self._advisories.advisories_of(project.name))
         )
-        return tuple(
+        key = (project.source, has_advisories)
+        unnamed = project.name not in self._named
+        if unnamed and key in self._chosen:
+            return self._chosen[key]
+        chosen = tuple(
             r for r in self.rules_for(project.name)
             if (r.source is None or r.source == project.source)
             and (has_advisories or not r.vulns)
         )
+        if unnamed:
+            self._chosen[key] = chosen
+        return chosen
 
     def verdicts(self, projects: Iterable[ProjectState]) -> Iterator[tuple[ProjectState, list[Verdict]]]:
         """Each project with the decision on each of its files that some rule could
-        match; a file without a verdict is allowed (no rule matches it)."""
+        match; a file without a verdict is allowed (no rule matches it). A project's
+        files of one version and one declared license share one decision."""
         iterator = iter(projects)
         while batch := list(islice(iterator, BATCH)):
+            self._read_advisories(batch)
             chosen = [(p, self.project_rules(p)) for p in batch]
             licenses: dict[str, str | None] = {}
             if self._licenses:
@@ -129,16 +145,31 @@ class Policy:
             for project, rules in chosen:
                 verdicts: list[Verdict] = []
                 if rules:
+                    unknown = tuple(r for r in rules if can_match_license(r, None))
+                    decided: dict[tuple[str, str | None], Decision | None] = {}
                     for f in project.files:
                         declared = licenses.get(f.sha256)
-                        candidates = tuple(r for r in rules if can_match_license(r, declared))
-                        if candidates:
-                            decision = decide_in_order(
+                        key = (f.version, declared)
+                        if key in decided:
+                            decision = decided[key]
+                        else:
+                            # can_match_license holds for every rule when one is declared.
+                            candidates = rules if declared is not None else unknown
+                            decision = decided[key] = decide_in_order(
                                 candidates, self._facts(project, f, declared)
-                            )
+                            ) if candidates else None
+                        if decision is not None:
                             verdicts.append(Verdict(project=project.name, file=f,
                                                     decision=decision))
                 yield project, verdicts
+
+    def _read_advisories(self, batch: Sequence[ProjectState]) -> None:
+        if self._advisories is None or not self._pending:
+            return
+        wanted = sorted({p.name for p in batch} & self._pending)
+        if wanted:
+            self._advisories.include(self._catalog.advisories_for(wanted))
+            self._pending.difference_update(wanted)
 
     def apply(self, projects: Iterable[ProjectState]) -> Iterator[ProjectState]:
         """``projects`` without the files the rules block."""

@@ -19,6 +19,7 @@ matches a file when every condition it has holds:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -221,11 +222,24 @@ def refusal(rule: BlocklistRule, filename: str) -> str:
 
 
 def _version_in(version: str, spec: str) -> bool:
-    try:
-        parsed = Version(version)
-    except InvalidVersion:
+    parsed = _parsed(version)
+    if parsed is None:
         return False
-    return SpecifierSet(spec).contains(parsed, prereleases=True)
+    return _specifier(spec).contains(parsed, prereleases=True)
+
+
+# A generation asks the same few specifiers about many versions: each is parsed once.
+@functools.lru_cache(maxsize=1024)
+def _specifier(spec: str) -> SpecifierSet:
+    return SpecifierSet(spec)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parsed(version: str) -> Version | None:
+    try:
+        return Version(version)
+    except InvalidVersion:
+        return None
 
 
 def _advisories_over(advisories: Sequence[Advisory], rating: str | None) -> list[str]:
