@@ -37,18 +37,7 @@ def in_range(version: str, events: Iterable[tuple[str, str]]) -> bool:
     wanted = _parsed(version)
     if wanted is None:
         return False
-    # ``introduced: "0"`` is OSV's "from the very first version" (below 0a1, 0.dev0).
-    opens_everything = False
-    ordered: list[tuple[Version, int, str]] = []
-    for kind, value in events:
-        if kind == "introduced" and value == "0":
-            opens_everything = True
-            continue
-        at = _parsed(value)
-        if at is not None:
-            # At one version, ``introduced`` is evaluated before what closes the range.
-            ordered.append((at, kind != "introduced", kind))
-    ordered.sort()
+    opens_everything, ordered = _ordered(tuple(events))
     affected = opens_everything
     for at, _order, kind in ordered:
         if kind == "introduced":
@@ -60,6 +49,26 @@ def in_range(version: str, events: Iterable[tuple[str, str]]) -> bool:
         elif wanted > at:  # last_affected
             affected = False
     return affected
+
+
+# A range is asked about every version of its project: its events are ordered once.
+@functools.lru_cache(maxsize=1 << 16)
+def _ordered(
+    events: tuple[tuple[str, str], ...],
+) -> tuple[bool, tuple[tuple[Version, bool, str], ...]]:
+    # ``introduced: "0"`` is OSV's "from the very first version" (below 0a1, 0.dev0).
+    opens_everything = False
+    ordered: list[tuple[Version, bool, str]] = []
+    for kind, value in events:
+        if kind == "introduced" and value == "0":
+            opens_everything = True
+            continue
+        at = _parsed(value)
+        if at is not None:
+            # At one version, ``introduced`` is evaluated before what closes the range.
+            ordered.append((at, kind != "introduced", kind))
+    ordered.sort()
+    return opens_everything, tuple(ordered)
 
 
 def package_affects(package: AffectedPackage, version: str) -> bool:
@@ -74,9 +83,12 @@ def package_affects(package: AffectedPackage, version: str) -> bool:
 
 def affects(advisory: Advisory, project: str, version: str) -> bool:
     """True when ``advisory`` affects ``version`` of ``project`` (see the module docstring)."""
+    return _affects(advisory, canonicalize_name(project), version)
+
+
+def _affects(advisory: Advisory, name: str, version: str) -> bool:
     if advisory.withdrawn is not None:
         return False
-    name = canonicalize_name(project)
     return any(p.name == name and package_affects(p, version) for p in advisory.packages)
 
 
@@ -84,7 +96,8 @@ def advisories_affecting(
     advisories: Iterable[Advisory], project: str, version: str
 ) -> tuple[Advisory, ...]:
     """Those of ``advisories`` that affect ``version`` of ``project``, by id."""
-    return tuple(sorted((a for a in advisories if affects(a, project, version)),
+    name = canonicalize_name(project)
+    return tuple(sorted((a for a in advisories if _affects(a, name, version)),
                         key=lambda a: a.id))
 
 
